@@ -1,0 +1,160 @@
+"""The ``mmactors`` command line.
+
+Exit statuses: 0 success, 1 an exception in simulated code, 2 bad input
+(scenario, option, litmus file), 3 deadlock, 4 a lockdep report.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from . import __version__
+from ._core.errors import ScenarioError
+from ._core.strategies import StrategyError
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # One line, exit status 2, as for every other bad input.
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _progress_factory(quiet: bool):
+    """A progress callback that shows a rich bar once a run has taken > 1 s."""
+    if quiet or not sys.stderr.isatty():
+        return None, lambda: None
+    state = {"t0": time.monotonic(), "bar": None, "task": None}
+
+    def cb(now_ns, end_ns):
+        if state["bar"] is None:
+            if time.monotonic() - state["t0"] < 1.0 or not end_ns:
+                return
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+            bar = Progress(TextColumn("simulating"), BarColumn(),
+                           TextColumn("{task.completed:.1f}/{task.total:.1f} ms virtual"),
+                           TimeElapsedColumn(), transient=True)
+            bar.start()
+            state["bar"], state["task"] = bar, bar.add_task("run", total=end_ns / 1e6)
+        state["bar"].update(state["task"], completed=now_ns / 1e6)
+
+    def stop():
+        if state["bar"] is not None:
+            state["bar"].stop()
+    return cb, stop
+
+
+def cmd_run(args) -> int:
+    from .machine import Machine
+    from .report import format_summary, write_json
+    from .scenario import DEFAULT_SCENARIO, find_scenario, load_scenario
+
+    path = find_scenario(args.scenario) if args.scenario else DEFAULT_SCENARIO
+    overrides = []
+    for kv in args.set or []:
+        if "=" not in kv:
+            raise ScenarioError(str(path), kv, "--set needs KEY=VALUE")
+        k, v = kv.split("=", 1)
+        overrides.append((k.strip(), v.strip()))
+    if args.cpus is not None:
+        overrides.append(("machine.cpus", args.cpus))
+    if args.duration is not None:
+        overrides.append(("run.duration_ns", args.duration))
+    scn = load_scenario(path, overrides)
+    cb, stop = _progress_factory(args.quiet)
+    machine = Machine(scn, seed=args.seed, strategy=args.strategy,
+                      trace=True, progress=cb)
+    for hook in _RUN_HOOKS:
+        hook(machine, args)
+    try:
+        res = machine.run()
+    finally:
+        stop()
+    if args.trace:
+        machine.engine.trace.write(args.trace)
+    if args.json:
+        write_json(res, args.json)
+    if not args.quiet and args.json != "-":
+        print(format_summary(res))
+    elif res.error is not None:
+        print(res.error.report(), file=sys.stderr)
+    return res.exit_status
+
+
+def cmd_scenarios(args) -> int:
+    from .scenario import list_scenarios, scenarios_dir
+    d = scenarios_dir()
+    print(f"scenarios in {d}:" if d else "scenarios (no scenarios/ directory found):")
+    rows = list_scenarios()
+    w = max(len(n) for n, _ in rows)
+    for name, desc in rows:
+        print(f"  {name:<{w}}  {desc}")
+    return 0
+
+
+def cmd_costs(args) -> int:
+    from .costs import COST_DOCS, CostModel
+    c = CostModel()
+    for name, doc in COST_DOCS.items():
+        print(f"{name:<26} {getattr(c, name):>8}  {doc}")
+    return 0
+
+
+def cmd_litmus(argv) -> int:
+    from .memmodel.cli import main as litmus_main
+    return litmus_main(argv)
+
+
+# Subsystems that must see the machine before it runs (lockdep) register here.
+_RUN_HOOKS: list = []
+_EXTRA_RUN_ARGS: list = []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="mmactors", description="Linux mm concurrency, simulated in virtual time.")
+    p.add_argument("--version", action="version", version=f"mmactors {__version__}")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=_Parser)
+    r = sub.add_parser("run", help="run a scenario (the built-in default without SCENARIO)")
+    r.add_argument("scenario", nargs="?", help="a scenario file or the name of a shipped one")
+    r.add_argument("--seed", type=int, help="override [run] seed")
+    r.add_argument("--strategy", help="random | random:P | pct:D[:K] | replay:TOKEN")
+    r.add_argument("--cpus", type=int, help="override [machine] cpus")
+    r.add_argument("--duration", type=int, metavar="NS", help="override [run] duration_ns")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override any scenario key, e.g. costs.line_transfer_ns=80 (repeatable)")
+    r.add_argument("--json", metavar="PATH", help="write the JSON result to PATH (- for stdout)")
+    r.add_argument("--trace", metavar="PATH", help="write a Chrome/Perfetto trace to PATH")
+    r.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    for add in _EXTRA_RUN_ARGS:
+        add(r)
+    r.set_defaults(fn=cmd_run)
+    s = sub.add_parser("scenarios", help="list the shipped scenarios")
+    s.set_defaults(fn=cmd_scenarios)
+    c = sub.add_parser("costs", help="list the cost model's defaults and their sources")
+    c.set_defaults(fn=cmd_costs)
+    sub.add_parser("litmus", help="check litmus tests against a memory model "
+                   "(mmactors litmus --help)", add_help=False)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "litmus":
+        return cmd_litmus(argv[1:])
+    p = build_parser()
+    args = p.parse_args(argv)
+    if not getattr(args, "fn", None):
+        p.print_help()
+        return 2
+    try:
+        return args.fn(args)
+    except ScenarioError as e:
+        print(f"mmactors: {e}", file=sys.stderr)
+        return 2
+    except StrategyError as e:
+        print(f"mmactors: --strategy: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,147 @@
+"""The Machine: CPUs grouped into NUMA nodes, the engine, the locks, the
+workloads, built from a scenario; and the result of running it.
+
+Subsystems (the page allocator, lockdep, ...) attach to a machine as objects
+with an optional ``report(result: dict)`` method that adds their figures to
+the JSON result; the machine knows nothing else about them.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._core.engine import Engine
+from ._core.errors import SimulationError
+from ._core.strategies import make_strategy
+from .scenario import Scenario
+from .sync import Mutex, QSpinLock, RWLock, RWSemaphore, TicketSpinLock, format_lock_stat
+from .workloads import kinds
+
+__all__ = ["Machine", "RunResult"]
+
+_LOCK_TYPES = {"ticket": TicketSpinLock, "qspinlock": QSpinLock, "spinlock": QSpinLock,
+               "mutex": Mutex, "rwsem": RWSemaphore, "rwlock": RWLock}
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced.  ``to_json()`` is the ``--json`` document."""
+    scenario: str
+    seed: int
+    strategy: str
+    replay_token: str
+    virtual_ns: int
+    ops: int
+    per_cpu_ops: list
+    locks: dict
+    events: int
+    switches: int
+    trace_sha256: str | None
+    error: SimulationError | None
+    end_reason: str
+    wall_s: float
+    extra: dict = field(default_factory=dict)
+    machine: Any = None
+
+    @property
+    def exit_status(self) -> int:
+        if self.error is not None:
+            return self.error.exit_status
+        return self.extra.get("_exit_status", 0)
+
+    def to_json(self) -> dict:
+        d = {
+            "scenario": self.scenario, "seed": self.seed, "strategy": self.strategy,
+            "replay_token": self.replay_token, "virtual_ns": self.virtual_ns,
+            "end": self.end_reason,
+            "workloads": {"ops": self.ops, "per_cpu_ops": self.per_cpu_ops},
+            "locks": self.locks,
+            "engine": {"events": self.events, "switches": self.switches},
+            "trace_sha256": self.trace_sha256,
+            "error": self.error.to_json() if self.error is not None else None,
+        }
+        for k, v in self.extra.items():
+            if not k.startswith("_"):
+                d[k] = v
+        d["host"] = {"wall_s": round(self.wall_s, 3)}
+        return d
+
+
+class Machine:
+    def __init__(self, scenario: Scenario, *, seed: int | None = None,
+                 strategy: str | None = None, trace: bool = True, progress=None):
+        self.scenario = scenario
+        m = scenario.machine
+        self.ncpus, self.nnodes = m["cpus"], m["nodes"]
+        self.node_of = [c * self.nnodes // self.ncpus for c in range(self.ncpus)]
+        spec = strategy if strategy is not None else scenario.run["strategy"]
+        seed = scenario.run["seed"] if seed is None else seed
+        self.strategy, self.seed = make_strategy(spec, seed)
+        self.engine = Engine(seed=self.seed, strategy=self.strategy,
+                             duration_ns=scenario.run["duration_ns"], trace=trace,
+                             costs=scenario.costs, node_of=self.node_of, progress=progress)
+        self.costs = scenario.costs
+        self.locks: dict[str, Any] = {}
+        self.subsystems: list[Any] = []
+        self.workloads = []
+        reg = kinds()
+        for i, spec_ in enumerate(scenario.workloads):
+            self.workloads.append(reg[spec_["kind"]](self, spec_, i))
+        self._cpu_actors: list = []
+        for w in self.workloads:
+            for cpu, name, body in w.actors():
+                a = self.engine.add_actor(name, body, cpu=cpu, node=self.node_of[cpu])
+                self._cpu_actors.append(a)
+                if self.engine.trace is not None:
+                    self.engine.trace.threads[a.id] = name
+
+    def named_lock(self, name: str, kind: str):
+        """The lock instance called ``name`` (one per name), created on first use."""
+        lk = self.locks.get(name)
+        cls = _LOCK_TYPES[kind]
+        if lk is None:
+            lk = self.locks[name] = cls(self.engine, name)
+        elif type(lk) is not cls:
+            raise SimulationError(f"lock {name!r} is used as a {kind} and as a "
+                                  f"{type(lk).__name__}")
+        return lk
+
+    def add_kthread(self, name: str, body, cpu: int = 0):
+        """A kernel thread (kswapd, kcompactd, ...) pinned to ``cpu``."""
+        a = self.engine.add_actor(name, body, cpu=cpu, node=self.node_of[cpu])
+        if self.engine.trace is not None:
+            self.engine.trace.threads[a.id] = name
+        return a
+
+    def run(self) -> RunResult:
+        eng = self.engine
+        t0 = time.perf_counter()
+        err = None
+        try:
+            eng.run()
+        except SimulationError as e:
+            err = e
+        wall = time.perf_counter() - t0
+        per_cpu = [0] * self.ncpus
+        for a in self._cpu_actors:
+            per_cpu[a.cpu] += a.ops
+        res = RunResult(
+            scenario=self.scenario.name, seed=self.seed, strategy=self.strategy.spec,
+            replay_token=eng.replay_token(), virtual_ns=eng.now, ops=sum(per_cpu),
+            per_cpu_ops=per_cpu, locks=eng.locks.to_json(), events=eng.events,
+            switches=eng.switches,
+            trace_sha256=eng.trace.sha256() if eng.trace is not None else None,
+            error=err, end_reason=eng.end_reason or "error", wall_s=wall, machine=self)
+        for w in self.workloads:
+            rep = w.report()
+            if rep:
+                res.extra.setdefault("workload_details", []).append(rep)
+        for s in self.subsystems:
+            rep = getattr(s, "report", None)
+            if rep is not None:
+                rep(res.extra)
+        return res
+
+    def lock_stat(self, top: int | None = 10) -> str:
+        return format_lock_stat(self.engine.locks, top=top)

@@ -1,0 +1,177 @@
+"""What every kernel lock model shares: its class, its cache line, its wait
+queue, and the bookkeeping of lock_stat, the trace and the lockdep hook.
+
+Why one base: trio builds all of its locks on one ``ParkingLot``; we do the
+same, so fairness (FIFO hand-off), statistics, the wait-for graph and lockdep
+live here once and every lock kind only decides *when* a waiter gets in.
+A waiter is parked with the engine; the releaser computes the virtual time at
+which the next holder would observe the release on real hardware (cache-line
+transfers, wake-up latency) and wakes it for that instant.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from collections import deque
+
+from ..costs import CacheLine
+
+__all__ = ["LockBase", "WaitQueue", "site_name", "LockError"]
+
+
+class LockError(RuntimeError):
+    """Misuse of a lock (unlock of a lock not held, ...) when lockdep is off."""
+
+
+_site_cache: dict = {}
+
+
+def site_name(site) -> str:
+    """Render an acquisition site: ``function (file.py:line)`` or a given string."""
+    if site is None:
+        return "?"
+    if isinstance(site, str):
+        return site
+    s = _site_cache.get(site)
+    if s is None:
+        code, line = site
+        s = _site_cache[site] = f"{code.co_name} ({os.path.basename(code.co_filename)}:{line})"
+    return s
+
+
+def caller(depth: int = 2):
+    """The (code, line) of the frame ``depth`` levels up: the lock's caller."""
+    f = sys._getframe(depth)
+    return (f.f_code, f.f_lineno)
+
+
+class WaitQueue:
+    """FIFO of parked waiters: entries ``[actor, mode, ready_at, t_contended, site]``."""
+
+    __slots__ = ("owner", "q")
+
+    def __init__(self, owner):
+        self.owner = owner
+        self.q = deque()
+
+    def __len__(self):
+        return len(self.q)
+
+    def __bool__(self):
+        return bool(self.q)
+
+    def __iter__(self):
+        return iter(self.q)
+
+
+class LockBase:
+    kind = "lock"
+    rw = False            # has separate read/write lock_stat rows
+    sleeping = False      # may schedule (mutex, rwsem) as opposed to spinning
+
+    def __init__(self, engine, name: str, *, line: CacheLine | None = None):
+        self.engine = engine
+        self.name = name
+        self.lclass = engine.locks.get(name, self.kind, self.rw)
+        self.line = line if line is not None else CacheLine(engine.costs, engine.node_of, name)
+        self.cpu = -1                 # CPU of the last acquisition (bounces)
+        self.waiters = WaitQueue(self)
+        self._since: dict[int, list] = {}    # holder id -> acquisition times (a stack:
+        self._sites: dict[int, list] = {}    # rwlock readers may nest) and sites
+        self._holders: dict[int, object] = {}  # holder id -> actor
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.name}>"
+
+    # -- the wait-for graph -------------------------------------------------
+    def holders(self):
+        return list(self._holders.values())
+
+    def statistics(self, mode: str = "W"):
+        return self.lclass.statistics(mode)
+
+    # -- bookkeeping shared by every kind ----------------------------------
+    def _stat(self, mode):
+        return self.lclass.stat_r if mode == "R" else self.lclass.stat_w
+
+    def _contended(self, me, mode, site):
+        """Record a contention (lock_contended) and return its start time."""
+        st = self._stat(mode)
+        if self.cpu != me.cpu:
+            st.con_bounces += 1
+        st.points[site_name(site)] += 1
+        for hsites in self._sites.values():
+            st.contending[site_name(hsites[-1])] += 1
+            break
+        return self.engine.now
+
+    async def _wait(self, me, mode, site, ready_at, spinning=True):
+        """Park ``me`` in the FIFO until a releaser hands the lock over.
+
+        ``spinning`` waiters see the hand-off after cache-line transfers;
+        sleeping ones after a wake-up (``wakeup_ns``)."""
+        t0 = self._contended(me, mode, site)
+        v = self.engine.locks.validator
+        if v is not None:
+            v.contended(me, self, mode, site)
+        self.waiters.q.append([me, mode, ready_at, t0, site, spinning])
+        await self.engine.park(self)
+        return t0
+
+    def _acquired(self, me, mode, site, t0=None, trylock=False):
+        eng = self.engine
+        now = eng.now
+        st = self._stat(mode)
+        if self.cpu != me.cpu:
+            st.acq_bounces += 1
+            self.cpu = me.cpu
+        if t0 is not None:
+            st.wait(now - t0)
+            if eng.trace is not None:
+                eng.trace.span(me.id, "wait " + self.name, "lock-wait", t0, now)
+        self._since.setdefault(me.id, []).append(now)
+        self._sites.setdefault(me.id, []).append(site)
+        self._holders[me.id] = me
+        me.held.append(self)
+        v = eng.locks.validator
+        if v is not None:
+            v.acquire(me, self, mode, site, trylock)
+
+    def _released(self, me, mode, site=None):
+        eng = self.engine
+        ts = self._since.get(me.id)
+        if not ts:
+            v = eng.locks.validator
+            if v is not None:
+                v.bad_unlock(me, self, mode, site)
+                return False
+            raise LockError(f"{me.name} releases {self.name}, which it does not hold")
+        t = ts.pop()
+        self._sites[me.id].pop()
+        if not ts:
+            del self._since[me.id]
+            del self._sites[me.id]
+            del self._holders[me.id]
+        me.held.remove(self)
+        self._stat(mode).hold(eng.now - t)
+        if eng.trace is not None:
+            eng.trace.span(me.id, ("hold " if mode == "W" else "read ") + self.name,
+                           "lock-hold", t, eng.now)
+        v = eng.locks.validator
+        if v is not None:
+            v.release(me, self, mode, site)
+        return True
+
+    def _grant(self, entry, at=None):
+        """Hand the lock to a parked waiter.  It runs at ``at`` if given, else
+        after one line transfer (spinning) or a wake-up (sleeping)."""
+        me = entry[0]
+        eng = self.engine
+        self._holders[me.id] = me      # owned from now on (wait-for graph, holders())
+        if at is None:
+            if entry[5]:
+                at = eng.now + self.line.transfer_cost(me.cpu, self.line.last) \
+                    + eng.costs.atomic_rmw_ns
+            else:
+                at = eng.now + eng.costs.wakeup_ns
+        eng.wake(me, max(at, entry[2], eng.now))

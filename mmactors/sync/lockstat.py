@@ -1,0 +1,191 @@
+"""Lock classes and their lock_stat figures, as kernel/locking/lockdep.c keeps them.
+
+Every lock instance belongs to a *lock class* named as the kernel names it
+(``&zone->lock``, ``&mm->mmap_lock``).  Statistics are per class and, for
+read/write locks, split into a write (``-W``) and a read (``-R``) row, as
+/proc/lock_stat does.  Definitions follow lock_stat (Documentation/locking/
+lockstat.rst and ``lock_contended``/``lock_acquired`` in lockdep.c):
+
+* contentions: acquisitions that had to wait; waittime is measured from the
+  contention to the acquisition (only contended acquisitions have one);
+* acquisitions: every acquisition, with holdtime from acquisition to release;
+* con-bounces / acq-bounces: contentions / acquisitions where the lock was
+  last acquired on a different CPU (the lock word's line moved);
+* contention points: where the waiters were; contending points: where the
+  holder that made them wait had taken the lock.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+__all__ = ["LockStat", "LockStatistics", "LockClass", "LockRegistry", "format_lock_stat"]
+
+LOCKSTAT_POINTS = 4   # the kernel keeps four contention points per class
+
+
+class LockStat:
+    """Mutable lock_stat counters for one class and one mode (W or R)."""
+
+    __slots__ = ("contentions", "con_bounces", "acquisitions", "acq_bounces",
+                 "wait_min", "wait_max", "wait_total", "hold_min", "hold_max",
+                 "hold_total", "points", "contending")
+
+    def __init__(self):
+        self.contentions = self.con_bounces = 0
+        self.acquisitions = self.acq_bounces = 0
+        self.wait_min = self.wait_max = self.wait_total = 0
+        self.hold_min = self.hold_max = self.hold_total = 0
+        self.points: Counter = Counter()
+        self.contending: Counter = Counter()
+
+    def wait(self, ns: int):
+        if self.contentions == 0 or ns < self.wait_min:
+            self.wait_min = ns
+        if ns > self.wait_max:
+            self.wait_max = ns
+        self.wait_total += ns
+        self.contentions += 1
+
+    def hold(self, ns: int):
+        if self.acquisitions == 0 or ns < self.hold_min:
+            self.hold_min = ns
+        if ns > self.hold_max:
+            self.hold_max = ns
+        self.hold_total += ns
+        self.acquisitions += 1
+
+    def frozen(self) -> "LockStatistics":
+        return LockStatistics(
+            self.contentions, self.con_bounces, self.acquisitions, self.acq_bounces,
+            self.wait_min, self.wait_max, self.wait_total,
+            self.hold_min, self.hold_max, self.hold_total,
+            tuple(self.points.most_common()), tuple(self.contending.most_common()))
+
+
+@dataclass(frozen=True)
+class LockStatistics:
+    """A frozen lock_stat record (what ``statistics()`` returns)."""
+    contentions: int
+    con_bounces: int
+    acquisitions: int
+    acq_bounces: int
+    waittime_min_ns: int
+    waittime_max_ns: int
+    waittime_total_ns: int
+    holdtime_min_ns: int
+    holdtime_max_ns: int
+    holdtime_total_ns: int
+    contention_points: tuple
+    contending_points: tuple
+
+    @property
+    def waittime_avg_ns(self) -> float:
+        return self.waittime_total_ns / self.contentions if self.contentions else 0.0
+
+    @property
+    def holdtime_avg_ns(self) -> float:
+        return self.holdtime_total_ns / self.acquisitions if self.acquisitions else 0.0
+
+    def to_json(self) -> dict:
+        return {
+            "contentions": self.contentions, "con_bounces": self.con_bounces,
+            "acquisitions": self.acquisitions, "acq_bounces": self.acq_bounces,
+            "waittime_min_ns": self.waittime_min_ns, "waittime_max_ns": self.waittime_max_ns,
+            "waittime_total_ns": self.waittime_total_ns,
+            "holdtime_min_ns": self.holdtime_min_ns, "holdtime_max_ns": self.holdtime_max_ns,
+            "holdtime_total_ns": self.holdtime_total_ns,
+            "contention_points": [[p, n] for p, n in self.contention_points[:LOCKSTAT_POINTS]],
+            "contending_points": [[p, n] for p, n in self.contending_points[:LOCKSTAT_POINTS]],
+        }
+
+
+class LockClass:
+    """A lock class: the kernel's name, a kind, and lock_stat rows W and R."""
+
+    __slots__ = ("name", "kind", "rw", "stat_w", "stat_r", "instances", "key")
+
+    def __init__(self, name: str, kind: str, rw: bool, key: int):
+        self.name, self.kind, self.rw, self.key = name, kind, rw, key
+        self.stat_w = LockStat()
+        self.stat_r = LockStat()
+        self.instances = 0
+
+    def statistics(self, mode: str = "W") -> LockStatistics:
+        return (self.stat_r if mode == "R" else self.stat_w).frozen()
+
+
+class LockRegistry:
+    """All lock classes of a run (one per engine), and the lockdep hook.
+
+    ``validator`` is None or an object with ``acquire(actor, lock, mode, site,
+    trylock, subclass)`` and ``release(actor, lock, mode, site)``; lockdep
+    plugs in here and sees every acquisition.
+    """
+
+    def __init__(self):
+        self.classes: dict[str, LockClass] = {}
+        self.validator = None
+
+    def get(self, name: str, kind: str, rw: bool) -> LockClass:
+        c = self.classes.get(name)
+        if c is None:
+            c = self.classes[name] = LockClass(name, kind, rw, len(self.classes))
+        elif c.kind != kind:
+            raise ValueError(f"lock class {name!r} is a {c.kind}, not a {kind}")
+        c.instances += 1
+        return c
+
+    def rows(self):
+        """(row name, LockStatistics) for every class and mode that was used."""
+        out = []
+        for c in self.classes.values():
+            for mode, st in (("W", c.stat_w), ("R", c.stat_r)):
+                if st.acquisitions or st.contentions:
+                    name = c.name + (f"-{mode}" if c.rw else "")
+                    out.append((name, st.frozen()))
+        return out
+
+    def to_json(self) -> dict:
+        return {name: st.to_json() for name, st in sorted(self.rows())}
+
+
+def _us(ns) -> str:
+    # lock_stat prints times in microseconds with two decimals.
+    return f"{ns / 1000:.2f}"
+
+
+def format_lock_stat(registry: LockRegistry, top: int | None = None,
+                     points: bool = True) -> str:
+    """Render like /proc/lock_stat (version 0.4), classes by contentions."""
+    rows = registry.rows()
+    rows.sort(key=lambda r: (-r[1].contentions, -r[1].acquisitions, r[0]))
+    if top is not None:
+        rows = rows[:top]
+    cols = ("class name", "con-bounces", "contentions", "waittime-min", "waittime-max",
+            "waittime-total", "waittime-avg", "acq-bounces", "acquisitions",
+            "holdtime-min", "holdtime-max", "holdtime-total", "holdtime-avg")
+    w0 = max([40] + [len(n) + 1 for n, _ in rows])
+    head = f"{cols[0]:>{w0}} " + " ".join(f"{c:>14}" for c in cols[1:])
+    bar = "-" * len(head)
+    out = ["lock_stat version 0.4", bar, head, bar]
+    for name, s in rows:
+        out.append(
+            f"{name + ':':>{w0}} "
+            f"{s.con_bounces:>14} {s.contentions:>14} {_us(s.waittime_min_ns):>14} "
+            f"{_us(s.waittime_max_ns):>14} {_us(s.waittime_total_ns):>14} "
+            f"{_us(s.waittime_avg_ns):>14} {s.acq_bounces:>14} {s.acquisitions:>14} "
+            f"{_us(s.holdtime_min_ns):>14} {_us(s.holdtime_max_ns):>14} "
+            f"{_us(s.holdtime_total_ns):>14} {_us(s.holdtime_avg_ns):>14}")
+        if points and s.contention_points:
+            base = name.rsplit("-", 1)[0] if name.endswith(("-W", "-R")) else name
+            out.append(f"{'-' * 15:>{w0}}")
+            for site, n in s.contention_points[:LOCKSTAT_POINTS]:
+                out.append(f"{base:>{w0}} {n:>14} [{site}]")
+            if s.contending_points:
+                out.append(f"{'-' * 15:>{w0}}")
+                for site, n in s.contending_points[:LOCKSTAT_POINTS]:
+                    out.append(f"{base:>{w0}} {n:>14} [{site}]")
+            out.append("")
+    out.append(bar)
+    return "\n".join(out)

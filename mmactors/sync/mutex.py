@@ -1,0 +1,77 @@
+"""struct mutex (kernel/locking/mutex.c).
+
+``mutex_lock``: a cmpxchg of the owner field; on contention the waiter spins
+on the owner (``mutex_optimistic_spin``, an MCS queue) while the owner runs,
+and sleeps on ``wait_list`` otherwise.  ``mutex_unlock`` hands the lock to the
+first waiter: a spinner sees it after a line transfer, a sleeper after a
+wake-up.  Simplification: whether a waiter spins is decided once, when it
+contends, and the lock is always handed off (as with MUTEX_FLAG_HANDOFF), so
+optimistic spinners never steal it from the queue.
+"""
+from __future__ import annotations
+
+import sys
+
+from .lock import LockBase
+
+__all__ = ["Mutex"]
+
+
+class Mutex(LockBase):
+    kind = "mutex"
+    sleeping = True
+
+    def __init__(self, engine, name: str, **kw):
+        super().__init__(engine, name, **kw)
+        self.owner = None
+
+    def is_locked(self) -> bool:
+        return self.owner is not None
+
+    async def lock(self, site=None):
+        if site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        eng = self.engine
+        me = eng.current
+        lat = self.line.write(me.cpu)
+        if self.owner is None and not self.waiters:
+            self.owner = me
+            self._acquired(me, "W", site)
+            await eng.spend(lat)
+            return
+        spin = self.owner is not None and self.owner.state != "parked"
+        t0 = await self._wait(me, "W", site, eng.now + lat, spin)
+        self._acquired(me, "W", site, t0)
+
+    async def trylock(self, site=None) -> bool:
+        if site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        eng = self.engine
+        me = eng.current
+        if self.owner is not None or self.waiters:
+            await eng.spend(self.line.read(me.cpu))
+            return False
+        lat = self.line.write(me.cpu)
+        self.owner = me
+        self._acquired(me, "W", site, trylock=True)
+        await eng.spend(lat)
+        return True
+
+    def unlock(self, site=None):
+        eng = self.engine
+        me = eng.current
+        if self.owner is not me and site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        if not self._released(me, "W", site):
+            return
+        eng.charge(self.line.write(me.cpu))
+        q = self.waiters.q
+        if q:
+            e = q.popleft()
+            self.owner = e[0]
+            self._grant(e)
+        else:
+            self.owner = None

@@ -1,0 +1,262 @@
+"""Read/write locks: the rw_semaphore (kernel/locking/rwsem.c) and rwlock_t
+(kernel/locking/qrwlock.c).  One FIFO wait queue under both.
+
+rw_semaphore (mmap_lock, i_mmap_rwsem, anon_vma->rwsem): readers share; once
+anyone waits, new readers queue behind (a waiting writer blocks new readers);
+on release ``rwsem_mark_wake`` wakes the first waiter if it is a writer, or
+else every queued reader (up to MAX_READERS_WAKEUP = 256), leaving writers
+queued.  Waiters sleep; a writer that contends with a running writer spins on
+the owner (``rwsem_optimistic_spin``) and sees the hand-off after a line
+transfer.  Readers stopped spinning in 5.19 (commit 617f3ef95177, "locking/
+rwsem: Remove reader optimistic spinning") and always sleep.
+Simplification: the lock is handed to the woken waiters directly, as when
+RWSEM_FLAG_HANDOFF is set; new arrivals never steal it.
+
+rwlock_t (qrwlock): readers and writers spin.  In process context a reader
+queues behind a waiting writer; in interrupt context it only waits for a
+writer that *holds* the lock (``queued_read_lock_slowpath``), which is what
+makes recursive read_lock from interrupts safe.  Consecutive readers at the
+head of the queue enter together.
+"""
+from __future__ import annotations
+
+import sys
+
+from .lock import LockBase
+
+__all__ = ["RWSemaphore", "RWLock"]
+
+MAX_READERS_WAKEUP = 256
+
+
+class _RWBase(LockBase):
+    rw = True
+
+    def __init__(self, engine, name: str, **kw):
+        super().__init__(engine, name, **kw)
+        self.writer = None
+        self.readers: dict[int, int] = {}     # actor id -> read nesting depth
+
+    def is_locked(self) -> bool:
+        return self.writer is not None or bool(self.readers)
+
+    # -- decisions the two kinds make differently --------------------------
+    def _reader_may_enter(self, me) -> bool:
+        return self.writer is None and not self.waiters
+
+    def _reader_spins(self, me) -> bool:
+        return True
+
+    def _writer_spins(self, me) -> bool:
+        return True
+
+    # -- acquisition ---------------------------------------------------------
+    async def _read(self, site):
+        eng = self.engine
+        me = eng.current
+        lat = self.line.write(me.cpu)       # atomic add of a reader bias
+        if self._reader_may_enter(me):
+            self.readers[me.id] = self.readers.get(me.id, 0) + 1
+            self._acquired(me, "R", site)
+            await eng.spend(lat)
+            return
+        t0 = await self._wait(me, "R", site, eng.now + lat, self._reader_spins(me))
+        self._acquired(me, "R", site, t0)
+
+    async def _write(self, site):
+        eng = self.engine
+        me = eng.current
+        lat = self.line.write(me.cpu)       # cmpxchg 0 -> WRITER_LOCKED
+        if self.writer is None and not self.readers and not self.waiters:
+            self.writer = me
+            self._acquired(me, "W", site)
+            await eng.spend(lat)
+            return
+        spin = self._writer_spins(me)
+        t0 = await self._wait(me, "W", site, eng.now + lat, spin)
+        self._acquired(me, "W", site, t0)
+
+    async def _try(self, mode, site) -> bool:
+        eng = self.engine
+        me = eng.current
+        if mode == "R":
+            ok = self.writer is None and not self.waiters
+        else:
+            ok = self.writer is None and not self.readers and not self.waiters
+        if not ok:
+            await eng.spend(self.line.read(me.cpu))
+            return False
+        lat = self.line.write(me.cpu)
+        if mode == "R":
+            self.readers[me.id] = self.readers.get(me.id, 0) + 1
+        else:
+            self.writer = me
+        self._acquired(me, mode, site, trylock=True)
+        await eng.spend(lat)
+        return True
+
+    # -- release ------------------------------------------------------------
+    def _unread(self, site):
+        eng = self.engine
+        me = eng.current
+        if not self._released(me, "R", site):
+            return
+        n = self.readers[me.id] - 1
+        if n:
+            self.readers[me.id] = n
+        else:
+            del self.readers[me.id]
+        eng.charge(self.line.write(me.cpu))
+        if not self.readers:
+            self._wake()
+
+    def _unwrite(self, site):
+        eng = self.engine
+        me = eng.current
+        if self.writer is not me:
+            if not self._released(me, "W", site):
+                return
+        else:
+            self._released(me, "W", site)
+        self.writer = None
+        eng.charge(self.line.write(me.cpu))
+        self._wake()
+
+    def _wake(self):
+        """Grant the lock to whoever the kernel would let in next."""
+        q = self.waiters.q
+        if not q or self.writer is not None:
+            return
+        if q[0][1] == "W":
+            if not self.readers:
+                e = q.popleft()
+                self.writer = e[0]
+                self._grant(e)
+            return
+        self._wake_readers()
+
+    def _wake_readers(self):
+        raise NotImplementedError
+
+    def _add_reader(self, e):
+        a = e[0]
+        self.readers[a.id] = self.readers.get(a.id, 0) + 1
+        self._grant(e)
+
+
+class RWSemaphore(_RWBase):
+    """struct rw_semaphore (mmap_lock, i_mmap_rwsem, anon_vma->rwsem)."""
+
+    kind = "rwsem"
+    sleeping = True
+
+    def _reader_spins(self, me):
+        return False
+
+    def _writer_spins(self, me):
+        # rwsem_optimistic_spin: only while a writer owner is running.
+        w = self.writer
+        return w is not None and w.state != "parked"
+
+    def _wake_readers(self):
+        q = self.waiters.q
+        woken, keep = 0, []
+        while q and woken < MAX_READERS_WAKEUP:
+            e = q.popleft()
+            if e[1] == "R":
+                self._add_reader(e)
+                woken += 1
+            else:
+                keep.append(e)
+        q.extendleft(reversed(keep))
+
+    async def down_read(self, site=None):
+        if site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        await self._read(site)
+
+    async def down_write(self, site=None):
+        if site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        await self._write(site)
+
+    async def down_read_trylock(self, site=None) -> bool:
+        if site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        return await self._try("R", site)
+
+    async def down_write_trylock(self, site=None) -> bool:
+        if site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        return await self._try("W", site)
+
+    def up_read(self, site=None):
+        self._unread(site)
+
+    def up_write(self, site=None):
+        self._unwrite(site)
+
+    def downgrade_write(self, site=None):
+        """downgrade_write: the writer becomes a reader and queued readers enter."""
+        eng = self.engine
+        me = eng.current
+        if self.writer is not me:
+            raise RuntimeError(f"{me.name}: downgrade_write of {self.name} not held for write")
+        self._released(me, "W", site)
+        self.writer = None
+        self.readers[me.id] = self.readers.get(me.id, 0) + 1
+        self._acquired(me, "R", site)
+        eng.charge(self.line.write(me.cpu))
+        if self.waiters and self.waiters.q[0][1] == "R":
+            self._wake_readers()
+
+
+class RWLock(_RWBase):
+    """rwlock_t, a queued rwlock: spinning readers and writers."""
+
+    kind = "rwlock"
+
+    def _reader_may_enter(self, me) -> bool:
+        if self.writer is not None:
+            return False
+        # Interrupt-context readers ignore waiting writers (qrwlock).
+        return not self.waiters or me.context != "process"
+
+    def _wake_readers(self):
+        q = self.waiters.q
+        while q and q[0][1] == "R":
+            self._add_reader(q.popleft())
+
+    async def read_lock(self, site=None):
+        if site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        await self._read(site)
+
+    async def write_lock(self, site=None):
+        if site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        await self._write(site)
+
+    async def read_trylock(self, site=None) -> bool:
+        if site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        return await self._try("R", site)
+
+    async def write_trylock(self, site=None) -> bool:
+        if site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        return await self._try("W", site)
+
+    def read_unlock(self, site=None):
+        self._unread(site)
+
+    def write_unlock(self, site=None):
+        self._unwrite(site)

@@ -1,0 +1,137 @@
+"""Spinlocks: the ticket lock and the queued (MCS) spinlock.
+
+Models include/asm-generic/ticket_spinlock.h (x86 before 4.2, and what
+Boyd-Wickizer et al. measured) and kernel/locking/qspinlock.c (x86 today).
+Spinning waiters are parked with the engine; the releaser works out when the
+next holder would see the release on real hardware and wakes it then.
+
+Ticket lock: head and tail share one cache line.  ``lock`` is a fetch-and-add
+on the tail; every waiter spins reading that line.  ``unlock`` increments the
+head, invalidating every waiter's copy: all k waiters re-fetch the line, the
+home directory serves one request at a time in an arbitrary order, and the
+next ticket holder sees its turn after p transfers, p uniform in 1..k (mean
+(k+1)/2) -- the hand-off cost that makes ticket locks collapse.
+Simplification: the other waiters' re-reads overlap the next critical
+section (they delay nobody), as in Boyd-Wickizer et al.'s Markov model.
+
+Queued spinlock: each waiter spins on its own MCS node; ``unlock`` stores to
+the lock word, the queue head re-fetches it and takes the lock (one transfer
+for the read, one for the ownership), whatever the queue length.
+Simplification: the pending-bit fast path for a single waiter and the MCS
+node hand-off latency (off the critical path) are not modelled separately.
+"""
+from __future__ import annotations
+
+import sys
+
+from .lock import LockBase
+
+__all__ = ["TicketSpinLock", "QSpinLock", "SpinLock"]
+
+
+class _Spin(LockBase):
+    kind = "spinlock"
+
+    def __init__(self, engine, name: str, **kw):
+        super().__init__(engine, name, **kw)
+        self.owner = None
+
+    def is_locked(self) -> bool:
+        return self.owner is not None or bool(self.waiters)
+
+    async def trylock(self, site=None) -> bool:
+        """spin_trylock: one cmpxchg; never waits."""
+        if site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        eng = self.engine
+        me = eng.current
+        if self.owner is not None or self.waiters:
+            await eng.spend(self.line.read(me.cpu))
+            return False
+        lat = self.line.write(me.cpu)
+        self.owner = me
+        self._acquired(me, "W", site, trylock=True)
+        await eng.spend(lat)
+        return True
+
+    def unlock(self, site=None) -> None:
+        """spin_unlock: a store; the next holder sees it after the hand-off cost."""
+        eng = self.engine
+        me = eng.current
+        if self.owner is not me and site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        if not self._released(me, "W", site):
+            return
+        q = self.waiters.q
+        if q:
+            entry = q.popleft()
+            self.owner = entry[0]
+            self._grant(entry, eng.now + self._handoff_ns(me, entry, len(q) + 1))
+        else:
+            self.owner = None
+        # The unlocking store retires through the store buffer: a store hit.
+        eng.charge(eng.costs.l1_hit_ns)
+
+    def _handoff_ns(self, releaser, entry, k) -> int:
+        raise NotImplementedError
+
+
+class TicketSpinLock(_Spin):
+    """A ticket spinlock (FIFO, one shared line: collapses under contention)."""
+
+    async def lock(self, site=None) -> None:
+        if site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        eng = self.engine
+        me = eng.current
+        lat = self.line.write(me.cpu)          # fetch_add on the tail: our ticket
+        if self.owner is None and not self.waiters:
+            self.owner = me
+            self._acquired(me, "W", site)
+            await eng.spend(lat)
+            return
+        t0 = await self._wait(me, "W", site, eng.now + lat)
+        self._acquired(me, "W", site, t0)
+
+    def _handoff_ns(self, releaser, entry, k) -> int:
+        # k waiters re-fetch the line one at a time; the next ticket is p-th.
+        p = self.engine.random.randrange(k) + 1
+        nxt = entry[0]
+        self.line.owner = -1
+        self.line.sharers = (1 << nxt.cpu) | (1 << releaser.cpu)
+        return p * self.line.transfer_cost(nxt.cpu, releaser.cpu)
+
+
+class QSpinLock(_Spin):
+    """The queued spinlock (qspinlock): MCS queue, constant hand-off cost."""
+
+    async def lock(self, site=None) -> None:
+        if site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        eng = self.engine
+        me = eng.current
+        lat = self.line.write(me.cpu)          # cmpxchg 0 -> LOCKED, or xchg of the tail
+        if self.owner is None and not self.waiters:
+            self.owner = me
+            self._acquired(me, "W", site)
+            await eng.spend(lat)
+            return
+        t0 = await self._wait(me, "W", site, eng.now + lat)
+        self._acquired(me, "W", site, t0)
+
+    def _handoff_ns(self, releaser, entry, k) -> int:
+        # The queue head re-reads the lock word, then claims it (set_locked).
+        nxt = entry[0]
+        c = self.line.transfer_cost(nxt.cpu, releaser.cpu)
+        self.line.owner = nxt.cpu
+        self.line.sharers = 1 << nxt.cpu
+        self.line.last = nxt.cpu
+        return c + self.engine.costs.atomic_rmw_ns
+
+
+# spinlock_t on x86 is a qspinlock.
+SpinLock = QSpinLock
