@@ -17,8 +17,19 @@ from ._core.strategies import make_strategy
 from .scenario import Scenario
 from .sync import Mutex, QSpinLock, RWLock, RWSemaphore, TicketSpinLock, format_lock_stat
 from .workloads import kinds
+from .workqueue import Workqueues
 
-__all__ = ["Machine", "RunResult"]
+__all__ = ["Machine", "RunResult", "register_subsystem"]
+
+# Factories called with the machine before its workloads are built; each
+# returns a subsystem object (or None when the scenario does not use it).
+# A subsystem may have report(extra: dict) adding JSON keys and summary() -> str.
+_SUBSYSTEMS: list = []
+
+
+def register_subsystem(factory):
+    _SUBSYSTEMS.append(factory)
+    return factory
 
 _LOCK_TYPES = {"ticket": TicketSpinLock, "qspinlock": QSpinLock, "spinlock": QSpinLock,
                "mutex": Mutex, "rwsem": RWSemaphore, "rwlock": RWLock}
@@ -82,8 +93,17 @@ class Machine:
                              duration_ns=scenario.run["duration_ns"], trace=trace,
                              costs=scenario.costs, node_of=self.node_of, progress=progress)
         self.costs = scenario.costs
+        sec = scenario.sections
+        self.sysctl = sec.get("sysctl", {})      # [sysctl], defaults filled in
+        self.kconfig = sec.get("kconfig", {})    # [kconfig]
+        self.constants = sec.get("constants", {})  # [constants]
         self.locks: dict[str, Any] = {}
+        self.workqueues = Workqueues(self)
         self.subsystems: list[Any] = []
+        for factory in _SUBSYSTEMS:
+            sub = factory(self)
+            if sub is not None:
+                self.subsystems.append(sub)
         self.workloads = []
         reg = kinds()
         for i, spec_ in enumerate(scenario.workloads):
@@ -141,7 +161,16 @@ class Machine:
             rep = getattr(s, "report", None)
             if rep is not None:
                 rep(res.extra)
+            summ = getattr(s, "summary", None)
+            if summ is not None:
+                text = summ()
+                if text:
+                    res.extra.setdefault("_summary", []).append(text)
         return res
+
+    def queue_work_on(self, cpu: int, fn, name: str = "work"):
+        """Run ``async fn(kworker)`` on ``cpu``'s kworker (kernel/workqueue.c)."""
+        return self.workqueues.queue_work_on(cpu, fn, name)
 
     def lock_stat(self, top: int | None = 10) -> str:
         return format_lock_stat(self.engine.locks, top=top)

@@ -29,7 +29,7 @@ from .costs import CostModel
 
 __all__ = ["Scenario", "ScenarioError", "load_scenario", "parse_scenario", "Field",
            "check_table", "register_section", "apply_override", "find_scenario",
-           "list_scenarios", "DEFAULT_SCENARIO"]
+           "list_scenarios", "DEFAULT_SCENARIO", "register_machine_field"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # The built-in default scenario ships inside the package, so it works from any install.
@@ -169,6 +169,11 @@ MACHINE_FIELDS = [
     Field("nodes", int, 1, check=between(1, 64), doc="NUMA nodes; CPUs split evenly"),
 ]
 
+def register_machine_field(f: Field):
+    """Let a subsystem add a ``[machine]`` key (``memory_mib``, ...)."""
+    MACHINE_FIELDS.append(f)
+
+
 RUN_FIELDS = [
     Field("duration_ns", int, 5_000_000, check=between(1, 10**13),
           doc="virtual run time in nanoseconds"),
@@ -207,6 +212,7 @@ class Scenario:
 
 def parse_scenario(text: str, path: str = "<scenario>",
                    overrides: list[tuple[str, Any]] | None = None) -> Scenario:
+    from . import sysctl as _sysctl  # noqa: F401  (registers [sysctl], [kconfig], [constants])
     from .workloads import validate_workload   # the registry of workload kinds
 
     lines = _Lines(text)

@@ -69,7 +69,7 @@ class Actor:
 
     __slots__ = (
         "engine", "id", "name", "cpu", "node", "task", "state", "waiting_on",
-        "rng", "ops", "context", "held", "data", "debt", "_fn",
+        "rng", "ops", "context", "held", "data", "debt", "_fn", "_go",
     )
 
     def __init__(self, engine: "Engine", aid: int, name: str, cpu: int, node: int,
@@ -90,6 +90,7 @@ class Actor:
         self.held = []                # locks currently held, in acquisition order
         self.data = {}                # per-actor scratch for workloads
         self.debt = 0                 # ns charged by synchronous code, paid at the next spend
+        self._go = False              # a spawned actor given the baton before its task started
         self._fn = fn
 
     def __repr__(self):
@@ -132,6 +133,7 @@ class Engine:
         self._heap: list = []
         self._seq = 0
         self._started = 0
+        self._nursery = None
         self._done = None
         self._progress = progress
         self._next_progress = 1 << 16
@@ -150,6 +152,21 @@ class Engine:
         self._push(a, start_ns)
         return a
 
+    def spawn(self, name: str, fn: Callable[[Actor], Any], *, cpu: int = 0, node: int = 0,
+              at_ns: int | None = None) -> Actor:
+        """Start a new actor during the run (fork, a kworker, ...), due at ``at_ns``
+        (default: now).  Its trio task starts in the nursery; if the baton reaches
+        it before the task has run, the task takes it as soon as it starts."""
+        if self._nursery is None:
+            return self.add_actor(name, fn, cpu=cpu, node=node, start_ns=at_ns or 0)
+        a = Actor(self, len(self.actors), name, cpu, node, fn)
+        self.actors.append(a)
+        self._push(a, self.now if at_ns is None else max(at_ns, self.now))
+        self._nursery.start_soon(self._spawned_main, a, name=name)
+        if self.trace is not None:
+            self.trace.threads[a.id] = name
+        return a
+
     # --------------------------------------------------------------- running
     def run(self):
         """Run to completion (synchronously, inside a fresh ``trio.run``)."""
@@ -160,15 +177,18 @@ class Engine:
         if not self.actors:
             raise SimulationError("nothing to run: the scenario has no actors")
         self._done = trio.Event()
+        self._initial = len(self.actors)
         if self.duration_ns is not None:
             # The sentinel sorts before any actor due at the same instant.
             heapq.heappush(self._heap, (self.duration_ns, -1, -1, None))
         self.strategy.start(self)
         async with trio.open_nursery() as nursery:
+            self._nursery = nursery
             for a in self.actors:
                 nursery.start_soon(self._actor_main, a, name=a.name)
             await self._done.wait()
             nursery.cancel_scope.cancel()
+        self._nursery = None
         if self.error is not None:
             raise self.error
         return self
@@ -178,8 +198,17 @@ class Engine:
         # The last task to start hands out the first baton, once every other
         # actor task is parked (so trio's start order cannot matter).
         self._started += 1
-        if self._started < len(self.actors) or not self._dispatch(a):
+        if self._started < self._initial or not self._dispatch(a):
             await self._wait_baton(a)
+        await self._body(a)
+
+    async def _spawned_main(self, a: Actor):
+        a.task = trio.lowlevel.current_task()
+        if not a._go:
+            await self._wait_baton(a)
+        await self._body(a)
+
+    async def _body(self, a: Actor):
         a.state = _RUNNING
         try:
             await a._fn(a)
@@ -255,6 +284,9 @@ class Engine:
         if nxt is me:
             return True
         self.switches += 1
+        if nxt.task is None:                  # spawned, task not started yet
+            nxt._go = True
+            return False
         _reschedule(nxt.task, outcome.Value(None))
         return False
 

@@ -189,3 +189,24 @@ def format_lock_stat(registry: LockRegistry, top: int | None = None,
             out.append("")
     out.append(bar)
     return "\n".join(out)
+
+
+class Validator:
+    """The interface a lock validator (lockdep) implements; every method is a
+    no-op here.  Locks call these with the acting actor, the lock instance,
+    the mode ("W" exclusive, "R" shared) and the acquisition site."""
+
+    def contended(self, actor, lock, mode, site):
+        """The actor is about to wait for ``lock``."""
+
+    def acquire(self, actor, lock, mode, site, trylock):
+        """The actor now holds ``lock``."""
+
+    def release(self, actor, lock, mode, site):
+        """The actor released ``lock``."""
+
+    def bad_unlock(self, actor, lock, mode, site):
+        """The actor released a lock it does not hold."""
+
+    def might_sleep(self, actor, what):
+        """The actor is about to block on something that sleeps."""
