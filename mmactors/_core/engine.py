@@ -136,7 +136,7 @@ class Engine:
         self._nursery = None
         self._done = None
         self._progress = progress
-        self._next_progress = 1 << 16
+        self._next_progress = 1 << 16 if progress is not None else 1 << 62
         self.strategy.attach(self)
         self._prio = self.strategy.prio
         self._decide = self.strategy.choose if self.strategy.preemptive else None
@@ -266,17 +266,18 @@ class Engine:
         """Hand the baton to the next entry.  Returns True if ``me`` got it back."""
         if self.finished:
             return False
-        if not self._heap:
+        heap = self._heap
+        if not heap:
             self._stalled()
             return False
-        t, _, _, nxt = self._pick()
+        t, _, _, nxt = heapq.heappop(heap) if self._decide is None else self._pick()
         if t > self.now:
             self.now = t
         if nxt is None:                       # the end-of-run sentinel
             self._finish("duration")
             return False
         self.events += 1
-        if self._progress is not None and self.events >= self._next_progress:
+        if self.events >= self._next_progress:
             self._next_progress = self.events + (1 << 16)
             self._progress(self.now, self.duration_ns or 0)
         nxt.state = _RUNNING

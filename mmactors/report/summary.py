@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from ..sync import format_lock_stat
 
@@ -36,8 +37,18 @@ def format_summary(res, *, top_locks: int = 10) -> str:
     return "\n".join(lines)
 
 
+_SCALARS = re.compile(r"\[\s*((?:-?[\d.eE+]+|true|false|null|\"[^\"\n]*\")"
+                      r"(?:,\s*(?:-?[\d.eE+]+|true|false|null|\"[^\"\n]*\"))*)\s*\]")
+
+
+def dumps(doc: dict) -> str:
+    """JSON with lists of scalars on one line (per-CPU arrays stay readable)."""
+    text = json.dumps(doc, indent=2)
+    return _SCALARS.sub(lambda m: "[" + re.sub(r"\s*\n\s*", " ", m.group(1)) + "]", text) + "\n"
+
+
 def write_json(res, path: str):
-    doc = json.dumps(res.to_json(), indent=2, sort_keys=False) + "\n"
+    doc = dumps(res.to_json())
     if path == "-":
         import sys
         sys.stdout.write(doc)

@@ -1,0 +1,63 @@
+"""Parameter sweeps: run one scenario over a list of values, in local processes.
+
+``sweep(text, {"machine.cpus": [1, 2, 4]}, jobs=2)`` runs every combination
+(each run deterministic in its own process) and returns the results in input
+order, so the outcome never depends on ``jobs``.
+"""
+from __future__ import annotations
+
+import itertools
+from concurrent.futures import ProcessPoolExecutor
+
+__all__ = ["sweep", "lock_loop_throughput", "lock_loop_scenario"]
+
+
+def _one(args):
+    text, overrides, seed = args
+    from .machine import Machine
+    from .scenario import parse_scenario
+    scn = parse_scenario(text, "<sweep>", overrides)
+    res = Machine(scn, seed=seed, trace=False).run()
+    d = res.to_json()
+    d.pop("host", None)
+    return d
+
+
+def sweep(text: str, grid: dict[str, list], *, seed: int | None = None, jobs: int = 1):
+    """Run the scenario ``text`` for every combination of ``grid`` values."""
+    keys = list(grid)
+    combos = list(itertools.product(*(grid[k] for k in keys)))
+    tasks = [(text, list(zip(keys, c)), seed) for c in combos]
+    if jobs <= 1:
+        out = [_one(t) for t in tasks]
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as ex:
+            out = list(ex.map(_one, tasks))
+    return [(dict(zip(keys, c)), r) for c, r in zip(combos, out)]
+
+
+def lock_loop_scenario(lock: str, cpus: int, think_ns: int = 20_000, hold_ns: int = 400,
+                       line_transfer_ns: int = 100, duration_ns: int = 20_000_000,
+                       seed: int = 1) -> str:
+    return f"""
+[machine]
+cpus = {cpus}
+[costs]
+line_transfer_ns = {line_transfer_ns}
+[[workload]]
+kind = "lock-loop"
+lock = "{lock}"
+think_ns = {think_ns}
+hold_ns = {hold_ns}
+[run]
+duration_ns = {duration_ns}
+seed = {seed}
+"""
+
+
+def lock_loop_throughput(lock: str, cpus_list, *, jobs: int = 1, **kw) -> dict[int, float]:
+    """Acquisitions per microsecond for each CPU count (Boyd-Wickizer's setup)."""
+    text = lock_loop_scenario(lock, 1, **kw)
+    dur = kw.get("duration_ns", 20_000_000)
+    rows = sweep(text, {"machine.cpus": list(cpus_list)}, jobs=jobs)
+    return {p["machine.cpus"]: r["workloads"]["ops"] / (dur / 1000) for p, r in rows}
