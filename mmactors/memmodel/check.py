@@ -1,0 +1,250 @@
+"""Checking a litmus test against a model, herd7 style.
+
+Every candidate execution (see ``executions``) is given to the model; those it
+allows and that pass the ``filter`` are counted, like herd7 counts them:
+``positive``/``negative`` are the numbers of allowed executions whose final
+state does / does not satisfy the proposition of the final condition, and the
+set of their final states (restricted to the locations of the condition and
+of ``locations [...]``) is printed as ``States``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Union
+
+from .errors import EvalError, LitmusError
+from .executions import Skeleton, candidates, solutions
+from .litmus import parse_litmus
+from .models import MODELS
+from .symexec import ThreadExecutor
+from .syntax import And, Atom, Bool, LitmusTest, LocRef, Not, Or
+from .terms import Addr, evaluate
+
+KINDS = {"exists": "Allowed", "~exists": "Forbidden", "forall": "Required"}
+
+
+@dataclass
+class Result:
+    name: str
+    model: str
+    quantifier: str
+    condition: str                     # e.g. "exists (0:r0=0 /\ 1:r0=0)"
+    locations: list                    # displayed LocRefs, herd7 order
+    states: list                       # sorted tuples of values, one per location
+    positive: int
+    negative: int
+    flags: list = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return KINDS[self.quantifier]
+
+    @property
+    def ok(self) -> bool:
+        if self.quantifier == "exists":
+            return self.positive > 0
+        if self.quantifier == "~exists":
+            return self.positive == 0
+        return self.negative == 0
+
+    @property
+    def witnesses(self) -> tuple[int, int]:
+        if self.quantifier == "~exists":
+            return self.negative, self.positive
+        return self.positive, self.negative
+
+    @property
+    def observation(self) -> str:
+        if self.positive == 0:
+            return "Never"
+        if self.negative == 0:
+            return "Always"
+        return "Sometimes"
+
+    def state_strings(self) -> list:
+        return [format_state(self.locations, st) for st in self.states]
+
+
+def format_value(v) -> str:
+    return v.name if isinstance(v, Addr) else str(v)
+
+
+def format_state(locations: list, values: tuple) -> str:
+    return " ".join(f"{loc}={format_value(v)};" for loc, v in zip(locations, values))
+
+
+def format_prop(p, top: bool = True) -> str:
+    if isinstance(p, Atom):
+        return f"{p.loc}{'!=' if p.negated else '='}{format_value(p.value)}"
+    if isinstance(p, Bool):
+        return "true" if p.value else "false"
+    if isinstance(p, Not):
+        inner = format_prop(p.arg, False)
+        return f"~{inner}" if isinstance(p.arg, (Atom, Bool)) else f"~({inner})"
+    if isinstance(p, And):
+        return " /\\ ".join(
+            f"({format_prop(a, False)})" if isinstance(a, Or) else format_prop(a, False)
+            for a in p.args)
+    if isinstance(p, Or):
+        return " \\/ ".join(
+            f"({format_prop(a, False)})" if isinstance(a, And) else format_prop(a, False)
+            for a in p.args)
+    raise TypeError(p)
+
+
+def _value_key(v):
+    # herd7 orders concrete integers before symbolic addresses.
+    return (1, v.name) if isinstance(v, Addr) else (0, v)
+
+
+def _prop_locs(p, out: list) -> None:
+    if isinstance(p, Atom):
+        if p.loc not in out:
+            out.append(p.loc)
+    elif isinstance(p, (And, Or)):
+        for a in p.args:
+            _prop_locs(a, out)
+    elif isinstance(p, Not):
+        _prop_locs(p.arg, out)
+
+
+def _prop_values(p, out: list) -> None:
+    if isinstance(p, Atom):
+        out.append(p.value)
+    elif isinstance(p, (And, Or)):
+        for a in p.args:
+            _prop_values(a, out)
+    elif isinstance(p, Not):
+        _prop_values(p.arg, out)
+
+
+def eval_prop(p, state: dict) -> bool:
+    if isinstance(p, Atom):
+        eq = state[p.loc] == p.value
+        return not eq if p.negated else eq
+    if isinstance(p, And):
+        return all(eval_prop(a, state) for a in p.args)
+    if isinstance(p, Or):
+        return any(eval_prop(a, state) for a in p.args)
+    if isinstance(p, Not):
+        return not eval_prop(p.arg, state)
+    return p.value
+
+
+def shared_locations(test: LitmusTest) -> tuple[list, dict, set]:
+    """All shared locations (sorted), their initial values, and the spinlocks."""
+    names = set(test.init)
+    locks = {n for n, e in test.init.items() if e.is_lock}
+    for proc in test.processes:
+        for p in proc.params:
+            names.add(p.name)
+            if p.ctype.startswith("spinlock_t"):
+                locks.add(p.name)
+    for e in list(test.init.values()) + list(test.reg_init.values()):
+        if isinstance(e.value, Addr):
+            names.add(e.value.name)
+    init_values = {}
+    for n in names:
+        e = test.init.get(n)
+        init_values[n] = e.value if e is not None else 0
+    return sorted(names), init_values, locks
+
+
+def check(test: Union[LitmusTest, str, Path], model: str = "lkmm") -> Result:
+    """Check ``test`` (a parsed test, source text or path) under ``model``."""
+    if not isinstance(test, LitmusTest):
+        test = parse_litmus(test)
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r} (choose from {', '.join(MODELS)})")
+    checker = MODELS[model].check
+    path = test.path
+    cond_line = test.condition.line
+    locations, init_values, locks = shared_locations(test)
+    locset = set(locations)
+
+    shown: list = []
+    _prop_locs(test.condition.prop, shown)
+    for loc in test.locations:
+        if loc not in shown:
+            shown.append(loc)
+    shown.sort(key=LocRef.key)
+    needed = list(shown)
+    if test.filter is not None:
+        _prop_locs(test.filter, needed)
+    values: list = []
+    _prop_values(test.condition.prop, values)
+    if test.filter is not None:
+        _prop_values(test.filter, values)
+    for loc in needed:
+        if loc.proc is None and loc.name not in locset:
+            raise LitmusError(path, cond_line, f"unknown location '{loc.name}' in condition")
+    for v in values:
+        if isinstance(v, Addr) and v.name not in locset:
+            raise LitmusError(path, cond_line, f"unknown location '{v.name}' in condition")
+    lock_final = any(loc.proc is None and loc.name in locks for loc in shown)
+
+    per_thread = []
+    for tid, proc in enumerate(test.processes):
+        ex = ThreadExecutor(path, tid, proc, test.reg_init, locset)
+        paths = ex.paths()
+        for loc in needed:
+            if loc.proc == tid:
+                for p in paths:
+                    if loc.name not in p.regs:
+                        raise LitmusError(path, cond_line,
+                                          f"register {loc} is not a register of P{tid}")
+        per_thread.append(paths)
+
+    states: set = set()
+    pos = neg = 0
+    flags: set = set()
+    prop = test.condition.prop
+    for combo in itertools.product(*per_thread):
+        skel = Skeleton(path, locations, init_values, list(combo))
+        for sol in solutions(skel):
+            for cand in candidates(sol):
+                try:
+                    allowed, cflags = checker(cand)
+                except ValueError as e:
+                    raise LitmusError(path, 0, str(e)) from None
+                if not allowed:
+                    continue
+                final = _final_state(test, sol, cand, needed, init_values, path)
+                if test.filter is not None and not eval_prop(test.filter, final):
+                    continue
+                if eval_prop(prop, final):
+                    pos += 1
+                else:
+                    neg += 1
+                states.add(tuple(final[loc] for loc in shown))
+                flags |= cflags
+                if lock_final:
+                    flags.add("lock-final")
+    ordered = sorted(states, key=lambda st: tuple(_value_key(v) for v in st))
+    cond_text = f"{test.condition.quantifier} ({format_prop(prop)})"
+    return Result(test.name, model, test.condition.quantifier, cond_text, shown, ordered,
+                  pos, neg, sorted(flags))
+
+
+def _final_state(test, sol, cand, needed, init_values, path) -> dict:
+    skel = sol.skel
+    state = {}
+    for loc in needed:
+        if loc.proc is not None:
+            term = skel.paths[loc.proc].regs[loc.name]
+            try:
+                state[loc] = evaluate(term, sol.env)
+            except EvalError as e:
+                raise LitmusError(path, e.line, e.message) from None
+        else:
+            w = cand.last_write[loc.name] if loc.name in cand.last_write else None
+            if w is None:
+                state[loc] = init_values.get(loc.name, 0)
+                continue
+            kind = skel.events[w].kind
+            # Lock words read as herd7's lock values: 1 when held, 0 when free.
+            state[loc] = 1 if kind == "LKW" else 0 if kind == "UL" else sol.value[w]
+    return state

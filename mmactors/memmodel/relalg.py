@@ -1,0 +1,175 @@
+"""Relation algebra on small event sets, with Python ints as bitsets.
+
+A set of events is an int (bit i = event i); a relation is a :class:`Rel`
+holding one row bitset per event.  The operators mirror herd7's cat language
+so that model code reads like the .cat files:
+
+    cat           here
+    r | s         r | s
+    r & s         r & s
+    r \\ s         r - s
+    r ; s         r @ s
+    r^-1          r.inv()
+    r+, r*, r?    r.plus(), r.star(), r.opt()
+    [S] ; r ; [T] r.restrict(S, T)
+    S * T         cart(n, S, T)
+
+Litmus executions have a few dozen events at most, so row bitsets are faster
+than numpy matrices here (no per-call array overhead).
+"""
+
+from __future__ import annotations
+
+
+class Rel:
+    __slots__ = ("r",)
+
+    def __init__(self, rows: list[int]) -> None:
+        self.r = rows
+
+    @staticmethod
+    def empty(n: int) -> "Rel":
+        return Rel([0] * n)
+
+    @staticmethod
+    def from_pairs(n: int, pairs) -> "Rel":
+        rows = [0] * n
+        for a, b in pairs:
+            rows[a] |= 1 << b
+        return Rel(rows)
+
+    def copy(self) -> "Rel":
+        return Rel(list(self.r))
+
+    def __len__(self) -> int:
+        return len(self.r)
+
+    def __or__(self, o: "Rel") -> "Rel":
+        return Rel([a | b for a, b in zip(self.r, o.r)])
+
+    def __and__(self, o: "Rel") -> "Rel":
+        return Rel([a & b for a, b in zip(self.r, o.r)])
+
+    def __sub__(self, o: "Rel") -> "Rel":
+        return Rel([a & ~b for a, b in zip(self.r, o.r)])
+
+    def __matmul__(self, o: "Rel") -> "Rel":
+        """Sequential composition ``self ; o``."""
+        orows = o.r
+        out = []
+        for x in self.r:
+            acc = 0
+            while x:
+                low = x & -x
+                acc |= orows[low.bit_length() - 1]
+                x ^= low
+            out.append(acc)
+        return Rel(out)
+
+    def __eq__(self, o: object) -> bool:
+        return isinstance(o, Rel) and self.r == o.r
+
+    def inv(self) -> "Rel":
+        n = len(self.r)
+        out = [0] * n
+        for i, x in enumerate(self.r):
+            bit = 1 << i
+            while x:
+                low = x & -x
+                out[low.bit_length() - 1] |= bit
+                x ^= low
+        return Rel(out)
+
+    def restrict(self, dom: int, rng: int) -> "Rel":
+        """``[dom] ; self ; [rng]``."""
+        return Rel([(x & rng) if (dom >> i) & 1 else 0 for i, x in enumerate(self.r)])
+
+    def dom(self) -> int:
+        s = 0
+        for i, x in enumerate(self.r):
+            if x:
+                s |= 1 << i
+        return s
+
+    def rng(self) -> int:
+        s = 0
+        for x in self.r:
+            s |= x
+        return s
+
+    def plus(self) -> "Rel":
+        """Transitive closure (Warshall on row bitsets)."""
+        r = list(self.r)
+        n = len(r)
+        for k in range(n):
+            rk = r[k]
+            if not rk:
+                continue
+            mk = 1 << k
+            for i in range(n):
+                if r[i] & mk:
+                    r[i] |= rk
+        return Rel(r)
+
+    def star(self) -> "Rel":
+        r = self.plus().r
+        return Rel([x | (1 << i) for i, x in enumerate(r)])
+
+    def opt(self) -> "Rel":
+        return Rel([x | (1 << i) for i, x in enumerate(self.r)])
+
+    def no_id(self) -> "Rel":
+        """``self \\ id``."""
+        return Rel([x & ~(1 << i) for i, x in enumerate(self.r)])
+
+    def is_empty(self) -> bool:
+        return not any(self.r)
+
+    def irreflexive(self) -> bool:
+        return not any((x >> i) & 1 for i, x in enumerate(self.r))
+
+    def acyclic(self) -> bool:
+        """No cycle: repeatedly remove events with no successor left."""
+        rows = self.r
+        remaining = 0
+        for i, x in enumerate(rows):
+            if x:
+                remaining |= 1 << i
+        # Events without successors never lie on a cycle; peel them off.
+        while remaining:
+            removed = 0
+            m = remaining
+            while m:
+                low = m & -m
+                i = low.bit_length() - 1
+                if not (rows[i] & remaining):
+                    removed |= low
+                m ^= low
+            if not removed:
+                return False
+            remaining &= ~removed
+        return True
+
+    def pairs(self):
+        for i, x in enumerate(self.r):
+            while x:
+                low = x & -x
+                yield i, low.bit_length() - 1
+                x ^= low
+
+
+def ident(n: int, s: int) -> Rel:
+    """``[s]``: the identity on set ``s``."""
+    return Rel([(1 << i) if (s >> i) & 1 else 0 for i in range(n)])
+
+
+def cart(n: int, s: int, t: int) -> Rel:
+    """``s * t``."""
+    return Rel([t if (s >> i) & 1 else 0 for i in range(n)])
+
+
+def bits(s: int):
+    while s:
+        low = s & -s
+        yield low.bit_length() - 1
+        s ^= low
