@@ -30,7 +30,8 @@ strategy = "random"
 
 def test_issue_example_parses_exactly():
     s = parse_scenario(GOOD, "x.toml")
-    assert s.machine == {"cpus": 48, "nodes": 1}
+    assert (s.machine["cpus"], s.machine["nodes"]) == (48, 1)
+    assert s.machine["memory_mib"] == 0          # other subsystems' keys get their defaults
     assert s.costs.line_transfer_ns == 100
     w = s.workloads[0]
     assert (w["kind"], w["lock"], w["think_ns"], w["hold_ns"]) == ("lock-loop", "ticket", 20000, 400)
