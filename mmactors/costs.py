@@ -26,6 +26,10 @@ class CostModel:
     syscall_ns: int = field(default=100, metadata={"doc": "A system call's entry and exit (getpid-style null syscall ~100 ns with mitigations off)."})
     page_zero_ns: int = field(default=350, metadata={"doc": 'Clearing one 4 KiB page (clear_page_erms at ~10-12 GB/s).'})
     page_copy_ns: int = field(default=600, metadata={"doc": 'Copying one 4 KiB page (copy_page at ~6-8 GB/s).'})
+    exception_ns: int = field(default=200, metadata={"doc": "A page fault's exception entry and return (~500-700 cycles with swapgs/IRET and mitigations; will-it-scale page_fault1 at 1 CPU takes ~1.5-2 us a fault including zeroing)."})
+    ipi_handle_ns: int = field(default=700, metadata={"doc": "What a TLB-flush IPI costs its target CPU: interrupt entry, flush_tlb_func, exit."})
+    slab_alloc_ns: int = field(default=40, metadata={"doc": "A kmem_cache_alloc fast path (vm_area_struct, anon_vma, maple nodes; SLUB's lockless cmpxchg path, ~100 cycles)."})
+    maple_store_ns: int = field(default=150, metadata={"doc": "A maple-tree store or erase in mm->mm_mt with node preallocation (mas_preallocate + mas_store_prealloc, a few hundred cycles; will-it-scale mmap1 runs ~1 us a mmap+munmap pair on one CPU)."})
     tlb_ipi_ns: int = field(default=1500, metadata={"doc": 'A TLB shootdown IPI round trip to one CPU (flush_tlb_mm_range, ~1-2 us).'})
     tlb_flush_page_ns: int = field(default=50, metadata={"doc": 'A local TLB flush of one page (invlpg ~100-200 cycles).'})
     swap_io_ns: int = field(default=90_000, metadata={"doc": 'A 4 KiB swap-in or swap-out on NVMe (~80-100 us read latency at QD1).'})
@@ -46,11 +50,18 @@ class CacheLine:
     sharers; a write or atomic RMW needs the line exclusive, invalidating the
     other copies.  A line transfer costs ``line_transfer_ns`` within a node
     and ``line_transfer_remote_ns`` across nodes.
+
+    With a ``clock`` (the engine), transfers of one line are serialised: the
+    line's home directory serves one request at a time, so a request issued
+    while the line is still moving waits for the transfers ahead of it
+    (``busy_until``).  That is what makes a hot line -- a lock word every CPU
+    hammers, mmap_lock's count -- a bottleneck as it is on hardware.
     """
 
-    __slots__ = ("name", "owner", "sharers", "costs", "node_of", "transfers", "last")
+    __slots__ = ("name", "owner", "sharers", "costs", "node_of", "transfers", "last",
+                 "clock", "busy_until", "queued_ns")
 
-    def __init__(self, costs: CostModel, node_of, name: str = ""):
+    def __init__(self, costs: CostModel, node_of, name: str = "", clock=None):
         self.name = name
         self.owner = -1
         self.sharers = 0
@@ -58,6 +69,9 @@ class CacheLine:
         self.node_of = node_of     # list: cpu -> node
         self.transfers = 0         # how often the line moved between CPUs
         self.last = -1             # the CPU that last wrote it
+        self.clock = clock         # an object with .now (the engine), or None
+        self.busy_until = 0
+        self.queued_ns = 0         # total time requests waited for the directory
 
     def transfer_cost(self, cpu: int, src: int) -> int:
         if src < 0:
@@ -67,6 +81,16 @@ class CacheLine:
             return self.costs.line_transfer_ns
         return self.costs.line_transfer_remote_ns
 
+    def _serialise(self, cost: int) -> int:
+        clock = self.clock
+        if clock is None:
+            return cost
+        now = clock.now
+        start = self.busy_until if self.busy_until > now else now
+        self.busy_until = start + cost
+        self.queued_ns += start - now
+        return start + cost - now
+
     def read(self, cpu: int) -> int:
         bit = 1 << cpu
         if self.sharers & bit:
@@ -75,7 +99,7 @@ class CacheLine:
         self.sharers |= bit
         self.owner = -1
         self.transfers += 1
-        return self.transfer_cost(cpu, src)
+        return self._serialise(self.transfer_cost(cpu, src))
 
     def write(self, cpu: int) -> int:
         """Latency of a store/RMW by ``cpu`` (line left exclusive to it)."""
@@ -86,7 +110,7 @@ class CacheLine:
             cost = self.costs.atomic_rmw_ns
         else:
             src = self.owner if self.owner >= 0 else self.last
-            cost = self.transfer_cost(cpu, src) + self.costs.atomic_rmw_ns
+            cost = self._serialise(self.transfer_cost(cpu, src)) + self.costs.atomic_rmw_ns
             self.transfers += 1
         self.owner = cpu
         self.sharers = bit

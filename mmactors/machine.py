@@ -13,7 +13,7 @@ from typing import Any
 
 from ._core.engine import Engine
 from ._core.errors import SimulationError
-from ._core.strategies import make_strategy
+from ._core.strategies import Strategy, make_strategy
 from .scenario import Scenario
 from .sync import Mutex, QSpinLock, RWLock, RWSemaphore, TicketSpinLock, format_lock_stat
 from .workloads import kinds
@@ -81,14 +81,17 @@ class RunResult:
 
 class Machine:
     def __init__(self, scenario: Scenario, *, seed: int | None = None,
-                 strategy: str | None = None, trace: bool = True, progress=None):
+                 strategy: "str | Strategy | None" = None, trace: bool = True, progress=None):
         self.scenario = scenario
         m = scenario.machine
         self.ncpus, self.nnodes = m["cpus"], m["nodes"]
         self.node_of = [c * self.nnodes // self.ncpus for c in range(self.ncpus)]
         spec = strategy if strategy is not None else scenario.run["strategy"]
         seed = scenario.run["seed"] if seed is None else seed
-        self.strategy, self.seed = make_strategy(spec, seed)
+        if isinstance(spec, Strategy):          # a ready strategy (Hypothesis's, a test's)
+            self.strategy, self.seed = spec, seed
+        else:
+            self.strategy, self.seed = make_strategy(spec, seed)
         self.engine = Engine(seed=self.seed, strategy=self.strategy,
                              duration_ns=scenario.run["duration_ns"], trace=trace,
                              costs=scenario.costs, node_of=self.node_of, progress=progress)
@@ -174,3 +177,8 @@ class Machine:
 
     def lock_stat(self, top: int | None = 10) -> str:
         return format_lock_stat(self.engine.locks, top=top)
+
+
+# Lockdep registers its [lockdep] table and attaches itself through
+# register_subsystem (mmactors/lockdep/__init__.py).
+from . import lockdep as _lockdep  # noqa: E402,F401

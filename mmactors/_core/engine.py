@@ -322,6 +322,13 @@ class Engine:
         scheduling point, so time still only moves where the engine decides."""
         self.current.debt += ns
 
+    async def sync(self):
+        """Pay the current actor's debt before it touches shared state, so that
+        every shared-state decision happens at the right virtual time.  Free
+        (no scheduling point) when there is no debt."""
+        if self.current.debt:
+            await self.spend(0)
+
     async def checkpoint(self):
         """A zero-cost scheduling point (a place a preemption may happen)."""
         await self.spend(0)

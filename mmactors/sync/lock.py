@@ -73,7 +73,7 @@ class LockBase:
         self.engine = engine
         self.name = name
         self.lclass = engine.locks.get(name, self.kind, self.rw)
-        self.line = line if line is not None else CacheLine(engine.costs, engine.node_of, name)
+        self.line = line if line is not None else CacheLine(engine.costs, engine.node_of, name, clock=engine)
         self.cpu = -1                 # CPU of the last acquisition (bounces)
         self.waiters = WaitQueue(self)
         self._since: dict[int, list] = {}    # holder id -> acquisition times (a stack:
@@ -105,20 +105,22 @@ class LockBase:
             break
         return self.engine.now
 
-    async def _wait(self, me, mode, site, ready_at, spinning=True):
+    async def _wait(self, me, mode, site, ready_at, spinning=True, subclass=0):
         """Park ``me`` in the FIFO until a releaser hands the lock over.
 
         ``spinning`` waiters see the hand-off after cache-line transfers;
-        sleeping ones after a wake-up (``wakeup_ns``)."""
+        sleeping ones after a wake-up (``wakeup_ns``).  The validator sees the
+        attempt *before* the wait, as lock_acquire() precedes the spin in the
+        kernel, so lockdep reports an inversion before it can deadlock."""
         t0 = self._contended(me, mode, site)
         v = self.engine.locks.validator
         if v is not None:
-            v.contended(me, self, mode, site)
+            v.contended(me, self, mode, site, subclass)
         self.waiters.q.append([me, mode, ready_at, t0, site, spinning])
         await self.engine.park(self)
         return t0
 
-    def _acquired(self, me, mode, site, t0=None, trylock=False):
+    def _acquired(self, me, mode, site, t0=None, trylock=False, subclass=0):
         eng = self.engine
         now = eng.now
         st = self._stat(mode)
@@ -135,7 +137,7 @@ class LockBase:
         me.held.append(self)
         v = eng.locks.validator
         if v is not None:
-            v.acquire(me, self, mode, site, trylock)
+            v.acquire(me, self, mode, site, trylock, subclass)
 
     def _released(self, me, mode, site=None):
         eng = self.engine
@@ -161,6 +163,29 @@ class LockBase:
         if v is not None:
             v.release(me, self, mode, site)
         return True
+
+    def init(self, site=None) -> None:
+        """Re-initialise the lock (spin_lock_init, mutex_init, init_rwsem on an
+        existing object).  Lockdep reports it if the caller holds the lock
+        (``debug_check_no_locks_freed``: "held lock freed!"); without lockdep,
+        re-initialising a held lock is a LockError."""
+        self._freed("init", site)
+
+    def free(self, site=None) -> None:
+        """The memory holding the lock is freed (kfree of the object)."""
+        self._freed("free", site)
+
+    def _freed(self, how, site):
+        eng = self.engine
+        me = eng.current
+        if site is None:
+            f = sys._getframe(2)
+            site = (f.f_code, f.f_lineno)
+        v = eng.locks.validator
+        if v is not None:
+            v.lock_freed(me, self, how, site)
+        elif self._holders:
+            raise LockError(f"{me.name}: {how} of {self.name}, which is held")
 
     def _grant(self, entry, at=None):
         """Hand the lock to a parked waiter.  It runs at ``at`` if given, else

@@ -1,0 +1,264 @@
+"""Address spaces as a machine subsystem: the glue between the mm modules.
+
+No single kernel file: this holds what the kernel keeps in globals and per-CPU
+variables for the virtual-memory side (the mm_structs, the rmap and LRU
+state, the folio wait table, the zero page) and the counters, checks and
+reports of that side.  The paths themselves live in the modules named after
+their kernel files: mmap.py, vma.py, memory.py, rmap.py, swap.py,
+filemap.py, shmem.py, mprotect.py, mremap.py, madvise.py, fork.py.
+
+Knobs: ``[kconfig] CONFIG_PER_VMA_LOCK`` (default true, as on x86-64 SMP
+since 6.4) and ``[constants] PAGEVEC_SIZE`` (31; 15 before 6.9).  Counters
+named as /proc/vmstat names them: ``pgfault``, ``pgreuse``, and, as with
+CONFIG_PER_VMA_LOCK_STATS=y, ``vma_lock_success``, ``vma_lock_abort``,
+``vma_lock_retry``, ``vma_lock_miss``; the TLB ones as with
+CONFIG_DEBUG_TLBFLUSH=y (``nr_tlb_remote_flush`` ...).
+"""
+from __future__ import annotations
+
+from ..sysctl import register_constant, register_kconfig
+from .filemap import FolioLocks
+from .gfp import __GFP_ZERO, GFP_HIGHUSER_MOVABLE, GFP_KERNEL
+from .memory import Memory, pte_pfn, _PAGE_PRESENT, _PAGE_SPECIAL
+from .mmap import MM, PAGE_SHIFT, PMD_SHIFT
+from .rmap import Rmap
+from .shmem import ShmemInode
+from .swap import LRU, LRU_NAMES
+
+__all__ = ["AddrSpace", "addrspace_of", "ensure_registered"]
+
+register_kconfig("CONFIG_PER_VMA_LOCK", bool, True,
+                 doc="per-VMA locks for page faults (6.4+); false: every fault takes mmap_lock")
+register_constant("PAGEVEC_SIZE", int, 31,
+                  check=lambda v: None if 1 <= v <= 255 else f"must be between 1 and 255, got {v}",
+                  doc="folio batch size of the per-CPU LRU batches (31 since 6.9, 15 before)")
+
+# __GFP_ACCOUNT is not modelled (no memcg): GFP_PGTABLE_USER = GFP_KERNEL | __GFP_ZERO here.
+GFP_PGTABLE_USER = GFP_KERNEL | __GFP_ZERO
+GFP_HIGHUSER_MOVABLE_ZERO = GFP_HIGHUSER_MOVABLE | __GFP_ZERO   # vma_alloc_zeroed_movable_folio
+
+EVENTS = ("pgfault", "pgreuse", "vma_lock_success", "vma_lock_abort", "vma_lock_retry",
+          "vma_lock_miss", "nr_tlb_remote_flush", "nr_tlb_remote_flush_received",
+          "nr_tlb_local_flush_all", "nr_tlb_local_flush_one", "fault_oom")
+
+
+class AddrSpace:
+    """The virtual-memory side of a machine."""
+
+    name = "addrspace"
+
+    def __init__(self, machine, physmem):
+        self.machine = machine
+        self.engine = machine.engine
+        self.physmem = physmem
+        self.pa = physmem.pa
+        self.mem_map = physmem.pa.mem_map
+        self.ncpus = machine.ncpus
+        self.per_vma_lock = bool(machine.kconfig.get("CONFIG_PER_VMA_LOCK", True))
+        self.GFP_HIGHUSER_MOVABLE = GFP_HIGHUSER_MOVABLE
+        self.GFP_HIGHUSER_MOVABLE_ZERO = GFP_HIGHUSER_MOVABLE_ZERO
+        self.GFP_PGTABLE_USER = GFP_PGTABLE_USER
+        self.rmap = Rmap(self.engine, self.mem_map.max_pfn)
+        self.lru = LRU(self.engine, self.pa, self.rmap, machine.ncpus, machine.nnodes,
+                       machine.constants.get("PAGEVEC_SIZE", 31))
+        self.folio_locks = FolioLocks(self.engine, self.mem_map)
+        self.memory = Memory(self)
+        self.mms: list[MM] = []
+        self.files: list[ShmemInode] = []
+        self.cpu_actors: dict[int, list] = {}
+        self.events = {e: [0] * machine.ncpus for e in EVENTS}
+        self.nr_page_table_pages = 0
+        self.vmas_freed = 0
+        self._ids = 0
+        # The shared zero page: a reserved frame (the kernel's lives in its image).
+        self.zero_pfn = self._reserved_pfn()
+        self.vmstat = physmem.vmstat
+        self._ev_pgfault = self.vmstat.ev.get("pgfault")
+        self._ev_pgreuse = self.vmstat.ev.get("pgreuse")
+
+    def _reserved_pfn(self) -> int:
+        from ._internal import PG_reserved
+        f = self.mem_map.f
+        for pfn in range(1, min(256, self.mem_map.max_pfn)):
+            if f[pfn] & PG_reserved:
+                return pfn
+        return 0
+
+    # -- objects ------------------------------------------------------------
+    def next_id(self) -> int:
+        self._ids += 1
+        return self._ids
+
+    def new_mm(self) -> MM:
+        mm = MM(self.engine, len(self.mms))
+        self.mms.append(mm)
+        return mm
+
+    def new_shmem_file(self, size_pages: int) -> ShmemInode:
+        f = ShmemInode(self, len(self.files) + 1, size_pages)
+        self.files.append(f)
+        return f
+
+    def remove_vma(self, vma):
+        self.vmas_freed += 1
+
+    def attach(self, actor, mm: MM):
+        """The actor runs in mm on its CPU (switch_mm: sets the mm_cpumask bit)."""
+        mm.cpumask |= 1 << actor.cpu
+        lst = self.cpu_actors.setdefault(actor.cpu, [])
+        if actor not in lst:
+            lst.append(actor)
+
+    def cpus_in(self, mask: int):
+        cpu = 0
+        while mask:
+            if mask & 1:
+                yield cpu
+            mask >>= 1
+            cpu += 1
+
+    # -- accounting ---------------------------------------------------------
+    def count(self, cpu: int, name: str, n: int = 1):
+        self.events[name][cpu] += n
+        if name == "pgfault" and self._ev_pgfault is not None:
+            self.vmstat.count_vm_events(cpu, self._ev_pgfault, n)
+        elif name == "pgreuse" and self._ev_pgreuse is not None:
+            self.vmstat.count_vm_events(cpu, self._ev_pgreuse, n)
+
+    def event(self, name: str) -> int:
+        return sum(self.events[name])
+
+    def mem_map_line(self, pfn: int, me) -> int:
+        """The cost of an atomic on a folio's struct page from me's CPU."""
+        return self.pa._touch(pfn, me.cpu) + self.engine.costs.atomic_rmw_ns
+
+    # -- reports ------------------------------------------------------------
+    def report(self, extra: dict):
+        ev = {e: self.event(e) for e in EVENTS if e != "fault_oom"}
+        vm = extra.setdefault("vmstat", {})
+        for k, v in ev.items():
+            vm[k] = v
+        caches = extra.setdefault("caches", {})
+        caches["lru_add"] = self.lru.stats.to_json()
+        extra["mm"] = {
+            "mms": len(self.mms), "vmas": sum(len(m.vmas) for m in self.mms),
+            "faults": self.event("pgfault"), "fault_oom": self.event("fault_oom"),
+            "per_vma_lock": self.per_vma_lock, "PAGEVEC_SIZE": self.lru.PAGEVEC_SIZE,
+            "nr_page_table_pages": self.nr_page_table_pages,
+            "lru": {LRU_NAMES[i]: sum(lv.nr_pages()[i] for lv in self.lru.lruvecs)
+                    for i in range(5)},
+            "rss": [{"mm": m.id, "anon": m.rss[m.MM_ANONPAGES], "shmem": m.rss[m.MM_SHMEMPAGES]}
+                    for m in self.mms],
+        }
+
+    def summary(self) -> str:
+        e = self.event
+        s = self.lru.stats
+        h, m = s.hits(), s.misses()
+        lines = [f"address spaces: {len(self.mms)} mm, {e('pgfault'):,} faults "
+                 f"(per-VMA locks {'on' if self.per_vma_lock else 'off'}: "
+                 f"vma_lock_success {e('vma_lock_success'):,}, retry {e('vma_lock_retry'):,}, "
+                 f"abort {e('vma_lock_abort'):,}, miss {e('vma_lock_miss'):,})",
+                 f"  TLB: {e('nr_tlb_remote_flush'):,} remote flushes "
+                 f"({e('nr_tlb_remote_flush_received'):,} IPIs), "
+                 f"{e('nr_tlb_local_flush_all') + e('nr_tlb_local_flush_one'):,} local; "
+                 f"lru_add batch (PAGEVEC_SIZE {self.lru.PAGEVEC_SIZE}): hit rate "
+                 f"{(h / (h + m) if h + m else 0):.1%}, {sum(s.drains):,} flushes under lru_lock"]
+        if e("fault_oom"):
+            lines.append(f"  {e('fault_oom'):,} faults failed to allocate a page (VM_FAULT_OOM)")
+        return "\n".join(lines)
+
+    # -- invariants -----------------------------------------------------------
+    def _check(self):
+        """VMAs never overlap; every present PTE is counted by its frame's
+        mapcount; no frame is free while mapped, cached or on the LRU; RSS
+        counters agree with the PTEs; every anonymous folio's anon_vma reaches
+        every VMA that maps it."""
+        from ._internal import PG_pcp, PGTY_buddy
+        rmap, mem = self.rmap, self.mem_map
+        maps: dict[int, int] = {}
+        for mm in self.mms:
+            mm._check()
+            anon = shm = 0
+            for key, pt in mm.pgtables.items():
+                present = 0
+                for i, v in enumerate(pt.ptes):
+                    if not v & _PAGE_PRESENT:
+                        continue
+                    present += 1
+                    if v & _PAGE_SPECIAL:
+                        continue
+                    addr = (key << PMD_SHIFT) | (i << PAGE_SHIFT)
+                    vma = mm.find_vma(addr)
+                    assert vma is not None, f"mm{mm.id}: PTE at {addr:#x} outside every VMA"
+                    pfn = pte_pfn(v)
+                    maps[pfn] = maps.get(pfn, 0) + 1
+                    m = rmap.mapping.get(pfn)
+                    assert m is not None, f"pfn {pfn:#x} mapped at {addr:#x} has no mapping"
+                    if hasattr(m[0], "root"):
+                        anon += 1
+                        assert vma in m[0].vmas(), (
+                            f"anon folio {pfn:#x}: its anon_vma does not reach {vma} (mm{mm.id})")
+                    else:
+                        shm += 1
+                assert present == pt.nr_present, f"mm{mm.id}: nr_present drifted"
+            assert anon == mm.rss[mm.MM_ANONPAGES], \
+                f"mm{mm.id}: MM_ANONPAGES {mm.rss[mm.MM_ANONPAGES]} but {anon} anon PTEs"
+            assert shm == mm.rss[mm.MM_SHMEMPAGES], \
+                f"mm{mm.id}: MM_SHMEMPAGES {mm.rss[mm.MM_SHMEMPAGES]} but {shm} shmem PTEs"
+        import numpy as np
+        for pfn in set(maps) | {int(p) for p in np.nonzero(rmap._mc)[0]}:
+            assert rmap.mc[pfn] == maps.get(pfn, 0), \
+                f"pfn {pfn:#x}: mapcount {rmap.mc[pfn]} but {maps.get(pfn, 0)} PTEs"
+            assert mem.ref[pfn] >= rmap.mc[pfn], f"pfn {pfn:#x}: refcount below mapcount"
+            assert not mem.f[pfn] & (PGTY_buddy | PG_pcp), f"pfn {pfn:#x} mapped but free"
+        cached = {}
+        for f in self.files:
+            for idx, pfn in f.mapping.i_pages.items():
+                assert pfn not in cached, f"pfn {pfn:#x} cached twice"
+                cached[pfn] = f
+                assert mem.ref[pfn] >= 1 + rmap.mc[pfn], f"cached pfn {pfn:#x} under-referenced"
+        self.lru._check()
+        batched = self.lru.in_batches()
+        for lv in self.lru.lruvecs:
+            for lst in lv.lists:
+                for pfn in lst:
+                    assert pfn in cached or rmap.mc[pfn] or pfn in batched or mem.ref[pfn], \
+                        f"pfn {pfn:#x} on the LRU with no user"
+
+
+def addrspace_of(machine) -> AddrSpace | None:
+    for s in getattr(machine, "subsystems", ()):
+        if isinstance(s, AddrSpace):
+            return s
+    return None
+
+
+def _factory(machine):
+    from ..workloads import kinds
+    reg = kinds()
+    if not any(getattr(reg.get(w["kind"]), "needs_mm", False)
+               for w in machine.scenario.workloads):
+        return None
+    from .physmem import physmem_of
+    pm = physmem_of(machine)
+    if pm is None:
+        raise RuntimeError("address spaces need physical memory ([machine] memory_mib)")
+    return AddrSpace(machine, pm)
+
+
+_registered = False
+
+
+def ensure_registered() -> bool:
+    """Register the factory after physmem's (so that it finds PhysMem built)."""
+    global _registered
+    if _registered:
+        return True
+    from .physmem import ensure_registered as physmem_registered
+    if not physmem_registered():
+        return False
+    import mmactors.machine as mod
+    mod.register_subsystem(_factory)
+    _registered = True
+    return True

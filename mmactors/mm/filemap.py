@@ -1,0 +1,132 @@
+"""The page cache: address_space, i_pages, the folio lock (mm/filemap.c, Linux 6.12).
+
+* ``AddressSpace``: ``i_pages`` (the xarray, a dict index -> pfn here) with
+  its ``xa_lock`` (class ``&xa->xa_lock``; the kernel takes it with IRQs
+  off), ``i_mmap`` (the VMAs mapping the file; the interval tree is a list
+  here) under ``i_mmap_rwsem`` (class ``&mapping->i_mmap_rwsem``), nrpages.
+* ``filemap_get_entry``: an RCU xarray load plus ``folio_try_get`` and the
+  recheck, no lock: one read of the slot's cache line and one atomic on the
+  folio's refcount.
+* The folio lock is the PG_locked bit.  Waiters sleep on one of the 256
+  hashed ``folio_wait_table`` queues (PAGE_WAIT_TABLE_BITS = 8), as the
+  kernel's do; ``folio_unlock`` wakes the first waiter for that folio
+  (exclusive wait, lock handed over).  Simplification: the hand-off ignores
+  ``sysctl_page_lock_unfairness``.
+
+Page flags this layer adds to the memmap's flag word (bits the page
+allocator does not use; free_pages_prepare clears them all on free).
+"""
+from __future__ import annotations
+
+from collections import deque
+
+from ..costs import CacheLine
+from ..sync import RWSemaphore, SpinLock
+
+__all__ = ["AddressSpace", "FolioLocks", "PG_locked", "PG_uptodate", "PG_dirty",
+           "PG_swapbacked", "PG_waiters", "PG_active", "PG_referenced"]
+
+PG_locked = 1 << 11
+PG_uptodate = 1 << 12
+PG_dirty = 1 << 13
+PG_swapbacked = 1 << 14
+PG_waiters = 1 << 15
+PG_active = 1 << 16
+PG_referenced = 1 << 17
+
+PAGE_WAIT_TABLE_BITS = 8
+
+
+class AddressSpace:
+    """struct address_space of one inode."""
+
+    def __init__(self, engine, ino: int, name: str):
+        self.ino = ino
+        self.name = name
+        self.i_pages: dict[int, int] = {}            # index -> pfn
+        self.xa_lock = SpinLock(engine, "&xa->xa_lock")
+        self.i_mmap: list = []                        # VMAs (vma_interval_tree)
+        self.i_mmap_rwsem = RWSemaphore(engine, "&mapping->i_mmap_rwsem")
+        self.nrpages = 0
+        self.line = CacheLine(engine.costs, engine.node_of, f"{name}->i_pages", clock=engine)
+
+    def __repr__(self):
+        return f"<address_space {self.name}: {self.nrpages} pages>"
+
+
+class _FolioWaitQueue:
+    """One of the hashed folio wait queues."""
+
+    __slots__ = ("name", "q", "owner")
+
+    def __init__(self, i: int, owner: "FolioLocks"):
+        self.name = f"folio_wait_table[{i}]"
+        self.q: deque = deque()                      # (pfn, actor)
+        self.owner = owner
+
+    def holders(self):
+        # Whoever holds the folio lock a waiter wants (for the wait-for graph).
+        out = []
+        for pfn, _ in self.q:
+            a = self.owner.locker.get(pfn)
+            if a is not None and a not in out:
+                out.append(a)
+        return out
+
+
+class FolioLocks:
+    """PG_locked with the kernel's hashed wait queues."""
+
+    def __init__(self, engine, mem_map):
+        self.engine = engine
+        self.mem_map = mem_map
+        self.table = [_FolioWaitQueue(i, self) for i in range(1 << PAGE_WAIT_TABLE_BITS)]
+        self.locker: dict[int, object] = {}          # pfn -> actor holding PG_locked
+        self.contended = 0
+
+    def _wq(self, pfn: int) -> _FolioWaitQueue:
+        # hash_ptr(folio, PAGE_WAIT_TABLE_BITS): a multiplicative hash of the address
+        return self.table[((pfn * 0x61C8864680B583EB) >> 20) & ((1 << PAGE_WAIT_TABLE_BITS) - 1)]
+
+    def folio_trylock(self, pfn: int, me) -> bool:
+        f = self.mem_map.f
+        if f[pfn] & PG_locked:
+            return False
+        f[pfn] |= PG_locked
+        self.locker[pfn] = me
+        return True
+
+    async def folio_lock(self, pfn: int, me):
+        """folio_lock: test_and_set PG_locked, else sleep until handed the lock."""
+        eng = self.engine
+        v = eng.locks.validator
+        if v is not None:
+            v.might_sleep(me, "folio_lock")
+        if self.folio_trylock(pfn, me):
+            eng.charge(eng.costs.atomic_rmw_ns)
+            return
+        self.contended += 1
+        wq = self._wq(pfn)
+        self.mem_map.f[pfn] |= PG_waiters
+        wq.q.append((pfn, me))
+        await eng.park(wq)
+
+    def folio_unlock(self, pfn: int, me):
+        f = self.mem_map.f
+        if not f[pfn] & PG_locked or self.locker.get(pfn) is not me:
+            raise AssertionError(f"BUG: folio_unlock of pfn {pfn:#x} not locked by {me.name}")
+        eng = self.engine
+        eng.charge(eng.costs.atomic_rmw_ns)
+        if f[pfn] & PG_waiters:
+            wq = self._wq(pfn)
+            for i, (p, a) in enumerate(wq.q):
+                if p == pfn:
+                    del wq.q[i]
+                    self.locker[pfn] = a              # handed over: stays locked
+                    if not any(p2 == pfn for p2, _ in wq.q):
+                        f[pfn] &= ~PG_waiters
+                    eng.wake(a, eng.now + eng.costs.wakeup_ns)
+                    return
+            f[pfn] &= ~PG_waiters
+        f[pfn] &= ~PG_locked
+        del self.locker[pfn]

@@ -1,0 +1,693 @@
+"""Page tables and page faults (mm/memory.c, arch/x86/mm/fault.c, mm/mmu_gather.c,
+arch/x86/mm/tlb.c; Linux 6.12).
+
+Page tables: one :class:`PageTable` per 2 MiB of address space (a PTE page
+of 512 entries) with its split PTE lock (``ptlock_ptr(ptdesc)``); the levels
+above are a dict keyed by ``addr >> PMD_SHIFT`` whose entries are installed
+under the PMD table's split lock (``pmd_install``: lock, recheck ``pmd_none``,
+``smp_wmb``, ``pmd_populate``).  Simplification: the p4d/pud/pmd tables
+themselves are not allocated pages; a PTE table is a real page from the
+page allocator.  PTEs are 64-bit words in an ``array('q')``::
+
+    present:   pfn << 12 | _PAGE_PRESENT | _PAGE_RW? | _PAGE_ACCESSED | _PAGE_DIRTY? | _PAGE_SPECIAL?
+    swap:      offset << 12 | type << 1       (present bit clear, non-zero)
+    none:      0
+
+The fault path is the 6.12 one: ``do_user_addr_fault`` tries
+``lock_vma_under_rcu`` (per-VMA lock) and falls back to ``mmap_read_lock``
+on failure or VM_FAULT_RETRY; ``handle_pte_fault`` dispatches to
+``do_anonymous_page``, ``do_read_fault``/``do_cow_fault``/``do_shared_fault``
+(tmpfs files) and ``do_wp_page``.  ``vmf_anon_prepare`` makes the first write
+fault of a VMA without an anon_vma take ``mmap_read_trylock`` (RETRY if that
+fails under the VMA lock).
+
+Teardown (``zap_pte_range`` + ``mmu_gather``): PTEs are cleared under the
+PTE lock; the folios are gathered and freed after the TLB flush, in batches
+of ``MAX_GATHER_BATCH`` pages (the 8 + 19 x 510 page batches of
+``tlb_next_batch`` force a flush about every 9.7k pages).  A TLB flush of an
+mm that other CPUs have run (``mm_cpumask``, never trimmed in 6.12) sends
+them IPIs: the initiator waits ``tlb_ipi_ns``, each target is charged
+``ipi_handle_ns``.
+"""
+from __future__ import annotations
+
+from array import array
+
+from ..sync import SpinLock
+from .filemap import PG_dirty
+from .mmap import (PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PTRS_PER_PTE, VM_EXEC, VM_READ, VM_SHARED,
+                   VM_WRITE)
+
+__all__ = ["PageTable", "VM_FAULT_RETRY", "VM_FAULT_OOM", "VM_FAULT_SIGSEGV",
+           "pte_pfn", "pte_present", "pte_write", "mk_pte"]
+
+_PAGE_PRESENT = 0x1
+_PAGE_RW = 0x2
+_PAGE_USER = 0x4
+_PAGE_ACCESSED = 0x20
+_PAGE_DIRTY = 0x40
+_PAGE_SPECIAL = 0x200
+
+VM_FAULT_OOM = 0x1
+VM_FAULT_SIGBUS = 0x2
+VM_FAULT_MAJOR = 0x4
+VM_FAULT_SIGSEGV = 0x40
+VM_FAULT_NOPAGE = 0x100
+VM_FAULT_LOCKED = 0x200
+VM_FAULT_RETRY = 0x400
+VM_FAULT_COMPLETED = 0x4000
+VM_FAULT_ERROR = VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV
+
+# mmu_gather: MMU_GATHER_BUNDLE on-stack pages, then up to MAX_GATHER_BATCH_COUNT
+# extra batches of MAX_GATHER_BATCH = (PAGE_SIZE - header) / sizeof(void *) pages.
+MMU_GATHER_BUNDLE = 8
+MAX_GATHER_BATCH = 510
+MAX_GATHER_BATCH_COUNT = 10000 // MAX_GATHER_BATCH
+GATHER_PAGES = MMU_GATHER_BUNDLE + MAX_GATHER_BATCH_COUNT * MAX_GATHER_BATCH
+# flush_tlb_mm_range: above this many pages a full flush replaces invlpg
+tlb_single_page_flush_ceiling = 33
+FAULT_AROUND_PAGES = 65536 >> PAGE_SHIFT     # fault_around_bytes default
+
+
+def mk_pte(pfn: int, write: bool, dirty: bool = False, special: bool = False) -> int:
+    v = (pfn << PAGE_SHIFT) | _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED
+    if write:
+        v |= _PAGE_RW
+    if dirty:
+        v |= _PAGE_DIRTY
+    if special:
+        v |= _PAGE_SPECIAL
+    return v
+
+
+def pte_present(v: int) -> bool:
+    return bool(v & _PAGE_PRESENT)
+
+
+def pte_pfn(v: int) -> int:
+    return v >> PAGE_SHIFT
+
+
+def pte_write(v: int) -> bool:
+    return bool(v & _PAGE_RW)
+
+
+def access_error(vma, write: bool) -> bool:
+    """arch/x86/mm/fault.c access_error: a write needs VM_WRITE, a read any access."""
+    if write:
+        return not vma.vm_flags & VM_WRITE
+    return not vma.vm_flags & (VM_READ | VM_WRITE | VM_EXEC)
+
+
+class PageTable:
+    """One PTE page: 512 entries, its split lock and the frame it lives in."""
+
+    __slots__ = ("ptes", "ptl", "pfn", "nr_present")
+
+    def __init__(self, engine, pfn: int):
+        self.ptes = array("q", bytes(8 * PTRS_PER_PTE))
+        self.ptl = SpinLock(engine, "ptlock_ptr(ptdesc)")
+        self.pfn = pfn
+        self.nr_present = 0
+
+
+class Fault:
+    """struct vm_fault: the state of one fault."""
+
+    __slots__ = ("vma", "address", "write", "vma_locked", "pt", "idx", "orig_pte")
+
+    def __init__(self, vma, address: int, write: bool, vma_locked: bool):
+        self.vma = vma
+        self.address = address & ~(PAGE_SIZE - 1)
+        self.write = write
+        self.vma_locked = vma_locked
+        self.pt = None
+        self.idx = (address >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)
+        self.orig_pte = 0
+
+
+class Memory:
+    """The fault, zap, copy and TLB paths; one per machine (owned by MMSub)."""
+
+    def __init__(self, sub):
+        self.sub = sub
+        self.engine = sub.engine
+        self.costs = sub.engine.costs
+
+    # ----------------------------------------------------------- page tables
+    async def pte_alloc(self, mm, addr: int, me) -> PageTable | None:
+        """pte_alloc: the PTE table for addr, allocating and installing it if needed."""
+        key = addr >> PMD_SHIFT
+        pt = mm.pgtables.get(key)
+        if pt is not None:
+            return pt
+        sub = self.sub
+        pfn = await sub.pa.alloc_pages(sub.GFP_PGTABLE_USER, 0)   # pte_alloc_one
+        if pfn < 0:
+            return None
+        sub.nr_page_table_pages += 1
+        new = PageTable(self.engine, pfn)
+        pmdl = mm.pmd_lock(addr)
+        await pmdl.lock("pmd_install")
+        pt = mm.pgtables.get(key)
+        if pt is None:                                 # pmd_none: we install ours
+            mm.pgtables[key] = new
+            mm.nr_ptes += 1
+            pt = new
+            new = None
+        pmdl.unlock("pmd_install")
+        if new is not None:                            # another thread won: pte_free
+            sub.nr_page_table_pages -= 1
+            await sub.pa.free_pages(new.pfn, 0)
+        return pt
+
+    # ----------------------------------------------------------------- faults
+    async def do_user_addr_fault(self, mm, addr: int, write: bool, me) -> int:
+        """arch/x86/mm/fault.c: the per-VMA lock first, then mmap_lock."""
+        sub = self.sub
+        eng = self.engine
+        eng.charge(self.costs.exception_ns)
+        cpu = me.cpu
+        if sub.per_vma_lock:
+            vma = await self.lock_vma_under_rcu(mm, addr, me)
+            if vma is not None:
+                if access_error(vma, write):
+                    vma.vm_lock.up_read("bad_area_access_error")
+                    sub.count(cpu, "vma_lock_success")
+                    return VM_FAULT_SIGSEGV
+                ret = await self.handle_mm_fault(vma, addr, write, True, me)
+                if not ret & (VM_FAULT_RETRY | VM_FAULT_COMPLETED):
+                    vma.vm_lock.up_read("vma_end_read")
+                if not ret & VM_FAULT_RETRY:
+                    sub.count(cpu, "vma_lock_success")
+                    return ret
+                sub.count(cpu, "vma_lock_retry")
+        # lock_mmap: lock_mm_and_find_vma (trylock first, as the kernel does)
+        while True:
+            if not await mm.mmap_lock.down_read_trylock("lock_mm_and_find_vma"):
+                await mm.mmap_lock.down_read("lock_mm_and_find_vma")
+            vma = mm.find_vma(addr)
+            if vma is None or access_error(vma, write):
+                mm.mmap_lock.up_read("bad_area")
+                return VM_FAULT_SIGSEGV
+            ret = await self.handle_mm_fault(vma, addr, write, False, me)
+            if ret & VM_FAULT_RETRY:
+                mm.mmap_lock.up_read("do_user_addr_fault")
+                continue
+            mm.mmap_lock.up_read("do_user_addr_fault")
+            return ret
+
+    async def lock_vma_under_rcu(self, mm, addr: int, me):
+        sub = self.sub
+        eng = self.engine
+        # mas_walk under RCU: read the tree's root and leaf lines (lockless: no
+        # scheduling point of its own; the cost is paid with the next one)
+        eng.charge(mm.mt_line.read(me.cpu) + self.costs.llc_hit_ns)
+        vma = mm.find_vma(addr)
+        if vma is None:
+            sub.count(me.cpu, "vma_lock_abort")
+            return None
+        if vma.vm_lock_seq == mm.mm_lock_seq:          # vma_start_read pre-check
+            sub.count(me.cpu, "vma_lock_abort")
+            return None
+        if not await vma.vm_lock.down_read_trylock("vma_start_read"):
+            sub.count(me.cpu, "vma_lock_abort")
+            return None
+        if vma.vm_lock_seq == mm.mm_lock_seq:          # recheck (acquire)
+            vma.vm_lock.up_read("vma_start_read")
+            sub.count(me.cpu, "vma_lock_abort")
+            return None
+        if vma.detached:
+            vma.vm_lock.up_read("vma_end_read")
+            sub.count(me.cpu, "vma_lock_miss")
+            return await self.lock_vma_under_rcu(mm, addr, me)
+        return vma
+
+    async def handle_mm_fault(self, vma, addr: int, write: bool, vma_locked: bool, me) -> int:
+        vmf = Fault(vma, addr, write, vma_locked)
+        ret = await self.handle_pte_fault(vmf, me)
+        if not ret & VM_FAULT_RETRY:
+            self.sub.count(me.cpu, "pgfault")          # mm_account_fault
+        return ret
+
+    async def handle_pte_fault(self, vmf: Fault, me) -> int:
+        mm = vmf.vma.vm_mm
+        pt = mm.pgtables.get(vmf.address >> PMD_SHIFT)
+        vmf.pt = pt
+        if pt is not None:
+            vmf.orig_pte = pt.ptes[vmf.idx]            # ptep_get_lockless
+        if pt is None or vmf.orig_pte == 0:
+            if vmf.vma.vm_file is None:
+                return await self.do_anonymous_page(vmf, me)
+            return await self.do_fault(vmf, me)
+        if not vmf.orig_pte & _PAGE_PRESENT:
+            raise NotImplementedError("do_swap_page: swap is not modelled yet")
+        await pt.ptl.lock("handle_pte_fault")
+        cur = pt.ptes[vmf.idx]
+        if cur != vmf.orig_pte:                        # !pte_same: someone else fixed it
+            pt.ptl.unlock("handle_pte_fault")
+            return 0
+        if vmf.write and not cur & _PAGE_RW:
+            return await self.do_wp_page(vmf, me)      # drops the ptl
+        pt.ptes[vmf.idx] = cur | _PAGE_ACCESSED | (_PAGE_DIRTY if vmf.write else 0)
+        pt.ptl.unlock("handle_pte_fault")
+        return 0
+
+    async def vmf_anon_prepare(self, vmf: Fault, me) -> int:
+        vma = vmf.vma
+        if vma.anon_vma is not None:
+            return 0
+        from .rmap import anon_vma_prepare
+        mm = vma.vm_mm
+        if vmf.vma_locked:
+            if not await mm.mmap_lock.down_read_trylock("__vmf_anon_prepare"):
+                vma.vm_lock.up_read("vmf_anon_prepare")
+                return VM_FAULT_RETRY
+        await anon_vma_prepare(self.sub, vma, me)
+        if vmf.vma_locked:
+            mm.mmap_lock.up_read("__vmf_anon_prepare")
+        return 0
+
+    async def do_anonymous_page(self, vmf: Fault, me) -> int:
+        sub = self.sub
+        vma = vmf.vma
+        mm = vma.vm_mm
+        pt = vmf.pt or await self.pte_alloc(mm, vmf.address, me)
+        if pt is None:
+            return VM_FAULT_OOM
+        vmf.pt = pt
+        if not vmf.write:                              # map the shared zero page
+            await pt.ptl.lock("do_anonymous_page")
+            if pt.ptes[vmf.idx] == 0:
+                pt.ptes[vmf.idx] = mk_pte(sub.zero_pfn, False, special=True)
+                pt.nr_present += 1
+            pt.ptl.unlock("do_anonymous_page")
+            return 0
+        ret = await self.vmf_anon_prepare(vmf, me)
+        if ret:
+            return ret
+        pfn = await sub.pa.alloc_pages(sub.GFP_HIGHUSER_MOVABLE_ZERO, 0)
+        if pfn < 0:
+            sub.count(me.cpu, "fault_oom")
+            return VM_FAULT_OOM
+        await pt.ptl.lock("do_anonymous_page")
+        if pt.ptes[vmf.idx] != 0:                      # vmf_pte_changed: lost the race
+            pt.ptl.unlock("do_anonymous_page")
+            await sub.lru.folios_put_refs([(pfn, 1)], me)
+            return 0
+        mm.rss[mm.MM_ANONPAGES] += 1                   # percpu counter: CPU-local
+        sub.rmap.folio_add_new_anon_rmap(pfn, vma, vmf.address)
+        await sub.lru.folio_add_lru(pfn, False, me)    # may take lru_lock under the ptl
+        pt.ptes[vmf.idx] = mk_pte(pfn, bool(vma.vm_flags & VM_WRITE), dirty=True)
+        pt.nr_present += 1
+        pt.ptl.unlock("do_anonymous_page")
+        return 0
+
+    async def do_fault(self, vmf: Fault, me) -> int:
+        vma = vmf.vma
+        if not vmf.write:
+            return await self.do_read_fault(vmf, me)
+        if not vma.vm_flags & VM_SHARED:
+            return await self.do_cow_fault(vmf, me)
+        return await self.do_shared_fault(vmf, me)
+
+    async def _shmem_fault(self, vmf: Fault, me) -> int:
+        """vma->vm_ops->fault = shmem_fault: a locked page-cache folio with a reference."""
+        inode = vmf.vma.vm_file
+        index = vmf.vma.linear_page_index(vmf.address)
+        return await inode.get_folio(index, me)
+
+    async def do_read_fault(self, vmf: Fault, me) -> int:
+        sub = self.sub
+        vma = vmf.vma
+        mm = vma.vm_mm
+        pt = vmf.pt or await self.pte_alloc(mm, vmf.address, me)
+        if pt is None:
+            return VM_FAULT_OOM
+        vmf.pt = pt
+        if await self.do_fault_around(vmf, me):
+            return 0
+        pfn = await self._shmem_fault(vmf, me)
+        if pfn < 0:
+            return VM_FAULT_OOM
+        await self.finish_fault(vmf, pfn, False, me)
+        sub.folio_locks.folio_unlock(pfn, me)
+        return 0
+
+    async def do_fault_around(self, vmf: Fault, me) -> bool:
+        """filemap_map_pages over the fault-around window: map cached, uptodate,
+        unlocked folios read-only under one PTE lock.  True if vmf's page got mapped."""
+        sub = self.sub
+        vma = vmf.vma
+        inode = vma.vm_file
+        pt = vmf.pt
+        start = max(vmf.idx & ~(FAULT_AROUND_PAGES - 1),
+                    vmf.idx - ((vmf.address - vma.vm_start) >> PAGE_SHIFT))
+        end = min(start + FAULT_AROUND_PAGES, PTRS_PER_PTE,
+                  vmf.idx + ((vma.vm_end - vmf.address) >> PAGE_SHIFT))
+        base = vmf.address - (vmf.idx << PAGE_SHIFT)
+        got = False
+        f = sub.mem_map.f
+        from .filemap import PG_locked, PG_uptodate
+        await pt.ptl.lock("filemap_map_pages")
+        for i in range(start, end):
+            if pt.ptes[i]:
+                continue
+            index = vma.linear_page_index(base + (i << PAGE_SHIFT))
+            pfn = inode.mapping.i_pages.get(index)
+            if pfn is None or f[pfn] & PG_locked or not f[pfn] & PG_uptodate:
+                continue
+            sub.mem_map.ref[pfn] += 1
+            sub.rmap.folio_add_file_rmap_pte(pfn)
+            vma.vm_mm.rss[vma.vm_mm.MM_SHMEMPAGES] += 1
+            pt.ptes[i] = mk_pte(pfn, False)
+            pt.nr_present += 1
+            if i == vmf.idx:
+                got = True
+        await self.engine.spend((end - start) * self.costs.l1_hit_ns * 4)
+        pt.ptl.unlock("filemap_map_pages")
+        return got
+
+    async def do_cow_fault(self, vmf: Fault, me) -> int:
+        sub = self.sub
+        vma = vmf.vma
+        ret = await self.vmf_anon_prepare(vmf, me)
+        if ret:
+            return ret
+        new = await sub.pa.alloc_pages(sub.GFP_HIGHUSER_MOVABLE, 0)   # folio_prealloc
+        if new < 0:
+            return VM_FAULT_OOM
+        old = await self._shmem_fault(vmf, me)
+        if old < 0:
+            await sub.lru.folios_put_refs([(new, 1)], me)
+            return VM_FAULT_OOM
+        self.engine.charge(self.costs.page_copy_ns)   # copy_mc_user_highpage
+        await self.finish_fault(vmf, new, True, me)
+        sub.folio_locks.folio_unlock(old, me)
+        await sub.lru.folios_put_refs([(old, 1)], me)
+        return 0
+
+    async def do_shared_fault(self, vmf: Fault, me) -> int:
+        sub = self.sub
+        pfn = await self._shmem_fault(vmf, me)
+        if pfn < 0:
+            return VM_FAULT_OOM
+        ok = await self.finish_fault(vmf, pfn, False, me)
+        if not ok:
+            sub.folio_locks.folio_unlock(pfn, me)
+            await sub.lru.folios_put_refs([(pfn, 1)], me)
+            return 0
+        sub.mem_map.f[pfn] |= PG_dirty                 # fault_dirty_shared_page
+        sub.folio_locks.folio_unlock(pfn, me)
+        return 0
+
+    async def finish_fault(self, vmf: Fault, pfn: int, is_cow: bool, me) -> bool:
+        """Map pfn at vmf.address; the caller's reference becomes the PTE's."""
+        sub = self.sub
+        vma = vmf.vma
+        mm = vma.vm_mm
+        pt = vmf.pt or await self.pte_alloc(mm, vmf.address, me)
+        if pt is None:
+            return False
+        vmf.pt = pt
+        await pt.ptl.lock("finish_fault")
+        if pt.ptes[vmf.idx] != 0:                      # vmf_pte_changed
+            pt.ptl.unlock("finish_fault")
+            if is_cow:
+                await sub.lru.folios_put_refs([(pfn, 1)], me)
+            return False
+        writable = vmf.write and bool(vma.vm_flags & VM_WRITE)
+        if is_cow:
+            sub.rmap.folio_add_new_anon_rmap(pfn, vma, vmf.address)
+            await sub.lru.folio_add_lru(pfn, False, me)
+            mm.rss[mm.MM_ANONPAGES] += 1
+        else:
+            sub.rmap.folio_add_file_rmap_pte(pfn)
+            await self.engine.spend(sub.mem_map_line(pfn, me))     # atomic on _mapcount
+            mm.rss[mm.MM_SHMEMPAGES] += 1
+            writable = writable and bool(vma.vm_flags & VM_SHARED)
+        pt.ptes[vmf.idx] = mk_pte(pfn, writable, dirty=vmf.write)
+        pt.nr_present += 1
+        pt.ptl.unlock("finish_fault")
+        return True
+
+    async def do_wp_page(self, vmf: Fault, me) -> int:
+        """A write to a present read-only PTE; entered with the PTE lock held."""
+        sub = self.sub
+        vma = vmf.vma
+        pt = vmf.pt
+        cur = pt.ptes[vmf.idx]
+        pfn = pte_pfn(cur)
+        special = bool(cur & _PAGE_SPECIAL)
+        if vma.vm_flags & VM_SHARED and not special:   # wp_page_shared (tmpfs: no mkwrite)
+            pt.ptes[vmf.idx] = cur | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED
+            pt.ptl.unlock("wp_page_shared")
+            sub.mem_map.f[pfn] |= PG_dirty
+            return 0
+        rmap = sub.rmap
+        if not special and pfn in rmap.anon_exclusive or (
+                not special and self._can_reuse(pfn)):
+            rmap.anon_exclusive.add(pfn)
+            rmap.folio_move_anon_rmap(pfn, vma)
+            pt.ptes[vmf.idx] = cur | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED   # wp_page_reuse
+            pt.ptl.unlock("wp_page_reuse")
+            sub.count(me.cpu, "pgreuse")
+            return 0
+        if not special:
+            sub.mem_map.ref[pfn] += 1                  # folio_get before dropping the lock
+        pt.ptl.unlock("do_wp_page")
+        return await self.wp_page_copy(vmf, cur, me)
+
+    def _can_reuse(self, pfn: int) -> bool:
+        """wp_can_reuse_anon_folio: an anon folio nobody else references."""
+        sub = self.sub
+        m = sub.rmap.mapping.get(pfn)
+        if m is None or not hasattr(m[0], "root"):     # not anonymous
+            return False
+        ref = sub.mem_map.ref[pfn]
+        if pfn in sub.lru.in_batches():
+            ref -= 1                                   # lru_add_drain would drop the batch ref
+        return ref == 1
+
+    async def wp_page_copy(self, vmf: Fault, orig: int, me) -> int:
+        sub = self.sub
+        vma = vmf.vma
+        mm = vma.vm_mm
+        old = pte_pfn(orig)
+        special = bool(orig & _PAGE_SPECIAL)
+        ret = await self.vmf_anon_prepare(vmf, me)
+        if ret:
+            if not special:
+                await sub.lru.folios_put_refs([(old, 1)], me)
+            return ret
+        gfp = sub.GFP_HIGHUSER_MOVABLE_ZERO if special else sub.GFP_HIGHUSER_MOVABLE
+        new = await sub.pa.alloc_pages(gfp, 0)
+        if new < 0:
+            if not special:
+                await sub.lru.folios_put_refs([(old, 1)], me)
+            return VM_FAULT_OOM
+        if not special:
+            self.engine.charge(self.costs.page_copy_ns)
+        pt = vmf.pt
+        await pt.ptl.lock("wp_page_copy")
+        if pt.ptes[vmf.idx] == orig:
+            if special:
+                mm.rss[mm.MM_ANONPAGES] += 1
+            elif not hasattr(sub.rmap.mapping.get(old, (None,))[0], "root"):
+                mm.rss[mm.MM_SHMEMPAGES] -= 1
+                mm.rss[mm.MM_ANONPAGES] += 1
+            pt.ptes[vmf.idx] = 0                       # ptep_clear_flush
+            await self.flush_tlb_mm_range(mm, vmf.address, vmf.address + PAGE_SIZE, False, me)
+            sub.rmap.folio_add_new_anon_rmap(new, vma, vmf.address)
+            await sub.lru.folio_add_lru(new, False, me)
+            pt.ptes[vmf.idx] = mk_pte(new, bool(vma.vm_flags & VM_WRITE), dirty=True)
+            put = []
+            if not special:
+                sub.rmap.folio_remove_rmap_pte(old)
+                put.append((old, 2))                   # the mapping's and our reference
+            pt.ptl.unlock("wp_page_copy")
+            if put:
+                await sub.lru.folios_put_refs(put, me)
+            return 0
+        pt.ptl.unlock("wp_page_copy")
+        put = [(new, 1)] + ([] if special else [(old, 1)])
+        await sub.lru.folios_put_refs(put, me)
+        return 0
+
+    # ------------------------------------------------------------------ TLB
+    async def flush_tlb_mm_range(self, mm, start: int, end: int, freed_tables: bool, me):
+        """x86 flush_tlb_mm_range: IPIs to the other CPUs in mm_cpumask."""
+        sub = self.sub
+        costs = self.costs
+        others = mm.cpumask & ~(1 << me.cpu)
+        pages = (end - start) >> PAGE_SHIFT
+        local = costs.tlb_flush_page_ns * min(pages, tlb_single_page_flush_ceiling)
+        if others:
+            n = 0
+            for cpu in sub.cpus_in(others):
+                n += 1
+                for a in sub.cpu_actors.get(cpu, ()):
+                    a.debt += costs.ipi_handle_ns     # flush_tlb_func in the IPI handler
+            sub.count(me.cpu, "nr_tlb_remote_flush")
+            sub.count(me.cpu, "nr_tlb_remote_flush_received", n)
+            await self.engine.spend(costs.tlb_ipi_ns + local)
+        else:
+            sub.count(me.cpu, "nr_tlb_local_flush_all" if pages > tlb_single_page_flush_ceiling
+                      else "nr_tlb_local_flush_one")
+            await self.engine.spend(local)
+
+    # ------------------------------------------------------------------ zap
+    async def zap_range(self, mm, vma, start: int, end: int, gather: list, me):
+        """unmap_single_vma/zap_pte_range: clear PTEs in [start, end) of vma.
+        Folios go to ``gather`` (pfn list, one reference each); a full gather
+        is flushed (TLB + release) on the way."""
+        sub = self.sub
+        rmap = sub.rmap
+        zero = sub.zero_pfn
+        total = 0
+        addr = start
+        while addr < end:
+            key = addr >> PMD_SHIFT
+            nxt = min(end, (key + 1) << PMD_SHIFT)
+            pt = mm.pgtables.get(key)
+            if pt is None or not pt.nr_present:
+                addr = nxt
+                continue
+            await pt.ptl.lock("zap_pte_range")
+            i0 = (addr >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)
+            i1 = i0 + ((nxt - addr) >> PAGE_SHIFT)
+            ptes = pt.ptes
+            cleared = 0
+            for i in range(i0, i1):
+                v = ptes[i]
+                if not v:
+                    continue
+                ptes[i] = 0
+                if not v & _PAGE_PRESENT:               # swap entry: not modelled yet
+                    continue
+                cleared += 1
+                pfn = v >> PAGE_SHIFT
+                if v & _PAGE_SPECIAL or pfn == zero:
+                    continue
+                m = rmap.mapping.get(pfn)
+                if m is not None and hasattr(m[0], "root"):
+                    mm.rss[mm.MM_ANONPAGES] -= 1
+                else:
+                    mm.rss[mm.MM_SHMEMPAGES] -= 1
+                    if v & _PAGE_DIRTY:
+                        sub.mem_map.f[pfn] |= PG_dirty
+                rmap.folio_remove_rmap_pte(pfn)
+                gather.append(pfn)
+            pt.nr_present -= cleared
+            total += cleared
+            # clearing a PTE and dropping _mapcount: an atomic per page
+            await self.engine.spend(cleared * (self.costs.atomic_rmw_ns + self.costs.l1_hit_ns))
+            pt.ptl.unlock("zap_pte_range")
+            if len(gather) >= GATHER_PAGES:
+                await self.tlb_flush_mmu(mm, start, end, gather, False, me)
+            addr = nxt
+        return total
+
+    async def tlb_flush_mmu(self, mm, start, end, gather: list, freed_tables: bool, me):
+        await self.flush_tlb_mm_range(mm, start, end, freed_tables, me)
+        pfns = list(gather)
+        gather.clear()
+        await self.sub.lru.release_pages(pfns, me)
+
+    async def free_pgtables(self, mm, vmas: list, me):
+        """Unlink the VMAs from the rmap and free PTE tables no VMA still covers."""
+        from .rmap import unlink_anon_vmas
+        sub = self.sub
+        for vma in vmas:
+            await unlink_anon_vmas(vma)
+            if vma.vm_file is not None:
+                mapping = vma.vm_file.mapping
+                await mapping.i_mmap_rwsem.down_write("unlink_file_vma")
+                if vma in mapping.i_mmap:
+                    mapping.i_mmap.remove(vma)
+                mapping.i_mmap_rwsem.up_write("unlink_file_vma")
+        freed = []
+        for vma in vmas:
+            k0 = vma.vm_start >> PMD_SHIFT
+            k1 = (vma.vm_end - 1) >> PMD_SHIFT
+            for key in range(k0, k1 + 1):
+                pt = mm.pgtables.get(key)
+                if pt is None or pt.nr_present:
+                    continue
+                lo, hi = key << PMD_SHIFT, (key + 1) << PMD_SHIFT
+                if any(v.vm_start < hi and v.vm_end > lo for v in mm.overlapping(lo, hi)):
+                    continue                          # still used by a live VMA
+                del mm.pgtables[key]
+                mm.nr_ptes -= 1
+                freed.append(pt.pfn)
+        return freed
+
+    async def unmap_region(self, mm, vmas: list, start: int, end: int, me, fullmm=False):
+        """vms_clear_ptes: lru_add_drain, zap, free_pgtables, tlb_finish_mmu."""
+        sub = self.sub
+        await sub.lru.lru_add_drain(me)
+        gather: list[int] = []
+        cleared = 0
+        for vma in vmas:
+            cleared += await self.zap_range(mm, vma, max(start, vma.vm_start),
+                                            min(end, vma.vm_end), gather, me)
+        tables = await self.free_pgtables(mm, vmas, me)
+        # tlb_flush_mmu_tlbonly returns early unless PTEs were cleared or tables freed
+        if cleared or tables or fullmm:
+            await self.flush_tlb_mm_range(mm, start, end, bool(tables), me)
+        if gather:
+            await sub.lru.release_pages(gather, me)
+        for pfn in tables:                             # tlb_remove_table
+            sub.nr_page_table_pages -= 1
+            await sub.pa.free_pages(pfn, 0)
+
+    # ----------------------------------------------------------------- fork
+    async def copy_page_range(self, dst_vma, src_vma, me):
+        """fork: share the parent's pages, write-protecting private ones (COW)."""
+        sub = self.sub
+        src_mm, dst_mm = src_vma.vm_mm, dst_vma.vm_mm
+        if src_vma.anon_vma is None:                   # vma_needs_copy: refault in the child
+            return True
+        cow = not src_vma.vm_flags & VM_SHARED
+        rmap = sub.rmap
+        ref = sub.mem_map.ref
+        addr = src_vma.vm_start
+        while addr < src_vma.vm_end:
+            key = addr >> PMD_SHIFT
+            nxt = min(src_vma.vm_end, (key + 1) << PMD_SHIFT)
+            spt = src_mm.pgtables.get(key)
+            if spt is None or not spt.nr_present:
+                addr = nxt
+                continue
+            dpt = await self.pte_alloc(dst_mm, addr, me)
+            if dpt is None:
+                return False
+            await dpt.ptl.lock("copy_pte_range")
+            await spt.ptl.lock("copy_pte_range")       # spin_lock_nested(src_ptl)
+            i0 = (addr >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)
+            i1 = i0 + ((nxt - addr) >> PAGE_SHIFT)
+            n = 0
+            for i in range(i0, i1):
+                v = spt.ptes[i]
+                if not v & _PAGE_PRESENT:
+                    continue
+                pfn = v >> PAGE_SHIFT
+                if not v & _PAGE_SPECIAL:
+                    ref[pfn] += 1                      # folio_get
+                    rmap.folio_dup_rmap_pte(pfn)
+                    m = rmap.mapping.get(pfn)
+                    if m is not None and hasattr(m[0], "root"):
+                        dst_mm.rss[dst_mm.MM_ANONPAGES] += 1
+                    else:
+                        dst_mm.rss[dst_mm.MM_SHMEMPAGES] += 1
+                if cow and v & _PAGE_RW:
+                    v &= ~_PAGE_RW                     # wrprotect_ptes(src) + pte_wrprotect
+                    spt.ptes[i] = v
+                dpt.ptes[i] = v & ~_PAGE_ACCESSED      # pte_mkold
+                dpt.nr_present += 1
+                n += 1
+            await self.engine.spend(n * (self.costs.atomic_rmw_ns + 2 * self.costs.l1_hit_ns))
+            spt.ptl.unlock("copy_pte_range")
+            dpt.ptl.unlock("copy_pte_range")
+            addr = nxt
+        return True

@@ -1,0 +1,302 @@
+"""``kind = "mm-ops"``: a program of memory-management system calls per CPU.
+
+As ``lock-sequence`` is for locks, this is for address spaces: write the
+syscalls a process makes and watch the locks, faults and TLB traffic they
+cause.  Each CPU runs its own process (``mode = "processes"``, the default)
+or all CPUs share one mm (``mode = "threads"``)::
+
+    [[workload]]
+    kind = "mm-ops"
+    cpus = [0]
+    steps = ["mmap buf 4M rw anon,private", "touch buf write", "fork",
+             "touch buf write 0 64K", "exit", "munmap buf"]
+    repeat = 1          # 0 = forever
+
+Steps (SIZE/OFF/LEN take K, M, G suffixes; NAME names a mapping):
+
+* ``mmap NAME SIZE PROT FLAGS`` -- PROT ``r``, ``rw`` or ``none``; FLAGS a
+  comma list of ``private``/``shared``, ``anon``/``file`` and ``populate``
+* ``munmap NAME [OFF [LEN]]``, ``mprotect NAME PROT [OFF [LEN]]``,
+  ``madvise NAME dontneed [OFF [LEN]]``, ``mremap NAME NEWSIZE``
+* ``touch NAME read|write [OFF [LEN]]`` -- one access per page (faults as needed)
+* ``brk +SIZE`` / ``brk -SIZE``
+* ``fork`` -- continue in a child that copies the address space (COW);
+  ``exit`` -- tear the current process down (exit_mmap) and return to its parent
+* ``delay NS``
+
+A touch of an unmapped address is a SIGSEGV: counted (``segv`` in the
+workload's report), not an error, as a program under test would see it.
+With ``check = true`` the address-space invariants are checked after every
+step (slow; for tests and debugging).
+"""
+from __future__ import annotations
+
+import re
+
+from ..mm import addrspace as _addrspace  # noqa: F401  (registers its [kconfig]/[constants] knobs)
+from ..scenario import Field, at_least, one_of
+from . import Workload, register
+
+_SIZE = re.compile(r"^(\d+)([KMG]?)$")
+_VERBS = ("mmap", "munmap", "mprotect", "madvise", "mremap", "touch", "brk", "fork", "exit",
+          "delay")
+
+
+def parse_size(s: str) -> int | None:
+    m = _SIZE.match(s.upper())
+    if not m:
+        return None
+    return int(m.group(1)) << {"": 0, "K": 10, "M": 20, "G": 30}[m.group(2)]
+
+
+def parse_step(s: str):
+    """Return (verb, args) or raise ValueError with the reason."""
+    parts = s.split()
+    if not parts or parts[0] not in _VERBS:
+        raise ValueError(f"unknown verb (known: {', '.join(_VERBS)})")
+    verb, a = parts[0], parts[1:]
+
+    def size(x, what):
+        v = parse_size(x)
+        if v is None:
+            raise ValueError(f"{what} {x!r} is not a size (like 4096, 64K, 2M)")
+        return v
+
+    def range_(rest):
+        off = size(rest[0], "offset") if rest else 0
+        ln = size(rest[1], "length") if len(rest) > 1 else None
+        if len(rest) > 2:
+            raise ValueError("too many arguments")
+        return off, ln
+
+    if verb == "mmap":
+        if len(a) != 4:
+            raise ValueError("expected: mmap NAME SIZE PROT FLAGS")
+        flags = set(a[3].split(","))
+        bad = flags - {"private", "shared", "anon", "file", "populate"}
+        if bad:
+            raise ValueError(f"unknown mmap flag {sorted(bad)[0]!r}")
+        if ("private" in flags) == ("shared" in flags):
+            raise ValueError("mmap needs exactly one of private, shared")
+        if ("anon" in flags) == ("file" in flags):
+            raise ValueError("mmap needs exactly one of anon, file")
+        if a[2] not in ("r", "rw", "none"):
+            raise ValueError("PROT must be r, rw or none")
+        return verb, (a[0], size(a[1], "size"), a[2], flags)
+    if verb in ("munmap",):
+        if not a:
+            raise ValueError("expected: munmap NAME [OFF [LEN]]")
+        return verb, (a[0], *range_(a[1:]))
+    if verb == "mprotect":
+        if len(a) < 2 or a[1] not in ("r", "rw", "none"):
+            raise ValueError("expected: mprotect NAME r|rw|none [OFF [LEN]]")
+        return verb, (a[0], a[1], *range_(a[2:]))
+    if verb == "madvise":
+        if len(a) < 2 or a[1] != "dontneed":
+            raise ValueError("expected: madvise NAME dontneed [OFF [LEN]]")
+        return verb, (a[0], *range_(a[2:]))
+    if verb == "mremap":
+        if len(a) != 2:
+            raise ValueError("expected: mremap NAME NEWSIZE")
+        return verb, (a[0], size(a[1], "size"))
+    if verb == "touch":
+        if len(a) < 2 or a[1] not in ("read", "write"):
+            raise ValueError("expected: touch NAME read|write [OFF [LEN]]")
+        return verb, (a[0], a[1] == "write", *range_(a[2:]))
+    if verb == "brk":
+        if len(a) != 1 or a[0][:1] not in "+-" or parse_size(a[0][1:]) is None:
+            raise ValueError("expected: brk +SIZE or brk -SIZE")
+        v = parse_size(a[0][1:])
+        return verb, (v if a[0][0] == "+" else -v,)
+    if verb == "delay":
+        if len(a) != 1 or not a[0].isdigit():
+            raise ValueError("expected: delay NS")
+        return verb, (int(a[0]),)
+    if a:
+        raise ValueError(f"{verb} takes no arguments")
+    return verb, ()
+
+
+class _Proc:
+    """One simulated process: its mm, its named mappings, its parent."""
+
+    def __init__(self, mm, parent=None, regions=None, files=None):
+        self.mm = mm
+        self.parent = parent
+        self.regions: dict[str, tuple[int, int]] = dict(regions or {})
+        self.files: dict[str, object] = dict(files or {})
+
+
+@register
+class MMOps(Workload):
+    kind = "mm-ops"
+    needs_memory = True
+    needs_mm = True
+    fields = [
+        Field("steps", list, required=True, doc="system calls, e.g. [\"mmap a 1M rw anon,private\"]"),
+        Field("repeat", int, 1, check=at_least(0), doc="times to run the steps (0 = forever)"),
+        Field("mode", str, "processes", check=one_of("threads", "processes"),
+              doc="processes: a process per CPU; threads: one shared mm"),
+        Field("check", bool, False, doc="check the address-space invariants after every step"),
+    ]
+
+    @classmethod
+    def validate(cls, ctx, tpath, spec, machine, sections):
+        from ..mm.addrspace import ensure_registered
+        ensure_registered()
+        prog = []
+        for j, s in enumerate(spec["steps"]):
+            if not isinstance(s, str):
+                raise ctx.error(tpath, "steps", f"step {j} must be a string, got {s!r}")
+            try:
+                prog.append(parse_step(s))
+            except ValueError as e:
+                raise ctx.error(tpath, "steps", f"step {j} {s!r}: {e}") from None
+        spec["_program"] = prog
+        return spec
+
+    def __init__(self, machine, spec, index):
+        super().__init__(machine, spec, index)
+        self.segv = 0
+        self.errors: dict[str, int] = {}
+        self.shared = None
+
+    def actors(self):
+        for cpu in self.cpus:
+            yield cpu, f"cpu{cpu}", self.body
+
+    def report(self) -> dict:
+        return {"kind": self.kind, "segv": self.segv, "errors": dict(sorted(self.errors.items()))}
+
+    def _sub(self):
+        from ..mm.addrspace import addrspace_of
+        return addrspace_of(self.machine)
+
+    async def body(self, cpu):
+        sub = self._sub()
+        if self.spec["mode"] == "threads":
+            # Threads share the mm; each keeps its own names for its mappings.
+            if self.shared is None:
+                self.shared = sub.new_mm()
+                self.shared.mm_users = 0
+            proc = _Proc(self.shared)
+            self.shared.mm_users += 1
+        else:
+            proc = _Proc(sub.new_mm())
+        sub.attach(cpu, proc.mm)
+        n, repeat = 0, self.spec["repeat"]
+        while repeat == 0 or n < repeat:
+            for verb, args in self.spec["_program"]:
+                proc = await self.step(sub, proc, verb, args, cpu)
+                if self.spec["check"]:
+                    sub._check()
+            cpu.ops += 1
+            n += 1
+
+    def _err(self, what: str, rc: int):
+        if rc < 0:
+            key = f"{what}:{-rc}"
+            self.errors[key] = self.errors.get(key, 0) + 1
+
+    async def step(self, sub, proc, verb, args, cpu):
+        from ..mm import madvise, mmap as M, mprotect, mremap
+        from ..mm.fork import dup_mmap
+        from ..mm.memory import VM_FAULT_SIGSEGV
+        eng = cpu.engine
+        mm = proc.mm
+        if verb == "mmap":
+            name, size, prot, flags = args
+            p = {"r": M.PROT_READ, "rw": M.PROT_READ | M.PROT_WRITE, "none": 0}[prot]
+            f = (M.MAP_SHARED if "shared" in flags else M.MAP_PRIVATE)
+            if "anon" in flags:
+                f |= M.MAP_ANONYMOUS
+            if "populate" in flags:
+                f |= M.MAP_POPULATE
+            file = None
+            if "file" in flags:
+                file = proc.files.get(name) or sub.new_shmem_file(size >> M.PAGE_SHIFT)
+                proc.files[name] = file
+            addr = await M.do_mmap(sub, mm, size, p, f, cpu, file=file)
+            self._err("mmap", addr)
+            if addr >= 0:
+                proc.regions[name] = (addr, M.page_align(size))
+        elif verb == "munmap":
+            r = self._range(proc, *args)
+            if r:
+                self._err("munmap", await M.vm_munmap(sub, mm, r[0], r[1], cpu))
+                if r[1] >= proc.regions[args[0]][1]:
+                    del proc.regions[args[0]]
+        elif verb == "mprotect":
+            name, prot = args[0], args[1]
+            r = self._range(proc, name, *args[2:])
+            if r:
+                p = {"r": M.PROT_READ, "rw": M.PROT_READ | M.PROT_WRITE, "none": 0}[prot]
+                self._err("mprotect", await mprotect.sys_mprotect(sub, mm, r[0], r[1], p, cpu))
+        elif verb == "madvise":
+            r = self._range(proc, *args)
+            if r:
+                self._err("madvise", await madvise.sys_madvise_dontneed(sub, mm, r[0], r[1], cpu))
+        elif verb == "mremap":
+            name, new = args
+            if name in proc.regions:
+                addr, ln = proc.regions[name]
+                rc = await mremap.sys_mremap(sub, mm, addr, ln, new, mremap.MREMAP_MAYMOVE, cpu)
+                self._err("mremap", rc)
+                if rc >= 0:
+                    proc.regions[name] = (rc, M.page_align(new))
+        elif verb == "touch":
+            name, write = args[0], args[1]
+            r = self._range(proc, name, *args[2:])
+            if r:
+                for a in range(r[0], r[0] + r[1], M.PAGE_SIZE):
+                    ret = await sub.memory.do_user_addr_fault(mm, a, write, cpu) \
+                        if not self._present(mm, a, write) else 0
+                    if ret & VM_FAULT_SIGSEGV:
+                        self.segv += 1
+                    eng.charge(eng.costs.l1_hit_ns)
+        elif verb == "brk":
+            await M.sys_brk(sub, mm, max(mm.brk + args[0], mm.start_brk), cpu)
+        elif verb == "fork":
+            child = await dup_mmap(sub, mm, cpu)
+            child.mm_users = 1
+            sub.attach(cpu, child)
+            return _Proc(child, proc, proc.regions, proc.files)
+        elif verb == "exit":
+            # mmput: the address space goes when its last user exits
+            mm.mm_users -= 1
+            if mm.mm_users <= 0:
+                await M.exit_mmap(sub, mm, cpu)
+            if proc.parent is not None:
+                return proc.parent
+            nmm = sub.new_mm()                    # exec a fresh process on this CPU
+            sub.attach(cpu, nmm)
+            return _Proc(nmm)
+        elif verb == "delay":
+            await eng.spend(args[0])
+        return proc
+
+    @staticmethod
+    def _range(proc, name, off=0, ln=None):
+        if name not in proc.regions:
+            return None
+        addr, size = proc.regions[name]
+        off = off & ~4095
+        if off >= size:
+            return None
+        ln = size - off if ln is None else min(ln, size - off)
+        if ln <= 0:
+            return None
+        return addr + off, (ln + 4095) & ~4095
+
+    @staticmethod
+    def _present(mm, addr, write) -> bool:
+        """A TLB hit: the access needs no fault (present, and writable if a write)."""
+        from ..mm.memory import _PAGE_PRESENT, _PAGE_RW, access_error
+        vma = mm.find_vma(addr)
+        if vma is None or access_error(vma, write):
+            return False                  # let the fault handler deliver the SIGSEGV
+        pt = mm.pgtables.get(addr >> 21)
+        if pt is None:
+            return False
+        v = pt.ptes[(addr >> 12) & 511]
+        return bool(v & _PAGE_PRESENT) and (not write or bool(v & _PAGE_RW))
