@@ -76,8 +76,9 @@ class LockBase:
         self.line = line if line is not None else CacheLine(engine.costs, engine.node_of, name, clock=engine)
         self.cpu = -1                 # CPU of the last acquisition (bounces)
         self.waiters = WaitQueue(self)
-        self._since: dict[int, list] = {}    # holder id -> acquisition times (a stack:
-        self._sites: dict[int, list] = {}    # rwlock readers may nest) and sites
+        # holder id -> [t1, site1, t2, site2, ...]: acquisition times and sites,
+        # a stack because rwlock readers may nest
+        self._hold: dict[int, list] = {}
         self._holders: dict[int, object] = {}  # holder id -> actor
 
     def __repr__(self):
@@ -100,8 +101,8 @@ class LockBase:
         if self.cpu != me.cpu:
             st.con_bounces += 1
         st.points[site_name(site)] += 1
-        for hsites in self._sites.values():
-            st.contending[site_name(hsites[-1])] += 1
+        for h in self._hold.values():
+            st.contending[site_name(h[-1])] += 1
             break
         return self.engine.now
 
@@ -123,7 +124,7 @@ class LockBase:
     def _acquired(self, me, mode, site, t0=None, trylock=False, subclass=0):
         eng = self.engine
         now = eng.now
-        st = self._stat(mode)
+        st = self.lclass.stat_r if mode == "R" else self.lclass.stat_w
         if self.cpu != me.cpu:
             st.acq_bounces += 1
             self.cpu = me.cpu
@@ -131,9 +132,12 @@ class LockBase:
             st.wait(now - t0)
             if eng.trace is not None:
                 eng.trace.span(me.id, "wait " + self.name, "lock-wait", t0, now)
-        self._since.setdefault(me.id, []).append(now)
-        self._sites.setdefault(me.id, []).append(site)
-        self._holders[me.id] = me
+        h = self._hold.get(me.id)
+        if h is None:
+            self._hold[me.id] = [now, site]
+            self._holders[me.id] = me
+        else:
+            h += (now, site)
         me.held.append(self)
         v = eng.locks.validator
         if v is not None:
@@ -141,21 +145,20 @@ class LockBase:
 
     def _released(self, me, mode, site=None):
         eng = self.engine
-        ts = self._since.get(me.id)
-        if not ts:
+        h = self._hold.get(me.id)
+        if not h:
             v = eng.locks.validator
             if v is not None:
                 v.bad_unlock(me, self, mode, site)
                 return False
             raise LockError(f"{me.name} releases {self.name}, which it does not hold")
-        t = ts.pop()
-        self._sites[me.id].pop()
-        if not ts:
-            del self._since[me.id]
-            del self._sites[me.id]
+        h.pop()
+        t = h.pop()
+        if not h:
+            del self._hold[me.id]
             del self._holders[me.id]
         me.held.remove(self)
-        self._stat(mode).hold(eng.now - t)
+        (self.lclass.stat_r if mode == "R" else self.lclass.stat_w).hold(eng.now - t)
         if eng.trace is not None:
             eng.trace.span(me.id, ("hold " if mode == "W" else "read ") + self.name,
                            "lock-hold", t, eng.now)
