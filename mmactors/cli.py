@@ -6,6 +6,7 @@ Exit statuses: 0 success, 1 an exception in simulated code, 2 bad input
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -112,6 +113,92 @@ _RUN_HOOKS: list = []
 _EXTRA_RUN_ARGS: list = []
 
 
+def _lockdep_args(r):
+    g = r.add_mutually_exclusive_group()
+    g.add_argument("--lockdep", dest="lockdep", action="store_true", default=None,
+                   help="validate lock order (kernel lockdep); a report exits with status 4")
+    g.add_argument("--no-lockdep", dest="lockdep", action="store_false",
+                   help="turn lockdep off even if the scenario or $MMACTORS_LOCKDEP turns it on")
+
+
+def _lockdep_hook(machine, args):
+    from . import lockdep
+    if args.lockdep is True:
+        lockdep.attach(machine)
+    elif args.lockdep is False:
+        lockdep.detach(machine)
+
+
+_EXTRA_RUN_ARGS.append(_lockdep_args)
+_RUN_HOOKS.append(_lockdep_hook)
+
+
+def cmd_fuzz(args) -> int:
+    from .explore import format_result, fuzz
+    from .scenario import find_scenario
+    path = find_scenario(args.scenario)
+    rel = os.path.relpath(path)
+    if not rel.startswith(".."):
+        path = rel
+    overrides = []
+    for kv in args.set or []:
+        if "=" not in kv:
+            raise ScenarioError(str(path), kv, "--set needs KEY=VALUE")
+        k, v = kv.split("=", 1)
+        overrides.append((k.strip(), v.strip()))
+    if args.duration is not None:
+        overrides.append(("run.duration_ns", args.duration))
+    if args.runs < 1 or args.jobs < 1:
+        raise StrategyError("--runs and --jobs must be >= 1")
+    progress = None
+    if not args.quiet and sys.stderr.isatty():
+        def progress(done, total):
+            print(f"\rfuzz: {done}/{total} runs", end="", file=sys.stderr, flush=True)
+    try:
+        res = fuzz(str(path), strategy=args.strategy, runs=args.runs, jobs=args.jobs,
+                   seed=args.seed, lockdep=args.lockdep, overrides=overrides,
+                   progress=progress)
+        if progress is not None:
+            print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
+    except ValueError as e:
+        if isinstance(e, StrategyError):
+            raise
+        raise StrategyError(str(e)) from None
+    if args.json:
+        import json
+        doc = json.dumps(res.to_json(), indent=2) + "\n"
+        if args.json == "-":
+            sys.stdout.write(doc)
+        else:
+            with open(args.json, "w") as f:
+                f.write(doc)
+    if args.json != "-" and not args.quiet:
+        print(format_result(res))
+    elif res.failure is not None and args.json != "-":
+        print(res.failure.report.strip("\n"), file=sys.stderr)
+        print(f"reproduce with: {res.replay_command}", file=sys.stderr)
+    return res.exit_status
+
+
+def _add_fuzz_parser(sub):
+    f = sub.add_parser("fuzz", help="explore schedules of a scenario until one fails "
+                       "(lockdep report, deadlock, exception)")
+    f.add_argument("scenario", help="a scenario file or the name of a shipped one")
+    f.add_argument("--strategy", default="pct:3",
+                   help="pct:D[:K] (default pct:3) or random[:P] (random = random:0.05)")
+    f.add_argument("--runs", type=int, default=1000, help="schedules to try (default 1000)")
+    f.add_argument("--jobs", type=int, default=1, help="worker processes (default 1); "
+                   "the result does not depend on it")
+    f.add_argument("--seed", type=int, help="run i uses seed SEED+i (default: [run] seed)")
+    f.add_argument("--duration", type=int, metavar="NS", help="override [run] duration_ns")
+    f.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a scenario key")
+    f.add_argument("--no-lockdep", dest="lockdep", action="store_false", default=True,
+                   help="explore for deadlocks and exceptions only")
+    f.add_argument("--json", metavar="PATH", help="write the result as JSON to PATH (- for stdout)")
+    f.add_argument("--quiet", action="store_true", help="print nothing but the failure")
+    f.set_defaults(fn=cmd_fuzz)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="mmactors", description="Linux mm concurrency, simulated in virtual time.")
     p.add_argument("--version", action="version", version=f"mmactors {__version__}")
@@ -134,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_scenarios)
     c = sub.add_parser("costs", help="list the cost model's defaults and their sources")
     c.set_defaults(fn=cmd_costs)
+    _add_fuzz_parser(sub)
     sub.add_parser("litmus", help="check litmus tests against a memory model "
                    "(mmactors litmus --help)", add_help=False)
     return p

@@ -15,7 +15,7 @@ from a replay token.  One class a policy:
   (ASPLOS 2010): random distinct priorities d..d+n-1, d-1 change points drawn
   uniformly from the first K steps; at each step the highest-priority
   runnable actor runs; at the i-th change point the running actor's priority
-  drops to i.  Finds a depth-d bug with probability >= 1/(n*K^(d-1)).
+  drops to d-i.  Finds a depth-d bug with probability >= 1/(n*K^(d-1)).
   Virtual time still advances monotonically: actors PCT passes over are
   stalled, not run out of order.
 * ``explicit``: a sparse list of non-zero choices (what Hypothesis drew, or
@@ -104,7 +104,9 @@ class PCTStrategy(Strategy):
         k = self.steps
         pts = self.rng.sample(range(1, k + 1), min(d - 1, k))
         # change point step -> the low priority it assigns (d-1 .. 1)
-        self.change = {s: i + 1 for i, s in enumerate(sorted(pts))}
+        # (the i-th point in time order gives d-i: each change point makes the
+        # running actor the lowest so far, as in the paper's p[t] <- d - i)
+        self.change = {s: d - 1 - i for i, s in enumerate(sorted(pts))}
         self.step = 0
 
     def choose(self, candidates):
@@ -114,11 +116,29 @@ class PCTStrategy(Strategy):
         if low is not None and cur is not None:
             self.priority[cur.id] = low
         best, best_i = -1, 0
+        prio = self.priority
         for i, e in enumerate(candidates):
-            p = self.priority[e[3].id]
+            p = prio.get(e[3].id)
+            if p is None:
+                p = self._new_actor(e[3].id)
             if p > best:
                 best, best_i = p, i
         return best_i
+
+    def _new_actor(self, aid):
+        """An actor spawned mid-run takes the priority of a random existing
+        one, which moves to a new top priority (as shuttle does), so
+        priorities stay distinct and the newcomer's rank is uniform."""
+        prio = self.priority
+        ids = sorted(prio)
+        top = max(prio.values()) + 1 if prio else self.depth
+        k = self.rng.randrange(len(ids) + 1)
+        other = ids[k] if k < len(ids) else None
+        if other is None or other == aid:
+            prio[aid] = top
+        else:
+            prio[aid], prio[other] = prio[other], top
+        return prio[aid]
 
     def token_fields(self):
         return [_PCT, self.depth, self.steps]

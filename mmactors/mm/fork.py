@@ -21,7 +21,7 @@ async def dup_mmap(sub, oldmm: MM, me) -> MM:
     mm = sub.new_mm()
     mm.start_brk, mm.brk, mm.mmap_base = oldmm.start_brk, oldmm.brk, oldmm.mmap_base
     await oldmm.mmap_write_lock("dup_mmap")
-    await mm.mmap_write_lock("dup_mmap")               # SINGLE_DEPTH_NESTING
+    await mm.mmap_lock.down_write("dup_mmap", subclass=1)   # mmap_write_lock_nested(SINGLE_DEPTH_NESTING)
     for mpnt in list(oldmm.vmas.values()):
         await vma_start_write(mpnt)
         if mpnt.vm_flags & VM_DONTCOPY:

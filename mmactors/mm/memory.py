@@ -663,7 +663,7 @@ class Memory:
             if dpt is None:
                 return False
             await dpt.ptl.lock("copy_pte_range")
-            await spt.ptl.lock("copy_pte_range")       # spin_lock_nested(src_ptl)
+            await spt.ptl.lock("copy_pte_range", 1)    # spin_lock_nested(src_ptl, SINGLE_DEPTH_NESTING)
             i0 = (addr >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)
             i1 = i0 + ((nxt - addr) >> PAGE_SHIFT)
             n = 0

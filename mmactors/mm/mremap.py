@@ -93,7 +93,7 @@ async def move_page_tables(sub, mm, old_addr: int, new_addr: int, length: int, m
         di = ((new_addr + off) >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)
         await spt.ptl.lock("move_ptes")
         if dpt is not spt:
-            await dpt.ptl.lock("move_ptes")            # spin_lock_nested(new_ptl)
+            await dpt.ptl.lock("move_ptes", 1)         # spin_lock_nested(new_ptl, SINGLE_DEPTH_NESTING)
         spt.ptes[si] = 0
         spt.nr_present -= 1
         dpt.ptes[di] = v

@@ -28,7 +28,11 @@ class Completion:
         eng = self.engine
         v = eng.locks.validator
         if v is not None:
-            v.might_sleep(eng.current, self.name)
+            import sys
+            f = sys._getframe(1)
+            v.might_sleep(eng.current, f"wait_for_completion({self.name}) in "
+                          f"{f.f_code.co_name} ({f.f_code.co_filename.rsplit('/', 1)[-1]}:"
+                          f"{f.f_lineno})")
         if self.done:
             if self.done != _ALL:
                 self.done -= 1

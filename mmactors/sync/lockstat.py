@@ -118,9 +118,10 @@ class LockClass:
 class LockRegistry:
     """All lock classes of a run (one per engine), and the lockdep hook.
 
-    ``validator`` is None or an object with ``acquire(actor, lock, mode, site,
-    trylock, subclass)`` and ``release(actor, lock, mode, site)``; lockdep
-    plugs in here and sees every acquisition.
+    ``validator`` is None or a :class:`Validator` (``contended``, ``acquire``,
+    ``release``, ``bad_unlock``, ``lock_freed``, ``might_sleep``, ``irq``);
+    lockdep (``mmactors.lockdep``) plugs in here and sees every acquisition.
+    None costs one attribute test per lock operation.
     """
 
     def __init__(self):
@@ -194,12 +195,14 @@ def format_lock_stat(registry: LockRegistry, top: int | None = None,
 class Validator:
     """The interface a lock validator (lockdep) implements; every method is a
     no-op here.  Locks call these with the acting actor, the lock instance,
-    the mode ("W" exclusive, "R" shared) and the acquisition site."""
+    the mode ("W" exclusive, "R" shared), the acquisition site and the
+    subclass (``spin_lock_nested(lock, subclass)``)."""
 
-    def contended(self, actor, lock, mode, site):
-        """The actor is about to wait for ``lock``."""
+    def contended(self, actor, lock, mode, site, subclass=0):
+        """The actor is about to wait for ``lock`` (validated here, before the
+        wait, as the kernel's lock_acquire() runs before the spin)."""
 
-    def acquire(self, actor, lock, mode, site, trylock):
+    def acquire(self, actor, lock, mode, site, trylock, subclass=0):
         """The actor now holds ``lock``."""
 
     def release(self, actor, lock, mode, site):
@@ -208,5 +211,105 @@ class Validator:
     def bad_unlock(self, actor, lock, mode, site):
         """The actor released a lock it does not hold."""
 
+    def downgrade(self, actor, lock, site):
+        """The actor's write hold of ``lock`` became a read hold (downgrade_write)."""
+
+    def lock_freed(self, actor, lock, how, site):
+        """``lock`` is re-initialised (how="init") or its memory freed ("free")."""
+
     def might_sleep(self, actor, what):
         """The actor is about to block on something that sleeps."""
+
+    def irq(self, actor, event, site):
+        """An interrupt-state event on the actor's CPU: "irq_disable",
+        "irq_enable", "bh_disable", "bh_enable", "hardirq_enter",
+        "hardirq_exit", "softirq_enter", "softirq_exit"."""
+
+
+class ValidatorMux(Validator):
+    """Several validators sharing the one ``LockRegistry.validator`` slot
+    (lockdep and the memory model's happens-before race detector).  Every
+    call goes to each validator in the order they were added.
+
+    ``bad_unlock`` and ``lock_freed`` keep the slot-empty behaviour when no
+    validator overrides them: a LockError, as if no validator were attached
+    (a validator that only watches acquisitions must not swallow misuse).
+    """
+
+    def __init__(self, validators=()):
+        self.validators = list(validators)
+
+    def find(self, cls):
+        """The first validator that is a ``cls``, or None."""
+        for v in self.validators:
+            if isinstance(v, cls):
+                return v
+        return None
+
+    def contended(self, actor, lock, mode, site, subclass=0):
+        for v in self.validators:
+            v.contended(actor, lock, mode, site, subclass)
+
+    def acquire(self, actor, lock, mode, site, trylock, subclass=0):
+        for v in self.validators:
+            v.acquire(actor, lock, mode, site, trylock, subclass)
+
+    def release(self, actor, lock, mode, site):
+        for v in self.validators:
+            v.release(actor, lock, mode, site)
+
+    def bad_unlock(self, actor, lock, mode, site):
+        handled = False
+        for v in self.validators:
+            if type(v).bad_unlock is not Validator.bad_unlock:
+                v.bad_unlock(actor, lock, mode, site)
+                handled = True
+        if not handled:
+            from .lock import LockError
+            raise LockError(f"{actor.name} releases {lock.name}, which it does not hold")
+
+    def downgrade(self, actor, lock, site):
+        """The actor's write hold of ``lock`` became a read hold (downgrade_write)."""
+
+    def lock_freed(self, actor, lock, how, site):
+        handled = False
+        for v in self.validators:
+            if type(v).lock_freed is not Validator.lock_freed:
+                v.lock_freed(actor, lock, how, site)
+                handled = True
+        if not handled and lock.holders():
+            from .lock import LockError
+            raise LockError(f"{actor.name}: {how} of {lock.name}, which is held")
+
+    def might_sleep(self, actor, what):
+        for v in self.validators:
+            v.might_sleep(actor, what)
+
+    def irq(self, actor, event, site):
+        for v in self.validators:
+            v.irq(actor, event, site)
+
+
+def add_validator(registry: LockRegistry, validator) -> ValidatorMux:
+    """Put ``validator`` in ``registry``'s slot beside whatever is there
+    (wrapping it in a :class:`ValidatorMux`); returns the mux."""
+    cur = registry.validator
+    if isinstance(cur, ValidatorMux):
+        mux = cur
+    else:
+        mux = ValidatorMux([cur] if cur is not None else [])
+        registry.validator = mux
+    if validator not in mux.validators:
+        mux.validators.append(validator)
+    return mux
+
+
+def remove_validator(registry: LockRegistry, validator) -> None:
+    """Take ``validator`` out of the slot (or out of the mux in it)."""
+    cur = registry.validator
+    if cur is validator:
+        registry.validator = None
+    elif isinstance(cur, ValidatorMux) and validator in cur.validators:
+        cur.validators.remove(validator)
+        if not cur.validators:
+            registry.validator = None

@@ -28,21 +28,31 @@ class Mutex(LockBase):
     def is_locked(self) -> bool:
         return self.owner is not None
 
-    async def lock(self, site=None):
+    async def lock(self, site=None, subclass: int = 0):
         if site is None:
             f = sys._getframe(1)
             site = (f.f_code, f.f_lineno)
         eng = self.engine
         me = eng.current
+        v = eng.locks.validator
+        if v is not None:                   # might_sleep() in mutex_lock()
+            v.might_sleep(me, site)
         lat = self.line.write(me.cpu)
         if self.owner is None and not self.waiters:
             self.owner = me
-            self._acquired(me, "W", site)
+            self._acquired(me, "W", site, subclass=subclass)
             await eng.spend(lat)
             return
         spin = self.owner is not None and self.owner.state != "parked"
-        t0 = await self._wait(me, "W", site, eng.now + lat, spin)
-        self._acquired(me, "W", site, t0)
+        t0 = await self._wait(me, "W", site, eng.now + lat, spin, subclass)
+        self._acquired(me, "W", site, t0, subclass=subclass)
+
+    async def lock_nested(self, subclass: int, site=None):
+        """mutex_lock_nested: a separate lockdep class per nesting level."""
+        if site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        await self.lock(site, subclass)
 
     async def trylock(self, site=None) -> bool:
         if site is None:

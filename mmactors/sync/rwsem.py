@@ -51,30 +51,30 @@ class _RWBase(LockBase):
         return True
 
     # -- acquisition ---------------------------------------------------------
-    async def _read(self, site):
+    async def _read(self, site, subclass=0):
         eng = self.engine
         me = eng.current
         lat = self.line.write(me.cpu)       # atomic add of a reader bias
         if self._reader_may_enter(me):
             self.readers[me.id] = self.readers.get(me.id, 0) + 1
-            self._acquired(me, "R", site)
+            self._acquired(me, "R", site, subclass=subclass)
             await eng.spend(lat)
             return
-        t0 = await self._wait(me, "R", site, eng.now + lat, self._reader_spins(me))
-        self._acquired(me, "R", site, t0)
+        t0 = await self._wait(me, "R", site, eng.now + lat, self._reader_spins(me), subclass)
+        self._acquired(me, "R", site, t0, subclass=subclass)
 
-    async def _write(self, site):
+    async def _write(self, site, subclass=0):
         eng = self.engine
         me = eng.current
         lat = self.line.write(me.cpu)       # cmpxchg 0 -> WRITER_LOCKED
         if self.writer is None and not self.readers and not self.waiters:
             self.writer = me
-            self._acquired(me, "W", site)
+            self._acquired(me, "W", site, subclass=subclass)
             await eng.spend(lat)
             return
         spin = self._writer_spins(me)
-        t0 = await self._wait(me, "W", site, eng.now + lat, spin)
-        self._acquired(me, "W", site, t0)
+        t0 = await self._wait(me, "W", site, eng.now + lat, spin, subclass)
+        self._acquired(me, "W", site, t0, subclass=subclass)
 
     async def _try(self, mode, site) -> bool:
         eng = self.engine
@@ -170,17 +170,35 @@ class RWSemaphore(_RWBase):
                 keep.append(e)
         q.extendleft(reversed(keep))
 
-    async def down_read(self, site=None):
+    async def down_read(self, site=None, subclass: int = 0):
         if site is None:
             f = sys._getframe(1)
             site = (f.f_code, f.f_lineno)
-        await self._read(site)
+        v = self.engine.locks.validator
+        if v is not None:                   # might_sleep() in down_read()
+            v.might_sleep(self.engine.current, site)
+        await self._read(site, subclass)
 
-    async def down_write(self, site=None):
+    async def down_write(self, site=None, subclass: int = 0):
         if site is None:
             f = sys._getframe(1)
             site = (f.f_code, f.f_lineno)
-        await self._write(site)
+        v = self.engine.locks.validator
+        if v is not None:                   # might_sleep() in down_write()
+            v.might_sleep(self.engine.current, site)
+        await self._write(site, subclass)
+
+    async def down_read_nested(self, subclass: int, site=None):
+        if site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        await self.down_read(site, subclass)
+
+    async def down_write_nested(self, subclass: int, site=None):
+        if site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        await self.down_write(site, subclass)
 
     async def down_read_trylock(self, site=None) -> bool:
         if site is None:
@@ -206,10 +224,19 @@ class RWSemaphore(_RWBase):
         me = eng.current
         if self.writer is not me:
             raise RuntimeError(f"{me.name}: downgrade_write of {self.name} not held for write")
-        self._released(me, "W", site)
-        self.writer = None
-        self.readers[me.id] = self.readers.get(me.id, 0) + 1
-        self._acquired(me, "R", site)
+        # lockdep sees lock_downgrade() (the held lock turns into a read in
+        # place), not a release and a new acquisition on top of the stack.
+        v = eng.locks.validator
+        eng.locks.validator = None
+        try:
+            self._released(me, "W", site)
+            self.writer = None
+            self.readers[me.id] = self.readers.get(me.id, 0) + 1
+            self._acquired(me, "R", site)
+        finally:
+            eng.locks.validator = v
+        if v is not None:
+            v.downgrade(me, self, site)
         eng.charge(self.line.write(me.cpu))
         if self.waiters and self.waiters.q[0][1] == "R":
             self._wake_readers()
@@ -231,17 +258,23 @@ class RWLock(_RWBase):
         while q and q[0][1] == "R":
             self._add_reader(q.popleft())
 
-    async def read_lock(self, site=None):
+    async def read_lock(self, site=None, subclass: int = 0):
         if site is None:
             f = sys._getframe(1)
             site = (f.f_code, f.f_lineno)
-        await self._read(site)
+        await self._read(site, subclass)
 
-    async def write_lock(self, site=None):
+    async def write_lock(self, site=None, subclass: int = 0):
         if site is None:
             f = sys._getframe(1)
             site = (f.f_code, f.f_lineno)
-        await self._write(site)
+        await self._write(site, subclass)
+
+    async def write_lock_nested(self, subclass: int, site=None):
+        if site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        await self._write(site, subclass)
 
     async def read_trylock(self, site=None) -> bool:
         if site is None:

@@ -55,6 +55,65 @@ class _Spin(LockBase):
         await eng.spend(lat)
         return True
 
+    async def lock_nested(self, subclass: int, site=None) -> None:
+        """spin_lock_nested: the same lock class at nesting level ``subclass``
+        (a separate lockdep class, e.g. SINGLE_DEPTH_NESTING = 1)."""
+        if site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        await self.lock(site, subclass)
+
+    # spin_lock_irq/irqsave/bh: the irq state lives with lockdep (mmactors.lockdep.irq).
+    async def lock_irq(self, site=None, subclass: int = 0) -> None:
+        from ..lockdep.irq import local_irq_disable
+        if site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        local_irq_disable(self.engine.current, site)
+        await self.lock(site, subclass)
+
+    def unlock_irq(self, site=None) -> None:
+        from ..lockdep.irq import local_irq_enable
+        if site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        self.unlock(site)
+        local_irq_enable(self.engine.current, site)
+
+    async def lock_irqsave(self, site=None, subclass: int = 0):
+        """spin_lock_irqsave: returns the flags for unlock_irqrestore."""
+        from ..lockdep.irq import local_irq_save
+        if site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        flags = local_irq_save(self.engine.current, site)
+        await self.lock(site, subclass)
+        return flags
+
+    def unlock_irqrestore(self, flags, site=None) -> None:
+        from ..lockdep.irq import local_irq_restore
+        if site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        self.unlock(site)
+        local_irq_restore(self.engine.current, flags, site)
+
+    async def lock_bh(self, site=None, subclass: int = 0) -> None:
+        from ..lockdep.irq import local_bh_disable
+        if site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        local_bh_disable(self.engine.current, site)
+        await self.lock(site, subclass)
+
+    def unlock_bh(self, site=None) -> None:
+        from ..lockdep.irq import local_bh_enable
+        if site is None:
+            f = sys._getframe(1)
+            site = (f.f_code, f.f_lineno)
+        self.unlock(site)
+        local_bh_enable(self.engine.current, site)
+
     def unlock(self, site=None) -> None:
         """spin_unlock: a store; the next holder sees it after the hand-off cost."""
         eng = self.engine
@@ -81,7 +140,7 @@ class _Spin(LockBase):
 class TicketSpinLock(_Spin):
     """A ticket spinlock (FIFO, one shared line: collapses under contention)."""
 
-    async def lock(self, site=None) -> None:
+    async def lock(self, site=None, subclass: int = 0) -> None:
         if site is None:
             f = sys._getframe(1)
             site = (f.f_code, f.f_lineno)
@@ -90,11 +149,11 @@ class TicketSpinLock(_Spin):
         lat = self.line.write(me.cpu)          # fetch_add on the tail: our ticket
         if self.owner is None and not self.waiters:
             self.owner = me
-            self._acquired(me, "W", site)
+            self._acquired(me, "W", site, subclass=subclass)
             await eng.spend(lat)
             return
-        t0 = await self._wait(me, "W", site, eng.now + lat)
-        self._acquired(me, "W", site, t0)
+        t0 = await self._wait(me, "W", site, eng.now + lat, subclass=subclass)
+        self._acquired(me, "W", site, t0, subclass=subclass)
 
     def _handoff_ns(self, releaser, entry, k) -> int:
         # k waiters re-fetch the line one at a time; the next ticket is p-th.
@@ -108,7 +167,7 @@ class TicketSpinLock(_Spin):
 class QSpinLock(_Spin):
     """The queued spinlock (qspinlock): MCS queue, constant hand-off cost."""
 
-    async def lock(self, site=None) -> None:
+    async def lock(self, site=None, subclass: int = 0) -> None:
         if site is None:
             f = sys._getframe(1)
             site = (f.f_code, f.f_lineno)
@@ -117,11 +176,11 @@ class QSpinLock(_Spin):
         lat = self.line.write(me.cpu)          # cmpxchg 0 -> LOCKED, or xchg of the tail
         if self.owner is None and not self.waiters:
             self.owner = me
-            self._acquired(me, "W", site)
+            self._acquired(me, "W", site, subclass=subclass)
             await eng.spend(lat)
             return
-        t0 = await self._wait(me, "W", site, eng.now + lat)
-        self._acquired(me, "W", site, t0)
+        t0 = await self._wait(me, "W", site, eng.now + lat, subclass=subclass)
+        self._acquired(me, "W", site, t0, subclass=subclass)
 
     def _handoff_ns(self, releaser, entry, k) -> int:
         # The queue head re-reads the lock word, then claims it (set_locked).

@@ -1,0 +1,299 @@
+"""Schedule exploration: run a scenario under many schedules, stop at the
+first failure, print its report and the replay token.
+
+Run ``i`` uses seed ``base + i`` and the given strategy, so run ``i`` is the
+same schedule whichever process runs it, and the answer -- the *lowest*
+failing ``i`` -- does not depend on ``--jobs``: work is handed out in
+chunks in index order, a worker stops its chunk at its first failure, and
+the search ends once every chunk below the best failure so far has
+finished.
+
+A failure is anything that makes ``mmactors run`` exit non-zero: a lockdep
+report (4), a deadlock (3), an exception in simulated code (1), or an
+invariant violation raised by a model.  The replay token reproduces it:
+``mmactors run SCENARIO --lockdep --strategy replay:TOKEN``.
+
+Strategies: ``pct:D[:K]`` (PCT, Burckhardt et al., ASPLOS 2010: depth D,
+change points among the first K steps) and ``random:P`` (preempt at each
+decision point with probability P).  Plain ``random`` -- random tie-breaking
+only, which explores little -- means ``random:0.05`` here.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass, field
+
+__all__ = ["fuzz", "FuzzResult", "RunOutcome", "run_one", "effective_strategy",
+           "DEFAULT_RANDOM_P"]
+
+DEFAULT_RANDOM_P = 0.05
+
+
+def effective_strategy(spec: str) -> str:
+    spec = spec.strip()
+    return f"random:{DEFAULT_RANDOM_P:g}" if spec == "random" else spec
+
+
+@dataclass
+class RunOutcome:
+    """One failing run."""
+    index: int
+    seed: int
+    exit_status: int
+    kind: str
+    summary: str
+    report: str
+    replay_token: str
+    virtual_ns: int
+    preemptions: int | None = None
+    lockdep: dict | None = None
+
+    def to_json(self) -> dict:
+        d = {"index": self.index, "seed": self.seed, "exit_status": self.exit_status,
+             "kind": self.kind, "summary": self.summary, "replay_token": self.replay_token,
+             "virtual_ns": self.virtual_ns, "report": self.report}
+        if self.lockdep is not None:
+            d["lockdep"] = self.lockdep
+        return d
+
+
+@dataclass
+class FuzzResult:
+    scenario: str
+    strategy: str
+    base_seed: int
+    runs: int                       # runs that count: up to and including the failure
+    executed: int                   # runs actually executed (>= runs with --jobs > 1)
+    jobs: int
+    wall_s: float
+    lockdep: bool
+    failure: RunOutcome | None = None
+    replay_command: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def runs_per_s(self) -> float:
+        return self.executed / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def exit_status(self) -> int:
+        return self.failure.exit_status if self.failure is not None else 0
+
+    def to_json(self) -> dict:
+        return {"scenario": self.scenario, "strategy": self.strategy, **self.extra,
+                "base_seed": self.base_seed,
+                "runs": self.runs, "executed": self.executed, "jobs": self.jobs,
+                "lockdep": self.lockdep, "wall_s": round(self.wall_s, 4),
+                "runs_per_s": round(self.runs_per_s, 1),
+                "failure": self.failure.to_json() if self.failure is not None else None,
+                "replay_command": self.replay_command}
+
+
+# ----------------------------------------------------------------- one run
+def run_one(scn, index: int, base_seed: int, strategy: str, lockdep: bool) -> RunOutcome | None:
+    """Run schedule ``index``; None if it passed."""
+    from . import lockdep as L
+    from .machine import Machine
+    m = Machine(scn, seed=base_seed + index, strategy=strategy, trace=False)
+    if lockdep:
+        L.attach(m, stop=True)
+    else:
+        L.detach(m)
+    res = m.run()
+    status = res.exit_status
+    if status == 0:
+        return None
+    err = res.error
+    ld = L.lockdep_of(m)
+    if err is not None:
+        kind = getattr(err, "kind", "error")
+        lrep = getattr(err, "lockdep", None)
+        if lrep is not None:
+            kind = f"lockdep {lrep.kind}"
+            summary = lrep.cycle()
+            text = lrep.text
+        else:
+            summary = err.message
+            text = "\n".join(ln for ln in err.report().splitlines()
+                             if not ln.startswith("replay: "))
+        token = err.token or res.replay_token
+    else:
+        rep = ld.reports[0] if ld is not None and ld.reports else None
+        kind = f"lockdep {rep.kind}" if rep else "failure"
+        summary = rep.cycle() if rep else f"exit status {status}"
+        text = rep.text if rep else summary
+        token = res.replay_token
+    strat = m.engine.strategy
+    pre = getattr(strat, "preemptions", None)
+    return RunOutcome(index=index, seed=base_seed + index, exit_status=status, kind=kind,
+                      summary=summary, report=text, replay_token=token,
+                      virtual_ns=res.virtual_ns, preemptions=pre,
+                      lockdep=ld.to_json() if ld is not None else None)
+
+
+# ------------------------------------------------------------ worker side
+_W: dict = {}
+
+
+def _load(path, overrides, text):
+    from .scenario import load_scenario, parse_scenario
+    if text is not None:
+        return parse_scenario(text, path, overrides)
+    return load_scenario(path, overrides)
+
+
+def _init_worker(path, overrides, text, strategy, base, lockdep):
+    _W.update(scn=_load(path, overrides, text), strategy=strategy, base=base, lockdep=lockdep)
+
+
+def _chunk(start: int, end: int):
+    """Run [start, end) in order; stop at the first failure."""
+    scn, strategy, base, ld = _W["scn"], _W["strategy"], _W["base"], _W["lockdep"]
+    for i in range(start, end):
+        out = run_one(scn, i, base, strategy, ld)
+        if out is not None:
+            return start, i + 1 - start, out
+    return start, end - start, None
+
+
+# --------------------------------------------------------------- the loop
+def fuzz(scenario, *, strategy: str = "pct:3", runs: int = 1000, jobs: int = 1,
+         seed: int | None = None, lockdep: bool = True, overrides=None, chunk: int | None = None,
+         progress=None, text: str | None = None) -> FuzzResult:
+    """Explore ``runs`` schedules of ``scenario`` (a path, or a name with
+    ``text`` the TOML); return the lowest-index failure, if any."""
+    from ._core.strategies import make_strategy
+    path = str(scenario)
+    strategy = effective_strategy(strategy)
+    if strategy.startswith("replay:"):
+        raise ValueError("fuzz explores schedules; use `mmactors run --strategy replay:...` to replay")
+    scn = _load(path, overrides, text)
+    make_strategy(strategy, 0)                      # bad specs fail here, not in a worker
+    base = scn.run["seed"] if seed is None else seed
+    jobs = max(1, int(jobs))
+    t0 = time.perf_counter()
+    calibrated = None
+    if re.fullmatch(r"pct:\d+", strategy):
+        calibrated = calibrate_steps(scn, base)
+        strategy = f"{strategy}:{calibrated}"
+    best: RunOutcome | None = None
+    executed = 0
+    if jobs == 1:
+        for i in range(runs):
+            out = run_one(scn, i, base, strategy, lockdep)
+            executed += 1
+            if progress is not None and (i & 63) == 63:
+                progress(executed, runs)
+            if out is not None:
+                best = out
+                break
+    else:
+        best, executed = _parallel(path, overrides, text, strategy, base, lockdep, runs, jobs,
+                                   chunk, progress)
+    wall = time.perf_counter() - t0
+    counted = best.index + 1 if best is not None else runs
+    res = FuzzResult(scenario=path, strategy=strategy, base_seed=base, runs=counted,
+                     executed=executed, jobs=jobs, wall_s=wall, lockdep=lockdep, failure=best)
+    if calibrated is not None:
+        res.extra["pct_steps_calibrated"] = calibrated
+    if best is not None:
+        res.replay_command = replay_command(path, best.replay_token, lockdep, overrides)
+    return res
+
+
+def calibrate_steps(scn, seed: int) -> int:
+    """PCT's K: the decision points of one run on the natural schedule (no
+    preemption), as shuttle and Coyote size it.  ``pct:D`` in ``fuzz`` means
+    ``pct:D:K`` with this K; the replay token carries K."""
+    from ._core.replay import encode_token
+    from .machine import Machine
+    m = Machine(scn, seed=seed, strategy="replay:" + encode_token(seed, [3, 0]), trace=False)
+    from . import lockdep as L
+    L.detach(m)
+    m.run()
+    return max(1, m.engine.decisions)
+
+
+def _parallel(path, overrides, text, strategy, base, lockdep, runs, jobs, chunk, progress):
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    size = chunk or max(8, min(64, runs // (jobs * 8) or 8))
+    starts = list(range(0, runs, size))
+    try:
+        ctx = mp.get_context("fork")
+    except ValueError:                              # pragma: no cover - not on Linux
+        ctx = mp.get_context()
+    best: RunOutcome | None = None
+    executed = 0
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
+                             initargs=(path, overrides, text, strategy, base, lockdep)) as ex:
+        pending = {}
+        nxt = 0
+        while nxt < len(starts) or pending:
+            while nxt < len(starts) and len(pending) < 2 * jobs and \
+                    (best is None or starts[nxt] < best.index):
+                s = starts[nxt]
+                pending[ex.submit(_chunk, s, min(s + size, runs))] = s
+                nxt += 1
+            if not pending:
+                break
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for f in done:
+                del pending[f]
+                s, n, out = f.result()
+                executed += n
+                if out is not None and (best is None or out.index < best.index):
+                    best = out
+            if best is not None:
+                # Chunks that start after the best failure cannot improve it.
+                for f, s in list(pending.items()):
+                    if s > best.index and f.cancel():
+                        del pending[f]
+                nxt = len(starts)       # later chunks all start after it
+            if progress is not None:
+                progress(executed, runs)
+    return best, executed
+
+
+def replay_command(path, token, lockdep=True, overrides=None) -> str:
+    parts = ["mmactors", "run", path]
+    for k, v in overrides or []:
+        parts += ["--set", f"{k}={v}"]
+    if lockdep:
+        parts.append("--lockdep")
+    parts += ["--strategy", f"replay:{token}"]
+    return " ".join(_quote(p) for p in parts)
+
+
+def _quote(s: str) -> str:
+    import shlex
+    return shlex.quote(s)
+
+
+def format_result(res: FuzzResult) -> str:
+    strat = res.strategy
+    if "pct_steps_calibrated" in res.extra:
+        strat += f" (K = {res.extra['pct_steps_calibrated']} decision points of the natural schedule)"
+    head = (f"fuzz {res.scenario}: strategy {strat}, seeds {res.base_seed}.."
+            f"{res.base_seed + res.runs - 1}, {res.jobs} job{'s' if res.jobs > 1 else ''}, "
+            f"lockdep {'on' if res.lockdep else 'off'}")
+    rate = f"{res.executed} runs in {res.wall_s:.2f} s ({res.runs_per_s:.0f} runs/s)"
+    if res.failure is None:
+        return f"{head}\nno failure in {res.runs} runs; {rate}"
+    f = res.failure
+    lines = [head,
+             f"run {f.index} (seed {f.seed}) failed: {f.kind}: {f.summary}",
+             f"{rate}", "", f.report.strip("\n"), "",
+             f"replay token: {f.replay_token}",
+             f"reproduce with: {res.replay_command}"]
+    return "\n".join(lines)
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:                          # pragma: no cover
+        return os.cpu_count() or 1

@@ -1,0 +1,147 @@
+"""Lock-order validation (lockdep) for simulated code.
+
+Turn it on with ``mmactors run --lockdep``, a ``[lockdep]`` table in the
+scenario, ``MMACTORS_LOCKDEP=1`` in the environment, or (in tests)
+:func:`mmactors.testing.lockdep_enabled`::
+
+    [lockdep]
+    enabled = true          # default: off (on under the test suite)
+    stop = true             # stop the run at the first report (exit status 4)
+    rwlock_read = "recursive"   # or "queued": CONFIG_QUEUED_RWLOCKS semantics
+    hierarchy = true        # check against the mm lock order (hierarchy.py)
+
+A run with a report exits with status 4; ``--json`` carries
+``"lockdep": {"reports": [{"kind": ..., "classes": [...], "text": ...}]}``.
+The validator is :class:`~mmactors.lockdep.core.Lockdep`; the irq-state
+helpers for model code are in :mod:`mmactors.lockdep.irq`; the mm lock order
+table is :mod:`mmactors.lockdep.hierarchy`; the port of
+lib/locking-selftest.c is :mod:`mmactors.lockdep.selftest`.
+"""
+from __future__ import annotations
+
+import os
+
+from ..machine import register_subsystem
+from ..scenario import Field, check_table, one_of, register_section
+from .core import HeldLock, Lockdep, LockdepClass
+from .irq import (hardirq_enter, hardirq_exit, local_bh_disable, local_bh_enable,
+                  local_irq_disable, local_irq_enable, local_irq_restore, local_irq_save,
+                  softirq_enter, softirq_exit)
+from .report import KINDS, LockdepError, LockdepReport
+
+__all__ = ["Lockdep", "LockdepClass", "HeldLock", "LockdepError", "LockdepReport", "KINDS",
+           "attach", "lockdep_of", "set_default", "default_enabled", "LOCKDEP_FIELDS",
+           "local_irq_disable", "local_irq_enable", "local_irq_save", "local_irq_restore",
+           "local_bh_disable", "local_bh_enable", "hardirq_enter", "hardirq_exit",
+           "softirq_enter", "softirq_exit"]
+
+LOCKDEP_FIELDS = [
+    Field("enabled", bool, None, doc="validate lock order (default: off; on under tests)"),
+    Field("stop", bool, True, doc="stop the run at the first report (else report once, go quiet)"),
+    Field("rwlock_read", str, "recursive", check=one_of("recursive", "queued"),
+          doc="rwlock readers: recursive (locking-selftest) or queued (x86 qrwlock)"),
+    Field("hierarchy", bool, True, doc="check against the mm lock order of mm/rmap.c, mm/filemap.c"),
+]
+
+
+def _validate(ctx, data, machine):
+    return check_table(ctx, ("lockdep",), data, LOCKDEP_FIELDS)
+
+
+def _defaults():
+    return {f.name: f.default for f in LOCKDEP_FIELDS}
+
+
+register_section("lockdep", _validate, _defaults)
+
+# Process-wide default when a scenario does not say: None = ask the environment.
+_DEFAULT: list = [None]
+
+
+def set_default(enabled: bool | None) -> bool | None:
+    """Make lockdep on (True) or off (False) for every machine whose scenario
+    does not say, or defer to $MMACTORS_LOCKDEP (None).  Returns the old value."""
+    old = _DEFAULT[0]
+    _DEFAULT[0] = enabled
+    return old
+
+
+def default_enabled() -> bool:
+    if _DEFAULT[0] is not None:
+        return bool(_DEFAULT[0])
+    return os.environ.get("MMACTORS_LOCKDEP", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+class LockdepSubsystem:
+    """What a machine carries: adds ``"lockdep"`` to the JSON result and a line
+    to the summary; a report without a stopped run still exits with 4."""
+
+    def __init__(self, machine, ld: Lockdep):
+        self.machine = machine
+        self.lockdep = ld
+
+    def report(self, extra: dict):
+        extra["lockdep"] = self.lockdep.to_json()
+        if self.lockdep.reports:
+            extra.setdefault("_exit_status", 4)
+
+    def summary(self) -> str:
+        return self.lockdep.summary()
+
+
+def attach(machine, *, stop=None, rwlock_read=None, hierarchy=None) -> Lockdep:
+    """Attach lockdep to ``machine`` (a Machine, or a bare Engine) before it
+    runs; options default to the scenario's ``[lockdep]`` table."""
+    eng = getattr(machine, "engine", machine)
+    cur = eng.locks.validator
+    if isinstance(cur, Lockdep):
+        if (stop is None or stop == cur.stop) and \
+                (rwlock_read is None or rwlock_read == cur.rwlock_read) and \
+                (hierarchy is None or hierarchy == cur.hierarchy):
+            return cur
+        detach(machine)                 # other options: start afresh (before the run)
+    scn = getattr(machine, "scenario", None)
+    cfg = dict(_defaults())
+    if scn is not None:
+        cfg.update(scn.sections.get("lockdep") or {})
+    ld = Lockdep(eng, stop=cfg["stop"] if stop is None else stop,
+                 rwlock_read=cfg["rwlock_read"] if rwlock_read is None else rwlock_read,
+                 hierarchy=cfg["hierarchy"] if hierarchy is None else hierarchy)
+    ld.attach()
+    if hasattr(machine, "subsystems"):
+        machine.subsystems.append(LockdepSubsystem(machine, ld))
+    return ld
+
+
+def detach(machine) -> None:
+    eng = getattr(machine, "engine", machine)
+    v = eng.locks.validator
+    if isinstance(v, Lockdep):
+        v.detach()
+    if hasattr(machine, "subsystems"):
+        machine.subsystems[:] = [s for s in machine.subsystems
+                                 if not isinstance(s, LockdepSubsystem)]
+
+
+def lockdep_of(machine_or_result) -> Lockdep | None:
+    """The Lockdep attached to a Machine, an Engine or a RunResult's machine."""
+    m = getattr(machine_or_result, "machine", None) or machine_or_result
+    eng = getattr(m, "engine", m)
+    locks = getattr(eng, "locks", None)
+    v = getattr(locks, "validator", None)
+    return v if isinstance(v, Lockdep) else None
+
+
+@register_subsystem
+def _factory(machine):
+    cfg = machine.scenario.sections.get("lockdep") or {}
+    enabled = cfg.get("enabled")
+    if enabled is None:
+        enabled = default_enabled()
+    if not enabled:
+        return None
+    eng = machine.engine
+    ld = Lockdep(eng, stop=cfg.get("stop", True), rwlock_read=cfg.get("rwlock_read", "recursive"),
+                 hierarchy=cfg.get("hierarchy", True))
+    ld.attach()
+    return LockdepSubsystem(machine, ld)

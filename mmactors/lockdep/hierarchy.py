@@ -1,0 +1,200 @@
+"""The mm lock hierarchy as data: the "Lock ordering in mm" comment at the top
+of mm/rmap.c and the "Lock ordering" comment of mm/filemap.c, encoded once.
+
+Each entry ``(outer, inner, where)`` says the kernel takes ``inner`` while
+holding ``outer`` (``where`` is the comment's hint, with its source file).
+Names are the *lockdep class names* the kernel prints (``&mm->mmap_lock``,
+``&anon_vma->rwsem``, ``&xa->xa_lock`` for the i_pages lock, ...), so any
+simulated lock created with one of these class names is checked against the
+table, whoever wrote the path.  :data:`ALIASES` maps the comment's names and
+older class names to these.
+
+How lockdep uses it: with ``[lockdep] hierarchy = true`` (the default) every
+edge is added to the dependency graph before the run, as if the kernel path
+that takes the two locks in this order had already been seen (the report
+shows "mm/rmap.c lock order" where a stack would be).  A simulated path that
+takes two of these locks the other way round, or closes a cycle through
+them with its own locks, is then reported as a "possible circular locking
+dependency" the first time it runs -- the same report the kernel would give
+once both paths have run.
+
+Versions: current mainline (the ``folio_lock_memcg move_lock`` line of
+6.12 is gone, so ``i_pages lock`` hangs off ``mapping->private_lock``).
+Choices where the two comments disagree or are stale (say so where it
+matters):
+
+* filemap.c's first block (``->private_lock -> ->swap_lock``, from
+  ``__free_pte``/``exclusive_swap_page``, which no longer exist) contradicts
+  rmap.c's ``swap_lock -> mapping->private_lock``; rmap.c wins, that edge is
+  left out.
+* rmap.c's hugetlbfs block (``i_mmap_rwsem -> folio_lock``) would close a
+  false cycle with the main tree's ``folio_lock -> hugetlbfs_i_mmap_rwsem_key``
+  and is itself out of date (mm/hugetlb.c takes i_mmap_lock before the vma
+  lock); it is left out: hugetlb is not simulated.
+* ``folio_lock`` (PG_locked) is not a lockdep class in the kernel (the
+  cross-release machinery that could see it was removed in v4.15); the
+  simulator gives it the synthetic class ``folio_lock``.
+* ``tasklist_lock`` is taken for read on the documented path
+  (memory_failure / collect_procs_anon); its edges are seeded as reader
+  edges, so the recursive-read rules apply to them.  Every other edge is
+  seeded as exclusive -> non-recursive (the strongest kind), which reports
+  any reversal whatever the modes.
+
+The rmap.c tree is a flattened partial order ("in X" hints name the path),
+and lockdep follows paths, so the transitive closure is implied, as in the
+kernel.
+"""
+from __future__ import annotations
+
+__all__ = ["MM_LOCK_ORDER", "CLASSES", "ALIASES", "READ_CLASSES", "canonical", "order_of",
+           "is_ordered"]
+
+# class name -> (kind, what the comments call it)
+CLASSES: dict[str, tuple[str, str]] = {
+    "&sb->s_type->i_mutex_key": ("rwsem", "inode->i_rwsem"),
+    "&mm->mmap_lock": ("rwsem", "mm->mmap_lock"),
+    "mapping.invalidate_lock": ("rwsem", "mapping->invalidate_lock"),
+    "folio_lock": ("folio", "folio_lock / lock_page (PG_locked; synthetic class)"),
+    "&hugetlbfs_i_mmap_rwsem_key": ("rwsem", "hugetlbfs_i_mmap_rwsem_key"),
+    "vm_lock": ("rwsem", "vma_start_write (per-VMA lock)"),
+    "&mapping->i_mmap_rwsem": ("rwsem", "mapping->i_mmap_rwsem"),
+    "&anon_vma->rwsem": ("rwsem", "anon_vma->rwsem"),
+    "&mm->page_table_lock": ("spinlock", "mm->page_table_lock"),
+    "ptlock_ptr(ptdesc)": ("spinlock", "pte_lock (split page table lock)"),
+    "swap_lock": ("spinlock", "swap_lock"),
+    "mmlist_lock": ("spinlock", "mmlist_lock"),
+    "&mapping->i_private_lock": ("spinlock", "mapping->private_lock"),
+    "&xa->xa_lock": ("spinlock", "i_pages lock"),
+    "&lruvec->lru_lock": ("spinlock", "lruvec->lru_lock"),
+    "&sb->s_type->i_lock_key": ("spinlock", "inode->i_lock"),
+    "&wb->list_lock": ("spinlock", "bdi.wb->list_lock"),
+    "sb_lock": ("spinlock", "sb_lock"),
+    "tasklist_lock": ("rwlock", "tasklist_lock"),
+    "&pcp->lock": ("spinlock", "per_cpu_pages->lock"),
+    "&zone->lock": ("spinlock", "zone->lock"),
+    "slab_mutex": ("mutex", "slab_mutex"),
+    "&n->list_lock": ("spinlock", "kmem_cache_node->list_lock"),
+}
+
+# Other spellings -> the class names above.
+ALIASES: dict[str, str] = {
+    "i_rwsem": "&sb->s_type->i_mutex_key",
+    "inode->i_rwsem": "&sb->s_type->i_mutex_key",
+    "mmap_lock": "&mm->mmap_lock",
+    "mm->mmap_lock": "&mm->mmap_lock",
+    "invalidate_lock": "mapping.invalidate_lock",
+    "mapping->invalidate_lock": "mapping.invalidate_lock",
+    "lock_page": "folio_lock",
+    "PG_locked": "folio_lock",
+    "vma_start_write": "vm_lock",
+    "&vma->vm_lock->lock": "vm_lock",          # the class name up to 6.14
+    "i_mmap_rwsem": "&mapping->i_mmap_rwsem",
+    "mapping->i_mmap_rwsem": "&mapping->i_mmap_rwsem",
+    "anon_vma->rwsem": "&anon_vma->rwsem",
+    "anon_vma.lock": "&anon_vma->rwsem",
+    "page_table_lock": "&mm->page_table_lock",
+    "mm->page_table_lock": "&mm->page_table_lock",
+    "pte_lock": "ptlock_ptr(ptdesc)",
+    "ptl": "ptlock_ptr(ptdesc)",
+    "private_lock": "&mapping->i_private_lock",
+    "mapping->private_lock": "&mapping->i_private_lock",
+    "&mapping->private_lock": "&mapping->i_private_lock",
+    "i_pages": "&xa->xa_lock",
+    "i_pages lock": "&xa->xa_lock",
+    "&mapping->i_pages": "&xa->xa_lock",
+    "lru_lock": "&lruvec->lru_lock",
+    "lruvec->lru_lock": "&lruvec->lru_lock",
+    "i_lock": "&sb->s_type->i_lock_key",
+    "inode->i_lock": "&sb->s_type->i_lock_key",
+    "&inode->i_lock": "&sb->s_type->i_lock_key",
+    "list_lock": "&wb->list_lock",
+    "bdi.wb->list_lock": "&wb->list_lock",
+    "zone->lock": "&zone->lock",
+    "pcp->lock": "&pcp->lock",
+    "node->list_lock": "&n->list_lock",
+}
+
+_PTL = ("&mm->page_table_lock", "ptlock_ptr(ptdesc)")
+_R = "mm/rmap.c"
+_F = "mm/filemap.c"
+
+#: (outer, inner, where): the kernel takes ``inner`` while holding ``outer``.
+MM_LOCK_ORDER: list[tuple[str, str, str]] = [
+    # ---- mm/rmap.c, "Lock ordering in mm:" (mainline) ----
+    ("&sb->s_type->i_mutex_key", "&mm->mmap_lock", f"{_R}: while writing or truncating"),
+    ("&mm->mmap_lock", "mapping.invalidate_lock", f"{_R}: in filemap_fault"),
+    ("mapping.invalidate_lock", "folio_lock", f"{_R}"),
+    ("folio_lock", "&hugetlbfs_i_mmap_rwsem_key", f"{_R}: in huge_pmd_share"),
+    ("&hugetlbfs_i_mmap_rwsem_key", "vm_lock", f"{_R}: vma_start_write"),
+    ("vm_lock", "&mapping->i_mmap_rwsem", f"{_R}"),
+    ("&mapping->i_mmap_rwsem", "&anon_vma->rwsem", f"{_R}"),
+    *[("&anon_vma->rwsem", p, f"{_R}: mm->page_table_lock or pte_lock") for p in _PTL],
+    *[(p, "swap_lock", f"{_R}: in swap_duplicate, swap_info_get") for p in _PTL],
+    ("swap_lock", "mmlist_lock", f"{_R}: in mmput, drain_mmlist and others"),
+    ("swap_lock", "&mapping->i_private_lock", f"{_R}: in block_dirty_folio"),
+    ("&mapping->i_private_lock", "&xa->xa_lock", f"{_R}: i_pages lock (widely used)"),
+    ("&xa->xa_lock", "&lruvec->lru_lock", f"{_R}: in folio_lruvec_lock_irq"),
+    ("swap_lock", "&sb->s_type->i_lock_key", f"{_R}: in set_page_dirty's __mark_inode_dirty"),
+    ("swap_lock", "&wb->list_lock", f"{_R}: in set_page_dirty's __mark_inode_dirty"),
+    ("&wb->list_lock", "sb_lock", f"{_R}: within inode_lock in fs/fs-writeback.c"),
+    ("&wb->list_lock", "&xa->xa_lock", f"{_R}: within bdi.wb->list_lock in __sync_single_inode"),
+    ("&anon_vma->rwsem", "tasklist_lock", f"{_R}: memory_failure, collect_procs_anon"),
+    ("&mapping->i_mmap_rwsem", "tasklist_lock", f"{_R}: memory_failure, collect_procs_anon"),
+    *[("tasklist_lock", p, f"{_R}: pte map lock") for p in _PTL],
+    # ---- mm/filemap.c, "Lock ordering:" (edges not already direct above) ----
+    ("&sb->s_type->i_mutex_key", "mapping.invalidate_lock", f"{_F}: acquired by fs in truncate path"),
+    ("mapping.invalidate_lock", "&mapping->i_mmap_rwsem", f"{_F}: truncate->unmap_mapping_range"),
+    ("&mm->mmap_lock", "&mapping->i_mmap_rwsem", f"{_F}"),
+    *[("&mapping->i_mmap_rwsem", p, f"{_F}: various, mainly in memory.c") for p in _PTL],
+    *[(p, "&xa->xa_lock", f"{_F}: try_to_unmap_one, arch-dependent flush_dcache_mmap_lock")
+      for p in _PTL],
+    *[(p, "&mapping->i_private_lock", f"{_F}: try_to_unmap_one, zap_pte_range") for p in _PTL],
+    *[(p, "&lruvec->lru_lock", f"{_F}: follow_page_mask->mark_page_accessed") for p in _PTL],
+    *[(p, "&wb->list_lock", f"{_F}: folio_remove_rmap_pte->set_page_dirty") for p in _PTL],
+    *[(p, "&sb->s_type->i_lock_key", f"{_F}: zap_pte_range->set_page_dirty") for p in _PTL],
+    # ---- per-VMA locks: vma_start_write() asserts mmap_lock held for write
+    # (include/linux/mmap_lock.h), so taking mmap_lock under a VMA read lock
+    # (lock_vma_under_rcu) closes a cycle.
+    ("&mm->mmap_lock", "vm_lock", "include/linux/mmap_lock.h: vma_start_write under mmap_write_lock"),
+    # ---- allocators (others' mm/ models are checked against these too) ----
+    ("&pcp->lock", "&zone->lock", "mm/page_alloc.c: free_pcppages_bulk under pcp_spin_lock"),
+    ("slab_mutex", "&n->list_lock", "mm/slub.c: Lock order: slab_mutex, node->list_lock"),
+]
+
+# Classes seeded as shared (reader) on the documented paths.
+READ_CLASSES = frozenset({"tasklist_lock"})
+
+
+def canonical(name: str) -> str:
+    """The table's class name for ``name`` (itself if unknown)."""
+    return ALIASES.get(name, name)
+
+
+def order_of() -> dict[str, set[str]]:
+    """Transitive closure: class -> every class that may be taken inside it."""
+    succ: dict[str, list[str]] = {}
+    for a, b, _ in MM_LOCK_ORDER:
+        succ.setdefault(a, []).append(b)
+    out: dict[str, set[str]] = {}
+    for start in CLASSES:
+        seen: set[str] = set()
+        stack = list(succ.get(start, ()))
+        while stack:
+            c = stack.pop()
+            if c not in seen:
+                seen.add(c)
+                stack.extend(succ.get(c, ()))
+        out[start] = seen
+    return out
+
+
+def is_ordered(outer: str, inner: str) -> bool | None:
+    """True if the table allows taking ``inner`` under ``outer``, False if it
+    requires the reverse, None if it says nothing about the pair."""
+    o, i = canonical(outer), canonical(inner)
+    closure = order_of()
+    if i in closure.get(o, ()):
+        return True
+    if o in closure.get(i, ()):
+        return False
+    return None
