@@ -34,6 +34,8 @@ class Mutex(LockBase):
             site = (f.f_code, f.f_lineno)
         eng = self.engine
         me = eng.current
+        if me.debt:                # decide at the true time: pay what came before
+            await eng.spend(0)
         v = eng.locks.validator
         if v is not None:                   # might_sleep() in mutex_lock()
             v.might_sleep(me, site)
@@ -41,7 +43,7 @@ class Mutex(LockBase):
         if self.owner is None and not self.waiters:
             self.owner = me
             self._acquired(me, "W", site, subclass=subclass)
-            await eng.spend(lat)
+            me.debt += lat             # paid at the next scheduling point
             return
         spin = self.owner is not None and self.owner.state != "parked"
         t0 = await self._wait(me, "W", site, eng.now + lat, spin, subclass)
@@ -60,13 +62,15 @@ class Mutex(LockBase):
             site = (f.f_code, f.f_lineno)
         eng = self.engine
         me = eng.current
+        if me.debt:                # decide at the true time: pay what came before
+            await eng.spend(0)
         if self.owner is not None or self.waiters:
-            await eng.spend(self.line.read(me.cpu))
+            me.debt += self.line.read(me.cpu)
             return False
         lat = self.line.write(me.cpu)
         self.owner = me
         self._acquired(me, "W", site, trylock=True)
-        await eng.spend(lat)
+        me.debt += lat             # paid at the next scheduling point
         return True
 
     def unlock(self, site=None):

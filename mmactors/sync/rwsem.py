@@ -54,11 +54,13 @@ class _RWBase(LockBase):
     async def _read(self, site, subclass=0):
         eng = self.engine
         me = eng.current
+        if me.debt:                # decide at the true time: pay what came before
+            await eng.spend(0)
         lat = self.line.write(me.cpu)       # atomic add of a reader bias
         if self._reader_may_enter(me):
             self.readers[me.id] = self.readers.get(me.id, 0) + 1
             self._acquired(me, "R", site, subclass=subclass)
-            await eng.spend(lat)
+            me.debt += lat             # paid at the next scheduling point
             return
         t0 = await self._wait(me, "R", site, eng.now + lat, self._reader_spins(me), subclass)
         self._acquired(me, "R", site, t0, subclass=subclass)
@@ -66,11 +68,13 @@ class _RWBase(LockBase):
     async def _write(self, site, subclass=0):
         eng = self.engine
         me = eng.current
+        if me.debt:                # decide at the true time: pay what came before
+            await eng.spend(0)
         lat = self.line.write(me.cpu)       # cmpxchg 0 -> WRITER_LOCKED
         if self.writer is None and not self.readers and not self.waiters:
             self.writer = me
             self._acquired(me, "W", site, subclass=subclass)
-            await eng.spend(lat)
+            me.debt += lat             # paid at the next scheduling point
             return
         spin = self._writer_spins(me)
         t0 = await self._wait(me, "W", site, eng.now + lat, spin, subclass)
@@ -79,12 +83,14 @@ class _RWBase(LockBase):
     async def _try(self, mode, site) -> bool:
         eng = self.engine
         me = eng.current
+        if me.debt:                # decide at the true time: pay what came before
+            await eng.spend(0)
         if mode == "R":
             ok = self.writer is None and not self.waiters
         else:
             ok = self.writer is None and not self.readers and not self.waiters
         if not ok:
-            await eng.spend(self.line.read(me.cpu))
+            me.debt += self.line.read(me.cpu)
             return False
         lat = self.line.write(me.cpu)
         if mode == "R":
@@ -92,7 +98,7 @@ class _RWBase(LockBase):
         else:
             self.writer = me
         self._acquired(me, mode, site, trylock=True)
-        await eng.spend(lat)
+        me.debt += lat             # paid at the next scheduling point
         return True
 
     # -- release ------------------------------------------------------------

@@ -46,13 +46,15 @@ class _Spin(LockBase):
             site = (f.f_code, f.f_lineno)
         eng = self.engine
         me = eng.current
+        if me.debt:                # decide at the true time: pay what came before
+            await eng.spend(0)
         if self.owner is not None or self.waiters:
-            await eng.spend(self.line.read(me.cpu))
+            me.debt += self.line.read(me.cpu)
             return False
         lat = self.line.write(me.cpu)
         self.owner = me
         self._acquired(me, "W", site, trylock=True)
-        await eng.spend(lat)
+        me.debt += lat             # paid at the next scheduling point
         return True
 
     async def lock_nested(self, subclass: int, site=None) -> None:
@@ -146,11 +148,13 @@ class TicketSpinLock(_Spin):
             site = (f.f_code, f.f_lineno)
         eng = self.engine
         me = eng.current
+        if me.debt:                # decide at the true time: pay what came before
+            await eng.spend(0)
         lat = self.line.write(me.cpu)          # fetch_add on the tail: our ticket
         if self.owner is None and not self.waiters:
             self.owner = me
             self._acquired(me, "W", site, subclass=subclass)
-            await eng.spend(lat)
+            me.debt += lat             # paid at the next scheduling point
             return
         t0 = await self._wait(me, "W", site, eng.now + lat, subclass=subclass)
         self._acquired(me, "W", site, t0, subclass=subclass)
@@ -173,11 +177,13 @@ class QSpinLock(_Spin):
             site = (f.f_code, f.f_lineno)
         eng = self.engine
         me = eng.current
+        if me.debt:                # decide at the true time: pay what came before
+            await eng.spend(0)
         lat = self.line.write(me.cpu)          # cmpxchg 0 -> LOCKED, or xchg of the tail
         if self.owner is None and not self.waiters:
             self.owner = me
             self._acquired(me, "W", site, subclass=subclass)
-            await eng.spend(lat)
+            me.debt += lat             # paid at the next scheduling point
             return
         t0 = await self._wait(me, "W", site, eng.now + lat, subclass=subclass)
         self._acquired(me, "W", site, t0, subclass=subclass)
