@@ -249,3 +249,20 @@ def test_time_never_goes_backwards_under_preemption():
         eng.add_actor(f"a{i}", fn, cpu=i)
     eng.run()
     assert stamps == sorted(stamps) and eng.decisions > 100
+
+
+def test_switch_count_does_not_depend_on_trio_start_order():
+    """Regression: the first baton hand-out counted as a switch only when trio
+    happened to start another task last."""
+    counts = set()
+    for _ in range(8):
+        eng = Engine(seed=1, duration_ns=20_000)
+
+        async def fn(a):
+            while True:
+                await a.spend(a.rng.randrange(50, 500))
+        for i in range(4):
+            eng.add_actor(f"a{i}", fn, cpu=i)
+        eng.run()
+        counts.add((eng.events, eng.switches))
+    assert len(counts) == 1

@@ -198,8 +198,16 @@ class Engine:
         # The last task to start hands out the first baton, once every other
         # actor task is parked (so trio's start order cannot matter).
         self._started += 1
-        if self._started < self._initial or not self._dispatch(a):
+        if self._started < self._initial:
             await self._wait_baton(a)
+        else:
+            # The first hand-out is not a switch between actors: whichever
+            # task trio happened to start last must not change the count.
+            sw = self.switches
+            got = self._dispatch(a)
+            self.switches = sw
+            if not got:
+                await self._wait_baton(a)
         await self._body(a)
 
     async def _spawned_main(self, a: Actor):

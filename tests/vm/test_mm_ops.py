@@ -164,3 +164,28 @@ def test_two_threads_racing_on_one_mm_keep_the_invariants(prog, data):
     assert res.error is None, res.error.report()
     from mmactors.mm.addrspace import addrspace_of
     addrspace_of(m)._check()
+
+
+@pytest.mark.parametrize("test", ["page_fault1", "page_fault2", "mmap1"])
+def test_mm_runs_are_deterministic(test):
+    from mmactors import Machine
+    text = f"""
+[machine]
+cpus = 4
+memory_mib = 512
+[[workload]]
+kind = "will-it-scale"
+test = "{test}"
+mode = "threads"
+region_mib = 1
+[run]
+duration_ns = 300000
+"""
+    def run(seed):
+        r = Machine(parse_scenario(text), seed=seed).run()
+        d = r.to_json()
+        d.pop("host")
+        return d
+    a, b, c = run(3), run(3), run(4)
+    assert a == b
+    assert a["trace_sha256"] != c["trace_sha256"]
