@@ -378,7 +378,7 @@ class Engine:
         """Stop the run with ``err`` (used by checkers such as lockdep)."""
         if self.error is None:
             self.error = err
-        self._finish("error")
+        self._finish(getattr(self.error, "kind", "error"))
 
     # ------------------------------------------------------------ deadlocks
     def _holders(self, obj):
