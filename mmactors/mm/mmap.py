@@ -113,6 +113,7 @@ class MM:
         self.vmas: SortedDict = SortedDict()      # vm_start -> VMA (mm->mm_mt)
         self.mt_line = CacheLine(engine.costs, engine.node_of, "mm->mm_mt", clock=engine)
         self.vma_ids = 0
+        self._last = None                         # find_vma's memo (see find_vma)
         self.map_count = 0
         self.pgtables: dict = {}                  # pmd index -> PageTable (memory.py)
         self.nr_ptes = 0
@@ -138,12 +139,21 @@ class MM:
     # -- the VMA tree -------------------------------------------------------
     def find_vma(self, addr: int) -> VMA | None:
         """The VMA containing addr, or None (vma_lookup)."""
+        # Simulator shortcut, not the kernel's (which walks the maple tree every
+        # time): remember the last hit; it is valid while it is still in the tree.
+        last = self._last
+        if last is not None and last.vm_start <= addr < last.vm_end \
+                and self.vmas.get(last.vm_start) is last:
+            return last
         v = self.vmas
         i = v.bisect_right(addr) - 1
         if i < 0:
             return None
         vma = v.peekitem(i)[1]
-        return vma if addr < vma.vm_end else None
+        if addr < vma.vm_end:
+            self._last = vma
+            return vma
+        return None
 
     def overlapping(self, start: int, end: int) -> list[VMA]:
         v = self.vmas
