@@ -15,27 +15,52 @@ __all__ = ["CostModel", "CacheLine", "COST_DOCS"]
 
 @dataclass(frozen=True)
 class CostModel:
-    l1_hit_ns: int = field(default=1, metadata={"doc": 'Private-cache hit: ~4 cycles at ~3 GHz (Intel optimisation manual, L1D load-to-use).'})
-    llc_hit_ns: int = field(default=15, metadata={"doc": 'Shared LLC hit: ~40-50 cycles on Skylake-SP (Intel optimisation manual, mesh LLC).'})
-    dram_ns: int = field(default=90, metadata={"doc": 'DRAM access: ~90 ns idle load-to-use on a 2-socket server (Intel MLC, local node).'})
-    line_transfer_ns: int = field(default=100, metadata={"doc": 'One cache-line transfer between cores of one node (core-to-core latency on a 2-socket Xeon, Intel MLC "c2c" ~70-100 ns; Boyd-Wickizer et al. use c = 100 ns).'})
-    line_transfer_remote_ns: int = field(default=150, metadata={"doc": 'Cache-line transfer across nodes (QPI/UPI hop, Intel MLC remote c2c ~130-180 ns).'})
-    atomic_rmw_ns: int = field(default=6, metadata={"doc": 'An uncontended locked RMW on a line already owned (lock cmpxchg ~18-20 cycles).'})
-    wakeup_ns: int = field(default=3000, metadata={"doc": 'Waking a sleeping task until it runs: try_to_wake_up + IPI + context switch (schbench/perf bench sched pipe wake-up latencies of a few microseconds).'})
-    context_switch_ns: int = field(default=1500, metadata={"doc": 'A context switch on the same CPU (perf bench sched pipe, ~1.5-2 us a round trip).'})
-    syscall_ns: int = field(default=100, metadata={"doc": "A system call's entry and exit (getpid-style null syscall ~100 ns with mitigations off)."})
-    page_zero_ns: int = field(default=350, metadata={"doc": 'Clearing one 4 KiB page (clear_page_erms at ~10-12 GB/s).'})
-    page_copy_ns: int = field(default=600, metadata={"doc": 'Copying one 4 KiB page (copy_page at ~6-8 GB/s).'})
-    exception_ns: int = field(default=200, metadata={"doc": "A page fault's exception entry and return (~500-700 cycles with swapgs/IRET and mitigations; will-it-scale page_fault1 at 1 CPU takes ~1.5-2 us a fault including zeroing)."})
-    ipi_handle_ns: int = field(default=700, metadata={"doc": "What a TLB-flush IPI costs its target CPU: interrupt entry, flush_tlb_func, exit."})
-    slab_alloc_ns: int = field(default=40, metadata={"doc": "A kmem_cache_alloc fast path (vm_area_struct, anon_vma, maple nodes; SLUB's lockless cmpxchg path, ~100 cycles)."})
-    maple_store_ns: int = field(default=150, metadata={"doc": "A maple-tree store or erase in mm->mm_mt with node preallocation (mas_preallocate + mas_store_prealloc, a few hundred cycles; will-it-scale mmap1 runs ~1 us a mmap+munmap pair on one CPU)."})
-    tlb_ipi_ns: int = field(default=1500, metadata={"doc": 'A TLB shootdown IPI round trip to one CPU (flush_tlb_mm_range, ~1-2 us).'})
-    tlb_flush_page_ns: int = field(default=50, metadata={"doc": 'A local TLB flush of one page (invlpg ~100-200 cycles).'})
-    swap_io_ns: int = field(default=90_000, metadata={"doc": 'A 4 KiB swap-in or swap-out on NVMe (~80-100 us read latency at QD1).'})
-    disk_io_ns: int = field(default=90_000, metadata={"doc": 'A 4 KiB filesystem read from disk (same device class as swap).'})
-
-
+    l1_hit_ns: int = field(default=1, metadata={"doc": (
+        'Private-cache hit: ~4 cycles at ~3 GHz (Intel optimisation manual, L1D load-to-use).')})
+    llc_hit_ns: int = field(default=15, metadata={"doc": (
+        'Shared LLC hit: ~40-50 cycles on Skylake-SP (Intel optimisation manual, mesh LLC).')})
+    dram_ns: int = field(default=90, metadata={"doc": (
+        'DRAM access: ~90 ns idle load-to-use on a 2-socket server (Intel MLC, local node).')})
+    line_transfer_ns: int = field(default=100, metadata={"doc": (
+        'One cache-line transfer between cores of one node (core-to-core latency on a '
+        '2-socket Xeon, Intel MLC "c2c" ~70-100 ns; Boyd-Wickizer et al. use c = 100 ns).')})
+    line_transfer_remote_ns: int = field(default=150, metadata={"doc": (
+        'Cache-line transfer across nodes (QPI/UPI hop, Intel MLC remote c2c ~130-180 ns).')})
+    atomic_rmw_ns: int = field(default=6, metadata={"doc": (
+        'An uncontended locked RMW on a line already owned (lock cmpxchg ~18-20 cycles).')})
+    wakeup_ns: int = field(default=3000, metadata={"doc": (
+        'Waking a sleeping task until it runs: try_to_wake_up + IPI + context switch '
+        '(schbench/perf bench sched pipe wake-up latencies of a few microseconds).')})
+    context_switch_ns: int = field(default=1500, metadata={"doc": (
+        'A context switch on the same CPU (perf bench sched pipe, ~1.5-2 us a round trip).')})
+    syscall_ns: int = field(default=100, metadata={"doc": (
+        "A system call's entry and exit (getpid-style null syscall ~100 ns with mitigations "
+        'off).')})
+    page_zero_ns: int = field(default=350, metadata={"doc": (
+        'Clearing one 4 KiB page (clear_page_erms at ~10-12 GB/s).')})
+    page_copy_ns: int = field(default=600, metadata={"doc": (
+        'Copying one 4 KiB page (copy_page at ~6-8 GB/s).')})
+    exception_ns: int = field(default=200, metadata={"doc": (
+        "A page fault's exception entry and return (~500-700 cycles with swapgs/IRET and "
+        'mitigations; will-it-scale page_fault1 at 1 CPU takes ~1.5-2 us a fault including '
+        'zeroing).')})
+    ipi_handle_ns: int = field(default=700, metadata={"doc": (
+        'What a TLB-flush IPI costs its target CPU: interrupt entry, flush_tlb_func, exit.')})
+    slab_alloc_ns: int = field(default=40, metadata={"doc": (
+        "A kmem_cache_alloc fast path (vm_area_struct, anon_vma, maple nodes; SLUB's lockless "
+        'cmpxchg path, ~100 cycles).')})
+    maple_store_ns: int = field(default=150, metadata={"doc": (
+        'A maple-tree store or erase in mm->mm_mt with node preallocation (mas_preallocate + '
+        'mas_store_prealloc, a few hundred cycles; will-it-scale mmap1 runs ~1 us a '
+        'mmap+munmap pair on one CPU).')})
+    tlb_ipi_ns: int = field(default=1500, metadata={"doc": (
+        'A TLB shootdown IPI round trip to one CPU (flush_tlb_mm_range, ~1-2 us).')})
+    tlb_flush_page_ns: int = field(default=50, metadata={"doc": (
+        'A local TLB flush of one page (invlpg ~100-200 cycles).')})
+    swap_io_ns: int = field(default=90_000, metadata={"doc": (
+        'A 4 KiB swap-in or swap-out on NVMe (~80-100 us read latency at QD1).')})
+    disk_io_ns: int = field(default=90_000, metadata={"doc": (
+        'A 4 KiB filesystem read from disk (same device class as swap).')})
 
 
 COST_DOCS = {f.name: f.metadata["doc"] for f in fields(CostModel)}
