@@ -40,11 +40,15 @@ def test_mutual_exclusion_under_explored_schedules(kind, data, nactors):
     assert len(done) == nactors
 
 
+@pytest.mark.parametrize("cls", [RWSemaphore, RWLock])
 @given(data=st.data())
-def test_rwsem_readers_and_writers_exclude(data):
+def test_readers_and_writers_exclude(cls, data):
     eng = Engine(seed=2, strategy=ChoiceStrategy(
         chooser=lambda n: data.draw(st.integers(0, n - 1))))
-    sem = RWSemaphore(eng, "&mm->mmap_lock")
+    sem = cls(eng, "&mm->mmap_lock" if cls is RWSemaphore else "&tasklist_lock")
+    if cls is RWLock:
+        sem.down_read, sem.up_read = sem.read_lock, sem.read_unlock
+        sem.down_write, sem.up_write = sem.write_lock, sem.write_unlock
     state = {"readers": 0, "writers": 0, "max_readers": 0}
 
     def reader():
