@@ -7,18 +7,24 @@ so that the checker never silently prints a wrong verdict.
 
 from __future__ import annotations
 
+from typing import Optional
+
 
 class LitmusError(Exception):
-    """A problem with a litmus test, located at ``path:line``."""
+    """A problem with a litmus test, located at ``path:line``; a problem with
+    the file as a whole (missing, unreadable) has no line (0 or None) and
+    prints as ``path: message``."""
 
-    def __init__(self, path: str, line: int, message: str) -> None:
+    def __init__(self, path: str, line: Optional[int], message: str) -> None:
         super().__init__(path, line, message)
         self.path = path
         self.line = line
         self.message = message
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}"
+        if self.line:
+            return f"{self.path}:{self.line}: {self.message}"
+        return f"{self.path}: {self.message}"
 
 
 class EvalError(Exception):

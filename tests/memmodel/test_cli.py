@@ -70,7 +70,7 @@ def test_missing_file(tmp_path, capsys):
     missing = tmp_path / "nope.litmus"
     assert main([str(missing)]) == 2
     err = capsys.readouterr().err
-    assert err == f"mmactors: {missing}:0: no such file\n"
+    assert err == f"mmactors: {missing}: no such file\n"
 
 
 def test_parse_error_one_line(tmp_path, capsys):
@@ -89,3 +89,31 @@ def test_module_entry_point(tmp_path):
         cwd=root, capture_output=True, text=True, check=False)
     assert proc.returncode == 0
     assert proc.stdout.startswith("Test SB Allowed")
+
+
+def test_operational_run(tmp_path, capsys):
+    (tmp_path / "sb.litmus").write_text(SB)
+    assert main([str(tmp_path / "sb.litmus"), "--model", "tso", "--run", "40"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(HERD_SB.replace("Test SB Allowed", "Test SB Allowed"))
+    assert "Operational tso: 40 schedules: reached 4 of 4 allowed states" in out
+    assert main([str(tmp_path / "sb.litmus"), "--model", "sc", "--exhaustive"]) == 0
+    out = capsys.readouterr().out
+    assert "Operational sc: exhaustive search (" in out
+    assert "reached 3 of 3 allowed states" in out
+
+
+def test_operational_json(tmp_path, capsys):
+    (tmp_path / "sb.litmus").write_text(SB)
+    assert main([str(tmp_path / "sb.litmus"), "--model", "tso", "--exhaustive",
+                 "--json", "-"]) == 0
+    doc = json.loads(capsys.readouterr().out)[0]
+    op = doc["operational"]
+    assert op["exhaustive"] and not op["forbidden"] and not op["allowed_not_reached"]
+    assert {"0:r0": 0, "1:r0": 0} in op["reached"]
+
+
+def test_operational_bad_count(tmp_path, capsys):
+    (tmp_path / "sb.litmus").write_text(SB)
+    assert main([str(tmp_path / "sb.litmus"), "--run", "0"]) == 2
+    assert "--run needs N >= 1" in capsys.readouterr().err
