@@ -1,7 +1,9 @@
 """The ``mmactors`` command line.
 
 Exit statuses: 0 success, 1 an exception in simulated code, 2 bad input
-(scenario, option, litmus file), 3 deadlock, 4 a lockdep report.
+(scenario, option, litmus file), 3 deadlock, 4 a lockdep report, 5 a data
+race (KCSAN-style report), 6 a failed assertion or invariant of simulated
+code (BUG_ON/WARN_ON in a race program).
 """
 from __future__ import annotations
 
