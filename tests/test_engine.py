@@ -266,3 +266,14 @@ def test_switch_count_does_not_depend_on_trio_start_order():
         eng.run()
         counts.add((eng.events, eng.switches))
     assert len(counts) == 1
+
+
+def test_run_with_a_duration_ends_when_every_actor_has_finished():
+    """Regression: the end-of-run sentinel made a finished run end at duration_ns."""
+    eng = Engine(seed=1, duration_ns=10_000_000)
+
+    async def fn(a):
+        await a.spend(500)
+    eng.add_actor("a0", fn)
+    eng.run()
+    assert eng.end_reason == "done" and eng.now == 500

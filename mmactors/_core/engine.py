@@ -162,6 +162,7 @@ class Engine:
         a = Actor(self, len(self.actors), name, cpu, node, fn)
         self.actors.append(a)
         self._push(a, self.now if at_ns is None else max(at_ns, self.now))
+        self._live += 1
         self._nursery.start_soon(self._spawned_main, a, name=name)
         if self.trace is not None:
             self.trace.threads[a.id] = name
@@ -178,6 +179,7 @@ class Engine:
             raise SimulationError("nothing to run: the scenario has no actors")
         self._done = trio.Event()
         self._initial = len(self.actors)
+        self._live = len(self.actors)
         if self.duration_ns is not None:
             # The sentinel sorts before any actor due at the same instant.
             heapq.heappush(self._heap, (self.duration_ns, -1, -1, None))
@@ -238,6 +240,7 @@ class Engine:
             return
         a.state = _DONE
         a.waiting_on = None
+        self._live -= 1
         if self.trace is not None:
             self.trace.instant(a.id, "exit", self.now)
         if not self.finished:
@@ -279,11 +282,16 @@ class Engine:
             self._stalled()
             return False
         t, _, _, nxt = heapq.heappop(heap) if self._decide is None else self._pick()
-        if t > self.now:
-            self.now = t
         if nxt is None:                       # the end-of-run sentinel
+            if self._live == 0:               # everyone finished before it: end now
+                self._finish("done")
+                return False
+            if t > self.now:
+                self.now = t
             self._finish("duration")
             return False
+        if t > self.now:
+            self.now = t
         self.events += 1
         if self.events >= self._next_progress:
             self._next_progress = self.events + (1 << 16)

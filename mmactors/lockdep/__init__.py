@@ -93,8 +93,8 @@ def attach(machine, *, stop=None, rwlock_read=None, hierarchy=None) -> Lockdep:
     """Attach lockdep to ``machine`` (a Machine, or a bare Engine) before it
     runs; options default to the scenario's ``[lockdep]`` table."""
     eng = getattr(machine, "engine", machine)
-    cur = eng.locks.validator
-    if isinstance(cur, Lockdep):
+    cur = _in_slot(eng.locks.validator)
+    if cur is not None:
         if (stop is None or stop == cur.stop) and \
                 (rwlock_read is None or rwlock_read == cur.rwlock_read) and \
                 (hierarchy is None or hierarchy == cur.hierarchy):
@@ -115,8 +115,8 @@ def attach(machine, *, stop=None, rwlock_read=None, hierarchy=None) -> Lockdep:
 
 def detach(machine) -> None:
     eng = getattr(machine, "engine", machine)
-    v = eng.locks.validator
-    if isinstance(v, Lockdep):
+    v = _in_slot(eng.locks.validator)
+    if v is not None:
         v.detach()
     if hasattr(machine, "subsystems"):
         machine.subsystems[:] = [s for s in machine.subsystems
@@ -128,8 +128,15 @@ def lockdep_of(machine_or_result) -> Lockdep | None:
     m = getattr(machine_or_result, "machine", None) or machine_or_result
     eng = getattr(m, "engine", m)
     locks = getattr(eng, "locks", None)
-    v = getattr(locks, "validator", None)
-    return v if isinstance(v, Lockdep) else None
+    return _in_slot(getattr(locks, "validator", None))
+
+
+def _in_slot(v) -> "Lockdep | None":
+    """The Lockdep in a validator slot, alone or inside a ValidatorMux."""
+    if isinstance(v, Lockdep):
+        return v
+    find = getattr(v, "find", None)
+    return find(Lockdep) if find is not None else None
 
 
 @register_subsystem

@@ -291,12 +291,19 @@ class Lockdep(Validator):
 
     # --------------------------------------------------------------- attach
     def attach(self):
-        self.engine.locks.validator = self
+        # Alone in the slot when it is free (no multiplexing cost); beside the
+        # race detector (or any other validator) when it is not.
+        from ..sync.lockstat import add_validator
+        reg = self.engine.locks
+        if reg.validator is None:
+            reg.validator = self
+        else:
+            add_validator(reg, self)
         return self
 
     def detach(self):
-        if self.engine.locks.validator is self:
-            self.engine.locks.validator = None
+        from ..sync.lockstat import remove_validator
+        remove_validator(self.engine.locks, self)
 
     # -------------------------------------------------------------- classes
     def _new_class(self, name, subclass, kind, sleeping):

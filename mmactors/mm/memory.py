@@ -161,6 +161,12 @@ class Memory:
             await sub.pa.free_pages(new.pfn, 0)
         return pt
 
+    async def _pte_table(self, vmf: "Fault", me):
+        """The fault's PTE table, allocated (pte_alloc) on the first touch of its 2 MiB."""
+        if vmf.pt is None:
+            vmf.pt = await self.pte_alloc(vmf.vma.vm_mm, vmf.address, me)
+        return vmf.pt
+
     # ----------------------------------------------------------------- faults
     async def do_user_addr_fault(self, mm, addr: int, write: bool, me) -> int:
         """arch/x86/mm/fault.c: the per-VMA lock first, then mmap_lock."""
@@ -272,10 +278,9 @@ class Memory:
         sub = self.sub
         vma = vmf.vma
         mm = vma.vm_mm
-        pt = vmf.pt or await self.pte_alloc(mm, vmf.address, me)
+        pt = await self._pte_table(vmf, me)
         if pt is None:
             return VM_FAULT_OOM
-        vmf.pt = pt
         if not vmf.write:                              # map the shared zero page
             await pt.ptl.lock("do_anonymous_page")
             if pt.ptes[vmf.idx] == 0:
@@ -319,12 +324,8 @@ class Memory:
 
     async def do_read_fault(self, vmf: Fault, me) -> int:
         sub = self.sub
-        vma = vmf.vma
-        mm = vma.vm_mm
-        pt = vmf.pt or await self.pte_alloc(mm, vmf.address, me)
-        if pt is None:
+        if await self._pte_table(vmf, me) is None:
             return VM_FAULT_OOM
-        vmf.pt = pt
         if await self.do_fault_around(vmf, me):
             return 0
         pfn = await self._shmem_fault(vmf, me)
@@ -406,10 +407,9 @@ class Memory:
         sub = self.sub
         vma = vmf.vma
         mm = vma.vm_mm
-        pt = vmf.pt or await self.pte_alloc(mm, vmf.address, me)
+        pt = await self._pte_table(vmf, me)
         if pt is None:
             return False
-        vmf.pt = pt
         await pt.ptl.lock("finish_fault")
         if pt.ptes[vmf.idx] != 0:                      # vmf_pte_changed
             pt.ptl.unlock("finish_fault")
