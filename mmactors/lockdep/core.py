@@ -461,18 +461,8 @@ class Lockdep(Validator):
                 pass
             return
         held[idx].read = self._read_of(lock, "R", actor)
-        above = held[idx:]
-        del held[idx:]
         try:
-            for hl in above:
-                if held and held[-1].irq_context == hl.irq_context:
-                    chain_head = False
-                    hl.chain = held[-1].chain + (hl.cls.idx * 4 + hl.read,)
-                else:
-                    chain_head = True
-                    hl.chain = (hl.cls.idx * 4 + hl.read,)
-                self._validate_chain(t, hl, chain_head)
-                held.append(hl)
+            self._reacquire_above(t, held, idx)
         except _Stop:
             pass
 
@@ -645,17 +635,22 @@ class Lockdep(Validator):
         del held[idx]
         t.released[id(lock)] = (lock, site)
         if idx < len(held):
-            above = held[idx:]
-            del held[idx:]
-            for hl in above:
-                if held and held[-1].irq_context == hl.irq_context:
-                    chain_head = False
-                    hl.chain = held[-1].chain + (hl.cls.idx * 4 + hl.read,)
-                else:
-                    chain_head = True
-                    hl.chain = (hl.cls.idx * 4 + hl.read,)
-                self._validate_chain(t, hl, chain_head)
-                held.append(hl)
+            self._reacquire_above(t, held, idx)
+
+    def _reacquire_above(self, t, held, idx):
+        """reacquire_held_locks: re-validate the locks held above ``idx`` after
+        the one at ``idx`` changed (downgraded) or went (released out of order)."""
+        above = held[idx:]
+        del held[idx:]
+        for hl in above:
+            if held and held[-1].irq_context == hl.irq_context:
+                chain_head = False
+                hl.chain = held[-1].chain + (hl.cls.idx * 4 + hl.read,)
+            else:
+                chain_head = True
+                hl.chain = (hl.cls.idx * 4 + hl.read,)
+            self._validate_chain(t, hl, chain_head)
+            held.append(hl)
 
     @staticmethod
     def _find_held(held, lock):

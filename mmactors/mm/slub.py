@@ -573,14 +573,7 @@ class Slub:
             slab.frozen = 1
         # retry_load_slab:
         while c.slab is not None:
-            flush_slab, flush_freelist = c.slab, c.freelist
-            c.slab = None
-            c.freelist = []
-            c.tid += self.tid_step
-            s.transit.add(flush_slab)
-            await self.deactivate_slab(s, flush_slab, flush_freelist, me)
-            s.transit.discard(flush_slab)
-            c.stat[CPUSLAB_FLUSH] += 1
+            await self._flush_slab(s, c, me)
         c.slab = slab
         s.transit.discard(slab)
         return self._load_freelist(s, c, freelist, me)
@@ -708,6 +701,17 @@ class Slub:
         item = NR_SLAB_RECLAIMABLE_B if s.reclaim else NR_SLAB_UNRECLAIMABLE_B
         self.vmstat.mod_node_page_state(pa.nodes[slab.node], item, -(1 << slab.order), me)
         await pa.free_pages(slab.pfn, slab.order)
+
+    async def _flush_slab(self, s, c, me):
+        """flush_slab: take the CPU slab away (new tid) and deactivate it."""
+        slab, freelist = c.slab, c.freelist
+        c.slab = None
+        c.freelist = []
+        c.tid += self.tid_step
+        s.transit.add(slab)
+        await self.deactivate_slab(s, slab, freelist, me)
+        s.transit.discard(slab)
+        c.stat[CPUSLAB_FLUSH] += 1
 
     async def deactivate_slab(self, s, slab, freelist, me):
         """Return a cpu slab (and what is left of its cpu freelist) to the lists."""
@@ -911,14 +915,7 @@ class Slub:
         me = self.engine.current
         c = s.cpu_slab[me.cpu]
         if c.slab is not None:
-            slab, freelist = c.slab, c.freelist
-            c.slab = None
-            c.freelist = []
-            c.tid += self.tid_step
-            s.transit.add(slab)
-            await self.deactivate_slab(s, slab, freelist, me)
-            s.transit.discard(slab)
-            c.stat[CPUSLAB_FLUSH] += 1
+            await self._flush_slab(s, c, me)
         if c.partial is not None:
             chain = c.partial
             c.partial = None
