@@ -160,6 +160,9 @@ class Machine:
             rep = w.report()
             if rep:
                 res.extra.setdefault("workload_details", []).append(rep)
+            summ = getattr(w, "summary", None)
+            if summ is not None:
+                res.extra.setdefault("_summary", []).append(summ())
         for s in self.subsystems:
             rep = getattr(s, "report", None)
             if rep is not None:

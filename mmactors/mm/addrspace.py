@@ -91,6 +91,7 @@ class AddrSpace:
 
     def new_mm(self) -> MM:
         mm = MM(self.engine, len(self.mms))
+        mm.thp_align = self.pa.thp              # CONFIG_TRANSPARENT_HUGEPAGE
         self.mms.append(mm)
         return mm
 

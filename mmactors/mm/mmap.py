@@ -32,6 +32,7 @@ __all__ = ["PAGE_SHIFT", "PAGE_SIZE", "VMA", "MM", "VM_READ", "VM_WRITE", "VM_EX
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
 PMD_SHIFT = 21                      # one page-table page maps 2 MiB (512 PTEs)
+PMD_SIZE = 1 << PMD_SHIFT
 PTRS_PER_PTE = 512
 
 # vm_flags (include/linux/mm.h)
@@ -122,6 +123,7 @@ class MM:
         self.cpumask = 0                          # mm_cpumask: CPUs that ran this mm
         self.mm_users = 1
         self.mmap_base = MMAP_BASE
+        self.thp_align = True                     # CONFIG_TRANSPARENT_HUGEPAGE (get_unmapped_area)
         self.start_brk = self.brk = BRK_BASE
         self.exited = False
 
@@ -168,7 +170,25 @@ class MM:
                 out.append(vma)
         return out
 
-    def get_unmapped_area(self, length: int) -> int | None:
+    def get_unmapped_area(self, length: int, anon_private: bool = False) -> int | None:
+        """__get_unmapped_area (mm/mmap.c, 6.12) for a hint-less mmap.
+
+        Anonymous private mappings whose length is a multiple of PMD_SIZE are
+        THP-aligned when CONFIG_TRANSPARENT_HUGEPAGE=y (efa7df3e3bb5, limited
+        to PMD multiples by d4148aeab412): __thp_get_unmapped_area searches
+        for length + PMD_SIZE and, top-down with the start already aligned,
+        returns ret + PMD_SIZE (96204e15310c), so the mapping sits at the top
+        of the gap, right below its upper neighbour, and can merge with it.
+        File and shared mappings (tmpfs, huge=never) are not aligned."""
+        if anon_private and self.thp_align and length % PMD_SIZE == 0:
+            ret = self._topdown(length + PMD_SIZE)
+            if ret is not None:
+                off_sub = -ret & (PMD_SIZE - 1)
+                return ret + PMD_SIZE if not off_sub else ret + off_sub
+            # the padded search failed: the caller's plain search follows
+        return self._topdown(length)
+
+    def _topdown(self, length: int) -> int | None:
         """Top-down search below mmap_base (arch_get_unmapped_area_topdown)."""
         top = self.mmap_base
         for k in reversed(self.vmas.keys()):
@@ -306,7 +326,7 @@ async def do_mmap(sub, mm: MM, length: int, prot: int, flags: int, me, *, file=N
         if mm.overlapping(addr, addr + length):   # MAP_FIXED replaces what was there
             await do_vmi_align_munmap(sub, mm, addr, addr + length, me, unlock=False)
     else:
-        addr = mm.get_unmapped_area(length)
+        addr = mm.get_unmapped_area(length, file is None and not flags & MAP_SHARED)
         if addr is None:
             mm.mmap_write_unlock("vm_mmap_pgoff")
             return -ENOMEM

@@ -43,7 +43,7 @@ async def sys_mremap(sub, mm, old_addr: int, old_len: int, new_len: int, flags: 
             return old_addr
         if not flags & MREMAP_MAYMOVE:
             return -ENOMEM
-        new_addr = mm.get_unmapped_area(new_len)
+        new_addr = mm.get_unmapped_area(new_len, vma.vm_file is None)
         if new_addr is None:
             return -ENOMEM
         return await _move_vma(sub, mm, vma, old_addr, old_len, new_addr, new_len, me)

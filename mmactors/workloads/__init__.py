@@ -89,4 +89,4 @@ def validate_workload(ctx: Ctx, tpath: tuple, table, machine: dict, sections: di
 
 
 # Built-in kinds register themselves on import.
-from . import kmalloc, lock_loop, lock_sequence, mm_ops, page_alloc, racy, will_it_scale  # noqa: E402,F401
+from . import kmalloc, lock_loop, lock_sequence, mm_ops, page_alloc, pft, racy, will_it_scale  # noqa: E402,F401,E501

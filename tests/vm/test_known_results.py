@@ -72,6 +72,72 @@ def test_per_vma_locks_help_many_threads_not_few():
     assert off[32]["vmstat"]["vma_lock_success"] == 0
 
 
+PFT = """
+[machine]
+cpus = {cpus}
+memory_mib = 4096
+[kconfig]
+CONFIG_PER_VMA_LOCK = {pvl}
+[[workload]]
+kind = "pft"
+mode = "threads"
+mapping_mib = {mib}
+[run]
+duration_ns = 1_000_000_000
+"""
+
+
+def pft_rate(cpus, pvl, mib=16):
+    from mmactors import Machine, parse_scenario
+    m = Machine(parse_scenario(PFT.format(cpus=cpus, pvl=str(pvl).lower(), mib=mib)), trace=False)
+    res = m.run()
+    assert res.end_reason == "done", res.end_reason
+    (d,) = res.extra["workload_details"]
+    assert d["workers_done"] == cpus and d["faults"] == (mib << 8) // cpus * cpus
+    return d["faults_per_cpu_s"]
+
+
+def test_pft_threads_one_vma_per_vma_locks_change_little():
+    """pft-threads faults into one VMA: the fault path trades mmap_lock's line
+    for the VMA's vm_lock line, which all threads share just the same, so per-
+    VMA locks are no faster at 1 to 4 threads (published: -0.5% at 1, -9.5% at
+    4).  The published +16% at 48 threads is not reproduced: no such gain
+    follows from the locks' cache-line traffic (see README, Known results)."""
+    for n in (1, 4, 16):
+        r = pft_rate(n, True) / pft_rate(n, False)
+        assert 0.95 <= r <= 1.02, (n, r)
+
+
+def test_page_fault1_threads_regions_merge_into_shared_vmas():
+    """page_fault1 threads: 6.12 places each PMD-multiple anonymous mmap at the
+    top of its THP-padded gap, right below the last one, and vma_merge_new_range
+    merges them; the threads then fault in a few shared VMAs and per-VMA locks
+    cannot keep them apart (page_fault2/3 map each thread's own file: one VMA
+    each)."""
+    from mmactors import Machine, parse_scenario
+    from mmactors.mm.addrspace import addrspace_of
+    text = """
+[machine]
+cpus = 8
+memory_mib = 2048
+[[workload]]
+kind = "will-it-scale"
+test = "{test}"
+mode = "threads"
+region_mib = 4
+[run]
+duration_ns = 2_000_000
+"""
+    seen = {}
+    for test in ("page_fault1", "page_fault2"):
+        m = Machine(parse_scenario(text.format(test=test)), trace=False)
+        res = m.run()
+        assert res.error is None and res.ops > 8 * 1024     # past the first munmaps
+        (mm,) = addrspace_of(m).mms
+        seen[test] = len(mm.vmas)
+    assert seen["page_fault1"] <= 3 and seen["page_fault2"] == 8, seen
+
+
 def test_pagevec_31_halves_lru_lock_acquisitions():
     """9cecde80aae0 ("mm: increase folio batch size"): page_fault2 processes,
     LKP measured +12.5% throughput; lru_lock taken about half as often."""

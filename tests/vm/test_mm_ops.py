@@ -73,6 +73,35 @@ def test_private_file_write_is_a_cow_fault():
     assert mm.rss[mm.MM_ANONPAGES] == 16 and mm.rss[mm.MM_SHMEMPAGES] == 0
 
 
+def test_pmd_multiple_anonymous_mmaps_are_thp_aligned_and_merge_top_down():
+    # 6.12 __thp_get_unmapped_area: padded search, then ret + PMD_SIZE top-down,
+    # so the second 4 MiB mapping sits right below the first and merges with it
+    m, res, sub = run_ops(["mmap a 4M rw anon,private", "touch a write 0 4K",
+                           "mmap b 4M rw anon,private"])
+    (vma,) = sub.mms[0].vmas.values()
+    assert vma.vm_start % (2 << 20) == 0 and vma.vm_end - vma.vm_start == 8 << 20
+
+
+def test_thp_padding_skips_an_exact_fit_hole():
+    # b (read-only) keeps a and c apart; munmap b leaves an exact 4 MiB hole.
+    # The padded search needs 4 MiB + 2 MiB, so d goes below c and merges with
+    # it; without CONFIG_TRANSPARENT_HUGEPAGE d fills the hole and a, d, c merge.
+    steps = ["mmap a 4M rw anon,private", "mmap b 4M r anon,private",
+             "mmap c 4M rw anon,private", "munmap b", "mmap d 4M rw anon,private"]
+    m, res, sub = run_ops(steps)
+    low, a = sub.mms[0].vmas.values()
+    assert a.vm_start - low.vm_end == 4 << 20 and low.vm_end - low.vm_start == 8 << 20
+    m, res, sub = run_ops(steps, extra="[kconfig]\nCONFIG_TRANSPARENT_HUGEPAGE = false")
+    (vma,) = sub.mms[0].vmas.values()
+    assert vma.vm_end - vma.vm_start == 12 << 20
+
+
+def test_non_pmd_multiple_mappings_are_not_aligned():
+    m, res, sub = run_ops(["mmap a 4M rw anon,private", "mmap b 1M rw anon,private"])
+    (vma,) = sub.mms[0].vmas.values()                  # adjacent and merged all the same
+    assert vma.vm_end - vma.vm_start == 5 << 20
+
+
 def test_mprotect_splits_and_merges_back():
     m, res, sub = run_ops(["mmap a 1M rw anon,private", "mprotect a r 256K 256K"])
     assert len(sub.mms[0].vmas) == 3
