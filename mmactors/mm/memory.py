@@ -291,7 +291,9 @@ class Memory:
         ret = await self.vmf_anon_prepare(vmf, me)
         if ret:
             return ret
-        pfn = await sub.pa.alloc_pages(sub.GFP_HIGHUSER_MOVABLE_ZERO, 0)
+        pfn = sub.pa.alloc_pages_fast(sub.GFP_HIGHUSER_MOVABLE_ZERO, 0)   # pcp hit: no await
+        if pfn == -2:
+            pfn = await sub.pa.alloc_pages(sub.GFP_HIGHUSER_MOVABLE_ZERO, 0)
         if pfn < 0:
             sub.count(me.cpu, "fault_oom")
             return VM_FAULT_OOM
@@ -375,7 +377,9 @@ class Memory:
         ret = await self.vmf_anon_prepare(vmf, me)
         if ret:
             return ret
-        new = await sub.pa.alloc_pages(sub.GFP_HIGHUSER_MOVABLE, 0)   # folio_prealloc
+        new = sub.pa.alloc_pages_fast(sub.GFP_HIGHUSER_MOVABLE, 0)    # folio_prealloc
+        if new == -2:
+            new = await sub.pa.alloc_pages(sub.GFP_HIGHUSER_MOVABLE, 0)
         if new < 0:
             return VM_FAULT_OOM
         old = await self._shmem_fault(vmf, me)
@@ -481,7 +485,9 @@ class Memory:
                 await sub.lru.folios_put_refs([(old, 1)], me)
             return ret
         gfp = sub.GFP_HIGHUSER_MOVABLE_ZERO if special else sub.GFP_HIGHUSER_MOVABLE
-        new = await sub.pa.alloc_pages(gfp, 0)
+        new = sub.pa.alloc_pages_fast(gfp, 0)
+        if new == -2:
+            new = await sub.pa.alloc_pages(gfp, 0)
         if new < 0:
             if not special:
                 await sub.lru.folios_put_refs([(old, 1)], me)

@@ -232,6 +232,10 @@ class PcpSpinLock(SpinLock):
             st.acq_bounces += 1
             self.cpu = me.cpu
         st.hold(0)
+        tr = self.engine.trace
+        if tr is not None:             # the zero hold span unlock() would record
+            now = self.engine.now
+            tr.span(me.id, "hold " + self.name, "lock-hold", now, now)
         return True
 
     @property

@@ -132,10 +132,11 @@ class LockBase:
             st.wait(now - t0)
             if eng.trace is not None:
                 eng.trace.span(me.id, "wait " + self.name, "lock-wait", t0, now)
-        h = self._hold.get(me.id)
+        mid = me.id
+        h = self._hold.get(mid)
         if h is None:
-            self._hold[me.id] = [now, site]
-            self._holders[me.id] = me
+            self._hold[mid] = [now, site]
+            self._holders[mid] = me
         else:
             h += (now, site)
         me.held.append(self)
@@ -145,7 +146,8 @@ class LockBase:
 
     def _released(self, me, mode, site=None):
         eng = self.engine
-        h = self._hold.get(me.id)
+        mid = me.id
+        h = self._hold.get(mid)
         if not h:
             v = eng.locks.validator
             if v is not None:
@@ -155,12 +157,24 @@ class LockBase:
         h.pop()
         t = h.pop()
         if not h:
-            del self._hold[me.id]
-            del self._holders[me.id]
-        me.held.remove(self)
-        (self.lclass.stat_r if mode == "R" else self.lclass.stat_w).hold(eng.now - t)
+            del self._hold[mid]
+            del self._holders[mid]
+        held = me.held
+        if held[-1] is self:          # the usual, nested release order
+            held.pop()
+        else:
+            held.remove(self)
+        # lock_stat's holdtime (LockStat.hold, inlined: this runs per release)
+        st = self.lclass.stat_r if mode == "R" else self.lclass.stat_w
+        ns = eng.now - t
+        if st.acquisitions == 0 or ns < st.hold_min:
+            st.hold_min = ns
+        if ns > st.hold_max:
+            st.hold_max = ns
+        st.hold_total += ns
+        st.acquisitions += 1
         if eng.trace is not None:
-            eng.trace.span(me.id, ("hold " if mode == "W" else "read ") + self.name,
+            eng.trace.span(mid, ("hold " if mode == "W" else "read ") + self.name,
                            "lock-hold", t, eng.now)
         v = eng.locks.validator
         if v is not None:
