@@ -218,3 +218,34 @@ duration_ns = 300000
     a, b, c = run(3), run(3), run(4)
     assert a == b
     assert a["trace_sha256"] != c["trace_sha256"]
+
+
+@pytest.mark.parametrize("lockdep", [
+    pytest.param(False, marks=pytest.mark.no_lockdep), True])     # try_pass, or trylock+unlock
+@pytest.mark.parametrize("test", ["page_fault1", "page_fault2"])
+def test_fast_allocation_path_gives_the_same_run_and_trace(test, lockdep, monkeypatch):
+    """alloc_pages_fast (pcp hit, no await) must do exactly what alloc_pages does."""
+    from mmactors import Machine
+    from mmactors.mm.page_alloc import PageAllocator
+    text = f"""
+[machine]
+cpus = 4
+memory_mib = 512
+[[workload]]
+kind = "will-it-scale"
+test = "{test}"
+mode = "threads"
+region_mib = 1
+[run]
+duration_ns = 300_000
+"""
+
+    def run():
+        m = Machine(parse_scenario(text), trace=True)
+        assert (m.engine.locks.validator is not None) == lockdep
+        res = m.run()
+        return res.ops, res.virtual_ns, res.switches, res.trace_sha256
+
+    fast = run()
+    monkeypatch.setattr(PageAllocator, "alloc_pages_fast", lambda self, *a, **k: -2)
+    assert run() == fast
