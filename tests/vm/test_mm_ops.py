@@ -195,10 +195,9 @@ def test_two_threads_racing_on_one_mm_keep_the_invariants(prog, data):
     addrspace_of(m)._check()
 
 
-@pytest.mark.parametrize("test", ["page_fault1", "page_fault2", "mmap1"])
-def test_mm_runs_are_deterministic(test):
-    from mmactors import Machine
-    text = f"""
+def small_wis(test):
+    """A quick will-it-scale run: 4 threads, 1 MiB regions, 0.3 ms."""
+    return f"""
 [machine]
 cpus = 4
 memory_mib = 512
@@ -208,8 +207,15 @@ test = "{test}"
 mode = "threads"
 region_mib = 1
 [run]
-duration_ns = 300000
+duration_ns = 300_000
 """
+
+
+@pytest.mark.parametrize("test", ["page_fault1", "page_fault2", "mmap1"])
+def test_mm_runs_are_deterministic(test):
+    from mmactors import Machine
+    text = small_wis(test)
+
     def run(seed):
         r = Machine(parse_scenario(text), seed=seed).run()
         d = r.to_json()
@@ -227,18 +233,7 @@ def test_fast_allocation_path_gives_the_same_run_and_trace(test, lockdep, monkey
     """alloc_pages_fast (pcp hit, no await) must do exactly what alloc_pages does."""
     from mmactors import Machine
     from mmactors.mm.page_alloc import PageAllocator
-    text = f"""
-[machine]
-cpus = 4
-memory_mib = 512
-[[workload]]
-kind = "will-it-scale"
-test = "{test}"
-mode = "threads"
-region_mib = 1
-[run]
-duration_ns = 300_000
-"""
+    text = small_wis(test)
 
     def run():
         m = Machine(parse_scenario(text), trace=True)
