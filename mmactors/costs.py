@@ -84,7 +84,7 @@ class CacheLine:
     """
 
     __slots__ = ("name", "owner", "sharers", "costs", "node_of", "transfers", "last",
-                 "clock", "busy_until", "queued_ns")
+                 "clock", "busy_until", "queued_ns", "pf_ready", "pf_pending")
 
     def __init__(self, costs: CostModel, node_of, name: str = "", clock=None):
         self.name = name
@@ -97,6 +97,8 @@ class CacheLine:
         self.clock = clock         # an object with .now (the engine), or None
         self.busy_until = 0
         self.queued_ns = 0         # total time requests waited for the directory
+        self.pf_ready = 0          # when the owner's prefetchw completes (0: none pending)
+        self.pf_pending = None     # cpu -> when its prefetchw completes (made on first use)
 
     def transfer_cost(self, cpu: int, src: int) -> int:
         if src < 0:
@@ -119,17 +121,56 @@ class CacheLine:
     def read(self, cpu: int) -> int:
         bit = 1 << cpu
         if self.sharers & bit:
+            if self.pf_ready and self.owner == cpu:
+                return self._pf_wait() + self.costs.l1_hit_ns
             return self.costs.l1_hit_ns
         src = self.owner if self.owner >= 0 else self.last
         self.sharers |= bit
         self.owner = -1
         self.transfers += 1
+        self.pf_ready = 0
         return self._serialise(self.transfer_cost(cpu, src))
+
+    def prefetchw(self, cpu: int) -> None:
+        """PREFETCHW: ask for the line exclusive without waiting for it.  The
+        request queues at the directory as a write's does and the line becomes
+        ``cpu``'s, but the CPU goes on; its own next access waits only for
+        what is left of the transfer (another CPU's access takes the line back
+        as usual, behind the prefetch at the directory).  A CPU has at most one
+        request for the line in flight: a prefetch issued while its last one is
+        still queued merges with it (a fill buffer already waits for the line)."""
+        if self.owner == cpu:
+            return
+        bit = 1 << cpu
+        if self.sharers != bit:
+            pend = self.pf_pending
+            if pend is None:
+                pend = self.pf_pending = {}
+            now = self.clock.now if self.clock is not None else 0
+            if pend.get(cpu, 0) > now:
+                return                 # its request is still in flight: one per CPU
+            src = self.owner if self.owner >= 0 else self.last
+            cost = self._serialise(self.transfer_cost(cpu, src))
+            self.transfers += 1
+            pend[cpu] = now + cost
+            if self.clock is not None:
+                self.pf_ready = now + cost
+        self.owner = cpu
+        self.sharers = bit
+        self.last = cpu
+
+    def _pf_wait(self) -> int:
+        """What is left of the owner's prefetch when it touches the line."""
+        left = self.pf_ready - self.clock.now
+        self.pf_ready = 0
+        return left if left > 0 else 0
 
     def write(self, cpu: int) -> int:
         """Latency of a store/RMW by ``cpu`` (line left exclusive to it)."""
         bit = 1 << cpu
         if self.owner == cpu:
+            if self.pf_ready:
+                return self._pf_wait() + self.costs.atomic_rmw_ns
             return self.costs.atomic_rmw_ns
         if self.sharers == bit:           # shared only by us: upgrade in place
             cost = self.costs.atomic_rmw_ns
@@ -137,6 +178,7 @@ class CacheLine:
             src = self.owner if self.owner >= 0 else self.last
             cost = self._serialise(self.transfer_cost(cpu, src)) + self.costs.atomic_rmw_ns
             self.transfers += 1
+        self.pf_ready = 0
         self.owner = cpu
         self.sharers = bit
         self.last = cpu

@@ -8,7 +8,9 @@ their kernel files: mmap.py, vma.py, memory.py, rmap.py, swap.py,
 filemap.py, shmem.py, mprotect.py, mremap.py, madvise.py, fork.py.
 
 Knobs: ``[kconfig] CONFIG_PER_VMA_LOCK`` (default true, as on x86-64 SMP
-since 6.4) and ``[constants] PAGEVEC_SIZE`` (31; 15 before 6.9).  Counters
+since 6.4), ``[constants] PAGEVEC_SIZE`` (31; 15 before 6.9) and
+``[constants] PREFETCHW_MMAP_LOCK`` (true: the fault entry's prefetchw of
+mmap_lock, removed in 6.16; not a kernel symbol but the line of code it names).  Counters
 named as /proc/vmstat names them: ``pgfault``, ``pgreuse``, and, as with
 CONFIG_PER_VMA_LOCK_STATS=y, ``vma_lock_success``, ``vma_lock_abort``,
 ``vma_lock_retry``, ``vma_lock_miss``; the TLB ones as with
@@ -29,6 +31,9 @@ __all__ = ["AddrSpace", "addrspace_of", "ensure_registered"]
 
 register_kconfig("CONFIG_PER_VMA_LOCK", bool, True,
                  doc="per-VMA locks for page faults (6.4+); false: every fault takes mmap_lock")
+register_constant("PREFETCHW_MMAP_LOCK", bool, True,
+                  doc="x86 exc_page_fault()'s prefetchw(&current->mm->mmap_lock) on every "
+                      "fault, per-VMA or not (until 6.16: 1701771d3069); false models 6.16+")
 register_constant("PAGEVEC_SIZE", int, 31,
                   check=lambda v: None if 1 <= v <= 255 else f"must be between 1 and 255, got {v}",
                   doc="folio batch size of the per-CPU LRU batches (31 since 6.9, 15 before)")
@@ -55,6 +60,7 @@ class AddrSpace:
         self.mem_map = physmem.pa.mem_map
         self.ncpus = machine.ncpus
         self.per_vma_lock = bool(machine.kconfig.get("CONFIG_PER_VMA_LOCK", True))
+        self.prefetchw_mmap_lock = bool(machine.constants.get("PREFETCHW_MMAP_LOCK", True))
         self.GFP_HIGHUSER_MOVABLE = GFP_HIGHUSER_MOVABLE
         self.GFP_HIGHUSER_MOVABLE_ZERO = GFP_HIGHUSER_MOVABLE_ZERO
         self.GFP_PGTABLE_USER = GFP_PGTABLE_USER
