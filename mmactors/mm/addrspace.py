@@ -125,6 +125,16 @@ class AddrSpace:
             cpu += 1
 
     # -- accounting ---------------------------------------------------------
+    def count_fault(self, cpu: int, vma_locked: bool):
+        """A completed fault (mm_account_fault), and a VMA_LOCK_SUCCESS if it ran
+        under the VMA lock: count("pgfault") and count("vma_lock_success") in one."""
+        ev = self.events
+        ev["pgfault"][cpu] += 1
+        if vma_locked:
+            ev["vma_lock_success"][cpu] += 1
+        if self._ev_pgfault is not None:
+            self.vmstat.events[cpu][self._ev_pgfault] += 1
+
     def count(self, cpu: int, name: str, n: int = 1):
         self.events[name][cpu] += n
         if name == "pgfault" and self._ev_pgfault is not None:

@@ -181,13 +181,12 @@ class Memory:
                     vma.vm_lock.up_read("bad_area_access_error")
                     sub.count(cpu, "vma_lock_success")
                     return VM_FAULT_SIGSEGV
+                # handle_mm_fault, inlined (one coroutine frame less per fault)
                 ret = await self.handle_pte_fault(Fault(vma, addr, write, True), me)
-                if not ret & VM_FAULT_RETRY:           # handle_mm_fault, inlined:
-                    sub.count(cpu, "pgfault")          # one coroutine frame less per fault
                 if not ret & (VM_FAULT_RETRY | VM_FAULT_COMPLETED):
                     vma.vm_lock.up_read("vma_end_read")
                 if not ret & VM_FAULT_RETRY:
-                    sub.count(cpu, "vma_lock_success")
+                    sub.count_fault(cpu, True)         # pgfault, vma_lock_success
                     return ret
                 sub.count(cpu, "vma_lock_retry")
         # lock_mmap: lock_mm_and_find_vma (trylock first, as the kernel does)
@@ -200,7 +199,7 @@ class Memory:
                 return VM_FAULT_SIGSEGV
             ret = await self.handle_pte_fault(Fault(vma, addr, write, False), me)
             if not ret & VM_FAULT_RETRY:               # handle_mm_fault, inlined
-                sub.count(cpu, "pgfault")
+                sub.count_fault(cpu, False)            # pgfault
             if ret & VM_FAULT_RETRY:
                 mm.mmap_lock.up_read("do_user_addr_fault")
                 continue

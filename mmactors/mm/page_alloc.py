@@ -1300,7 +1300,7 @@ class PageAllocator:
         if zone is None:
             return -2
         pcp = zone.per_cpu_pageset[cpu]
-        lst = pcp.lists[order_to_pindex(ac.migratetype, order)]
+        lst = pcp.lists[ac.migratetype if not order else order_to_pindex(ac.migratetype, order)]
         lk = pcp.lock
         if not lst or lk.owner is not None or lk.waiters.q:
             return -2

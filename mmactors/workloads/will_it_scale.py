@@ -95,6 +95,7 @@ class WillItScale(Workload):
         memsize = self.memsize
         fault = sub.memory.do_user_addr_fault
         store = cpu.engine.costs.l1_hit_ns
+        charge = cpu.engine.charge
         while True:
             c = await do_mmap(sub, mm, memsize, PROT_READ | PROT_WRITE, flags, cpu, file=file)
             if c < 0:
@@ -106,7 +107,7 @@ class WillItScale(Workload):
                         sub.count(cpu.cpu, "fault_oom")
                         break
                     raise RuntimeError(f"fault at {addr:#x} failed: {ret:#x}")
-                cpu.engine.charge(store)                      # ... then the store retires
+                charge(store)                                 # ... then the store retires
                 cpu.ops += 1
             await vm_munmap(sub, mm, c, memsize, cpu)
 
