@@ -374,22 +374,8 @@ class LockSequence(Workload):
         elif verb in ("unlock_bh", "read_unlock_bh"):
             (_unexclusive(lk) if verb == "unlock_bh" else _unshared(lk))(site)
             I.local_bh_enable(cpu, site)
-        elif verb == "irq_disable":
-            I.local_irq_disable(cpu, site)
-        elif verb == "irq_enable":
-            I.local_irq_enable(cpu, site)
-        elif verb == "bh_disable":
-            I.local_bh_disable(cpu, site)
-        elif verb == "bh_enable":
-            I.local_bh_enable(cpu, site)
-        elif verb == "hardirq_enter":
-            I.hardirq_enter(cpu, site)
-        elif verb == "hardirq_exit":
-            I.hardirq_exit(cpu, site)
-        elif verb == "softirq_enter":
-            I.softirq_enter(cpu, site)
-        elif verb == "softirq_exit":
-            I.softirq_exit(cpu, site)
+        elif verb in _CONTEXT_VERBS:                  # irq_disable -> local_irq_disable, ...
+            getattr(I, _CONTEXT_VERBS[verb])(cpu, site)
         elif verb == "init":
             lk.init(site)
         elif verb == "free":
@@ -466,6 +452,15 @@ def _step_lines(text, start, n):
         if k >= n:
             break
     return out
+
+
+# Steps that only change the CPU's context: verb -> function of lockdep/irq.py.
+_CONTEXT_VERBS = {
+    "irq_disable": "local_irq_disable", "irq_enable": "local_irq_enable",
+    "bh_disable": "local_bh_disable", "bh_enable": "local_bh_enable",
+    "hardirq_enter": "hardirq_enter", "hardirq_exit": "hardirq_exit",
+    "softirq_enter": "softirq_enter", "softirq_exit": "softirq_exit",
+}
 
 
 def _exclusive(lk):
