@@ -185,24 +185,32 @@ def hardirq_exit(actor, site=None) -> None:
         local_irq_enable(actor, site)
 
 
-def softirq_enter(actor, site=None) -> None:
-    """SOFTIRQ_ENTER(): local_bh_disable(); local_irq_disable(); lockdep_softirq_enter()."""
-    local_bh_disable(actor, site)
-    local_irq_disable(actor, site)
+def _softirq_ctx_enter(actor, site) -> None:
     st = irq_state(actor)
     st.softirq_ctx += 1
     actor.context = st.context()
     _notify(actor, "softirq_enter", site)
 
 
-def softirq_exit(actor, site=None) -> None:
-    """SOFTIRQ_EXIT(): lockdep_softirq_exit(); local_irq_enable(); local_bh_enable()."""
+def _softirq_ctx_exit(actor, site, what) -> None:
     st = irq_state(actor)
     if st.softirq_ctx == 0:
-        raise RuntimeError(f"{actor.name}: softirq_exit outside softirq context")
+        raise RuntimeError(f"{actor.name}: {what} outside softirq context")
     st.softirq_ctx -= 1
     actor.context = st.context()
     _notify(actor, "softirq_exit", site)
+
+
+def softirq_enter(actor, site=None) -> None:
+    """SOFTIRQ_ENTER(): local_bh_disable(); local_irq_disable(); lockdep_softirq_enter()."""
+    local_bh_disable(actor, site)
+    local_irq_disable(actor, site)
+    _softirq_ctx_enter(actor, site)
+
+
+def softirq_exit(actor, site=None) -> None:
+    """SOFTIRQ_EXIT(): lockdep_softirq_exit(); local_irq_enable(); local_bh_enable()."""
+    _softirq_ctx_exit(actor, site, "softirq_exit")
     local_irq_enable(actor, site)
     local_bh_enable(actor, site)
 
@@ -211,17 +219,9 @@ def serve_softirq_enter(actor, site=None) -> None:
     """__do_softirq(): bottom halves off, softirq context, interrupts stay on
     (as a real softirq runs; the selftest's SOFTIRQ_ENTER also disables them)."""
     local_bh_disable(actor, site)
-    st = irq_state(actor)
-    st.softirq_ctx += 1
-    actor.context = st.context()
-    _notify(actor, "softirq_enter", site)
+    _softirq_ctx_enter(actor, site)
 
 
 def serve_softirq_exit(actor, site=None) -> None:
-    st = irq_state(actor)
-    if st.softirq_ctx == 0:
-        raise RuntimeError(f"{actor.name}: softirq exit outside softirq context")
-    st.softirq_ctx -= 1
-    actor.context = st.context()
-    _notify(actor, "softirq_exit", site)
+    _softirq_ctx_exit(actor, site, "softirq exit")
     local_bh_enable(actor, site)
