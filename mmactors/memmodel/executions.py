@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
 from .errors import EvalError, LitmusError
-from .relalg import Rel, bits
+from .relalg import Rel, acyclic_rows, bits
 from .symexec import Ev, Path
 from .terms import Addr, Unresolved, evaluate
 
@@ -629,20 +629,8 @@ def _coherent(ids, local, tid, po_loc, full, pos, rf, rmw_pairs) -> bool:
                 for later in full[pos[w] + 1:]:
                     if later != r:
                         succ[local[r]] |= 1 << local[later]
-    # acyclicity by peeling sinks
-    remaining = (1 << m) - 1
-    while remaining:
-        removed = 0
-        x = remaining
-        while x:
-            low = x & -x
-            i = low.bit_length() - 1
-            if not (succ[i] & remaining):
-                removed |= low
-            x ^= low
-        if not removed:
-            return False
-        remaining &= ~removed
+    if not acyclic_rows(succ, (1 << m) - 1):
+        return False
     # atomic: empty rmw & (fre ; coe)
     for r, w in rmw_pairs:
         if w not in pos:

@@ -21,6 +21,24 @@ than numpy matrices here (no per-call array overhead).
 from __future__ import annotations
 
 
+def acyclic_rows(rows, remaining: int) -> bool:
+    """Whether the graph ``rows`` (successor bitsets) restricted to the nodes in
+    ``remaining`` is acyclic: nodes without successors never lie on a cycle,
+    so peel them off until nothing or only cycles remain."""
+    while remaining:
+        removed = 0
+        m = remaining
+        while m:
+            low = m & -m
+            if not (rows[low.bit_length() - 1] & remaining):
+                removed |= low
+            m ^= low
+        if not removed:
+            return False
+        remaining &= ~removed
+    return True
+
+
 class Rel:
     __slots__ = ("r",)
 
@@ -135,20 +153,7 @@ class Rel:
         for i, x in enumerate(rows):
             if x:
                 remaining |= 1 << i
-        # Events without successors never lie on a cycle; peel them off.
-        while remaining:
-            removed = 0
-            m = remaining
-            while m:
-                low = m & -m
-                i = low.bit_length() - 1
-                if not (rows[i] & remaining):
-                    removed |= low
-                m ^= low
-            if not removed:
-                return False
-            remaining &= ~removed
-        return True
+        return acyclic_rows(rows, remaining)
 
     def pairs(self):
         for i, x in enumerate(self.r):
