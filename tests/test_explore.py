@@ -88,12 +88,9 @@ def test_cli_fuzz_bad_input(args, msg):
 
 
 # ----------------------------------------------------------- PCT's guarantee
-def _planted(depth, seed, k, steps=10):
-    """Two actors of ``steps`` steps.  Depth 2: B's first step falls after
-    A's 3rd and before A's last (a_3 < b_1 < a_last).  Depth 3: in addition A
-    finishes before B (a_3 < b_1 < a_last < b_last), which needs A preempted
-    and then B preempted."""
-    eng = Engine(seed=seed, strategy=PCTStrategy(depth, k), trace=False)
+def _two_actors(strategy, seed, steps):
+    """Run A and B, ``steps`` steps each; the position of every step in the log."""
+    eng = Engine(seed=seed, strategy=strategy, trace=False)
     log = []
 
     def body(me):
@@ -106,7 +103,15 @@ def _planted(depth, seed, k, steps=10):
     eng.add_actor("A", body("A"))
     eng.add_actor("B", body("B"))
     eng.run()
-    pos = {e: i for i, e in enumerate(log)}
+    return {e: i for i, e in enumerate(log)}, eng
+
+
+def _planted(depth, seed, k, steps=10):
+    """Two actors of ``steps`` steps.  Depth 2: B's first step falls after
+    A's 3rd and before A's last (a_3 < b_1 < a_last).  Depth 3: in addition A
+    finishes before B (a_3 < b_1 < a_last < b_last), which needs A preempted
+    and then B preempted."""
+    pos, eng = _two_actors(PCTStrategy(depth, k), seed, steps)
     a3, a_last, b1, b_last = pos[("A", 3)], pos[("A", steps)], pos[("B", 1)], pos[("B", steps)]
     hit = a3 < b1 < a_last
     if depth == 3:
@@ -127,18 +132,5 @@ def test_pct_hit_rate_meets_the_bound(depth):
 
 
 def _planted_depth3_with(strategy, seed, steps=10):
-    eng = Engine(seed=seed, strategy=strategy, trace=False)
-    log = []
-
-    def body(me):
-        async def run(actor):
-            for i in range(steps):
-                await actor.spend(10)
-                log.append((me, i + 1))
-        return run
-
-    eng.add_actor("A", body("A"))
-    eng.add_actor("B", body("B"))
-    eng.run()
-    pos = {e: i for i, e in enumerate(log)}
+    pos, _ = _two_actors(strategy, seed, steps)
     return pos[("A", 3)] < pos[("B", 1)] < pos[("A", steps)] < pos[("B", steps)]
