@@ -189,7 +189,9 @@ class SCModel:
         return 0
 
 
-class TSOModel:
+class TSOModel(SCModel):
+    """SC plus a FIFO store buffer per CPU, drained by an engine actor."""
+
     name = "tso"
 
     def __init__(self, mem):
@@ -232,19 +234,8 @@ class TSOModel:
                 data[FP] = None
         return drainer
 
-    def fp_read(self, k, loc):
-        return (loc.id, "r", k.idx)
-
     def fp_store(self, k, loc, tag):
         return LOCAL            # a buffered store changes only this CPU's buffer
-
-    def fp_rmw(self, k, loc, order):
-        return (loc.id, "w", k.idx)
-
-    fp_lock = fp_rmw
-
-    def new_loc(self, loc, wr):
-        loc.cur = wr
 
     def read(self, k, loc):
         b = self.buf[k.idx]
@@ -269,28 +260,12 @@ class TSOModel:
     def rmw_ready(self, k, loc) -> bool:
         return not self.buf[k.idx]
 
-    def latest(self, loc):
-        return loc.cur
-
-    def rmw_store(self, k, loc, wr, order):
-        loc.cur = wr
-        self.mem._notify()
-
     def fence_wait(self, k, tag):
         if tag in ("mb", "sync-rcu", "quiesce"):
             b = self.buf[k.idx]
             if b:
                 return lambda: not b
         return None
-
-    def fence_done(self, k, tag):
-        pass
-
-    def lock_acquired(self, k, loc, released):
-        pass
-
-    def unlocked(self, k, loc, wr):
-        pass
 
     def gp_token(self, k):
         return (k.idx, self.issued[k.idx])
@@ -299,9 +274,6 @@ class TSOModel:
         i, s = token
         return self.drained[i] >= s
 
-    def final(self, loc):
-        return loc.cur.value
-
     def wake_services(self):
         eng = self.mem.engine
         for i, a in enumerate(self.idle):
@@ -309,9 +281,6 @@ class TSOModel:
                 self.idle[i] = None
                 a.data[FP] = LOCAL      # it only exits
                 eng.wake(a)
-
-    def reset(self):
-        pass
 
     def pending(self) -> int:
         return sum(len(b) for b in self.buf)
