@@ -111,6 +111,21 @@ def _prop_locs(p, out: list) -> None:
         _prop_locs(p.arg, out)
 
 
+def prop_locations(test) -> tuple[list, list]:
+    """The locations the outcome shows (condition and ``locations``, sorted) and
+    those a run must record (these plus the filter's)."""
+    shown: list = []
+    _prop_locs(test.condition.prop, shown)
+    for loc in test.locations:
+        if loc not in shown:
+            shown.append(loc)
+    shown.sort(key=LocRef.key)
+    needed = list(shown)
+    if test.filter is not None:
+        _prop_locs(test.filter, needed)
+    return shown, needed
+
+
 def _prop_values(p, out: list) -> None:
     if isinstance(p, Atom):
         out.append(p.value)
@@ -165,15 +180,7 @@ def check(test: Union[LitmusTest, str, Path], model: str = "lkmm") -> Result:
     locations, init_values, locks = shared_locations(test)
     locset = set(locations)
 
-    shown: list = []
-    _prop_locs(test.condition.prop, shown)
-    for loc in test.locations:
-        if loc not in shown:
-            shown.append(loc)
-    shown.sort(key=LocRef.key)
-    needed = list(shown)
-    if test.filter is not None:
-        _prop_locs(test.filter, needed)
+    shown, needed = prop_locations(test)
     values: list = []
     _prop_values(test.condition.prop, values)
     if test.filter is not None:

@@ -23,7 +23,7 @@ from typing import Optional, Union
 from .._core.engine import Engine
 from .._core.errors import Deadlock, SimulationError
 from .access import Memory
-from .check import _prop_locs, check, eval_prop, shared_locations
+from .check import check, eval_prop, prop_locations, shared_locations
 from .errors import LitmusError
 from .primitives import PRIMITIVES
 from .schedules import DFSStats, dfs, random_runs
@@ -202,19 +202,6 @@ class RunOutcome:
     decisions: int
 
 
-def _needed(test: LitmusTest) -> tuple[list, list]:
-    shown: list = []
-    _prop_locs(test.condition.prop, shown)
-    for loc in test.locations:
-        if loc not in shown:
-            shown.append(loc)
-    shown.sort(key=LocRef.key)
-    needed = list(shown)
-    if test.filter is not None:
-        _prop_locs(test.filter, needed)
-    return shown, needed
-
-
 def run_litmus(test: LitmusTest, model: str, strategy=None, seed: int = 1, *,
                race: bool = False, lanes: int | None = None) -> RunOutcome:
     """Run ``test`` once on a fresh engine; the final state of every location
@@ -232,7 +219,7 @@ def run_litmus(test: LitmusTest, model: str, strategy=None, seed: int = 1, *,
         eng.run()
     except SimulationError as e:
         return RunOutcome(None, e, eng.replay_token(), eng.decisions)
-    _, needed = _needed(test)
+    _, needed = prop_locations(test)
     state = {}
     for ref in needed:
         if ref.proc is not None:
@@ -291,7 +278,7 @@ def explore_litmus(test: Union[LitmusTest, str, Path], model: str = "tso", *,
     if not isinstance(test, LitmusTest):
         test = parse_litmus(test)
     res = check(test, model)
-    shown, _ = _needed(test)
+    shown, _ = prop_locations(test)
     ex = Exploration(test.name, model, res.locations, set(res.states))
 
     def one(strategy, s):
