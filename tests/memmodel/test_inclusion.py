@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from mmactors.memmodel import check, parse_litmus
 
+from . import gen
 from .opsem import run
 
 SUFFIXES = ["", "_relaxed", "_acquire", "_release"]
@@ -86,26 +87,7 @@ program = st.one_of(generic_program, cycle_program())
 
 
 def render(nlocs: int, threads: list) -> str:
-    names = ["x", "y", "z"][:nlocs]
-    params = ", ".join(f"int *{n}" for n in names) + ", spinlock_t *s"
-    lines = ["C generated", "{ spinlock_t s; }"]
-    shown = []
-    for tid, ops in enumerate(threads):
-        body = []
-        nreg = 0
-        for which, loc, c, o, s in ops:
-            template, has_reg, _ = OPS[which]
-            reg = f"r{nreg}"
-            if has_reg:
-                body.append(f"\tint {reg};")
-                shown.append(f"{tid}:{reg}")
-                nreg += 1
-            body.append("\t" + template.format(x=names[loc % nlocs], c=c, o=o, s=s, r=reg))
-        lines.append(f"P{tid}({params})\n{{\n" + "\n".join(body) + "\n}")
-    shown.extend(names)
-    lines.append("locations [" + "; ".join(shown) + "]")
-    lines.append("exists (true)")
-    return "\n".join(lines) + "\n"
+    return gen.render(nlocs, threads, [o[0] for o in OPS])
 
 
 def states(text: str, model: str) -> set:

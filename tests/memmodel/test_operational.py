@@ -21,6 +21,8 @@ from mmactors.memmodel.paths import expected_rows, litmus_dir
 from mmactors.memmodel.runner import explore_litmus, run_litmus
 from mmactors.memmodel.schedules import DFSStats, dfs, random_runs
 
+from . import gen
+
 ROWS = expected_rows() if (litmus_dir() / "EXPECTED.tsv").is_file() else []
 IDS = [r[0] for r in ROWS]
 # Exhaustive tso search of these takes more than a second each: tools/bench/operational.py.
@@ -189,26 +191,8 @@ def programs(draw):
     return draw(st.integers(2, 3)), threads
 
 
-def render(nlocs, threads) -> str:
-    names = ["x", "y", "z"][:nlocs]
-    params = ", ".join(f"int *{n}" for n in names) + ", spinlock_t *s"
-    lines = ["C generated", "{ spinlock_t s; }"]
-    shown = []
-    for tid, ops in enumerate(threads):
-        body, nreg = [], 0
-        for which, loc, c, o, s in ops:
-            template = OPS[which]
-            reg = f"r{nreg}"
-            if "{r}" in template:
-                body.append(f"\tint {reg};")
-                shown.append(f"{tid}:{reg}")
-                nreg += 1
-            body.append("\t" + template.format(x=names[loc % nlocs], c=c, o=o, s=s, r=reg))
-        lines.append(f"P{tid}({params})\n{{\n" + "\n".join(body) + "\n}")
-    shown.extend(names)
-    lines.append("locations [" + "; ".join(shown) + "]")
-    lines.append("exists (true)")
-    return "\n".join(lines) + "\n"
+def render(nlocs: int, threads: list) -> str:
+    return gen.render(nlocs, threads, OPS)
 
 
 @settings(max_examples=25, deadline=None, database=None, derandomize=True,
