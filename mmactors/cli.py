@@ -49,18 +49,24 @@ def _progress_factory(quiet: bool):
     return cb, stop
 
 
+def _set_overrides(path, pairs) -> list:
+    """``--set KEY=VALUE`` options as scenario overrides."""
+    out = []
+    for kv in pairs or []:
+        if "=" not in kv:
+            raise ScenarioError(str(path), kv, "--set needs KEY=VALUE")
+        k, v = kv.split("=", 1)
+        out.append((k.strip(), v.strip()))
+    return out
+
+
 def cmd_run(args) -> int:
     from .machine import Machine
     from .report import format_summary, write_json
     from .scenario import DEFAULT_SCENARIO, find_scenario, load_scenario
 
     path = find_scenario(args.scenario) if args.scenario else DEFAULT_SCENARIO
-    overrides = []
-    for kv in args.set or []:
-        if "=" not in kv:
-            raise ScenarioError(str(path), kv, "--set needs KEY=VALUE")
-        k, v = kv.split("=", 1)
-        overrides.append((k.strip(), v.strip()))
+    overrides = _set_overrides(path, args.set)
     if args.cpus is not None:
         overrides.append(("machine.cpus", args.cpus))
     if args.duration is not None:
@@ -142,12 +148,7 @@ def cmd_fuzz(args) -> int:
     rel = os.path.relpath(path)
     if not rel.startswith(".."):
         path = rel
-    overrides = []
-    for kv in args.set or []:
-        if "=" not in kv:
-            raise ScenarioError(str(path), kv, "--set needs KEY=VALUE")
-        k, v = kv.split("=", 1)
-        overrides.append((k.strip(), v.strip()))
+    overrides = _set_overrides(path, args.set)
     if args.duration is not None:
         overrides.append(("run.duration_ns", args.duration))
     if args.runs < 1 or args.jobs < 1:
