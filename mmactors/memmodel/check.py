@@ -100,15 +100,21 @@ def _value_key(v):
     return (1, v.name) if isinstance(v, Addr) else (0, v)
 
 
-def _prop_locs(p, out: list) -> None:
+def _atoms(p):
+    """The atoms of a proposition, left to right."""
     if isinstance(p, Atom):
-        if p.loc not in out:
-            out.append(p.loc)
+        yield p
     elif isinstance(p, (And, Or)):
         for a in p.args:
-            _prop_locs(a, out)
+            yield from _atoms(a)
     elif isinstance(p, Not):
-        _prop_locs(p.arg, out)
+        yield from _atoms(p.arg)
+
+
+def _prop_locs(p, out: list) -> None:
+    for a in _atoms(p):
+        if a.loc not in out:
+            out.append(a.loc)
 
 
 def prop_locations(test) -> tuple[list, list]:
@@ -127,13 +133,7 @@ def prop_locations(test) -> tuple[list, list]:
 
 
 def _prop_values(p, out: list) -> None:
-    if isinstance(p, Atom):
-        out.append(p.value)
-    elif isinstance(p, (And, Or)):
-        for a in p.args:
-            _prop_values(a, out)
-    elif isinstance(p, Not):
-        _prop_values(p.arg, out)
+    out.extend(a.value for a in _atoms(p))
 
 
 def eval_prop(p, state: dict) -> bool:
