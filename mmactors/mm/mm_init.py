@@ -65,13 +65,18 @@ class ZoneSpan:
 
     def free_ranges(self):
         """[start, end) ranges of the zone that memblock_free_all frees."""
-        cur = self.start_pfn
-        for s, e in sorted(self.reserved):
-            if s > cur:
-                yield cur, s
-            cur = max(cur, e)
-        if cur < self.end_pfn:
-            yield cur, self.end_pfn
+        return free_ranges(self.start_pfn, self.end_pfn, self.reserved)
+
+
+def free_ranges(start: int, end: int, reserved):
+    """The [s, e) ranges of [start, end) outside the ``reserved`` ranges."""
+    cur = start
+    for s, e in sorted(reserved):
+        if s > cur:
+            yield cur, s
+        cur = max(cur, e)
+    if cur < end:
+        yield cur, end
 
 
 @dataclass

@@ -95,7 +95,7 @@ from ._internal import (ALLOC_CPUSET, ALLOC_HIGHATOMIC, ALLOC_KSWAPD, ALLOC_MIN_
                         migratetype_is_mergeable, pageblock_nr_pages, pageblock_order,
                         zone_names)
 from .gfp import GFP, format_gfp, gfp_migratetype, gfp_zone
-from .mm_init import MemMap, aligned_blocks
+from .mm_init import MemMap, aligned_blocks, free_ranges
 from .vmstat import (NR_FREE_PAGES, NUMA_FOREIGN, NUMA_HIT, NUMA_LOCAL, NUMA_MISS, NUMA_OTHER,
                      VM_STAT_ITEMS, ZONE_STAT_ITEMS, NODE_STAT_ITEMS, calculate_normal_threshold)
 
@@ -484,7 +484,7 @@ class PageAllocator:
         mm = self.mem_map
         for z in self.populated:
             blocks = []
-            for s, e in _zone_free_ranges(z):
+            for s, e in free_ranges(z.zone_start_pfn, z.end_pfn, z.reserved_ranges):
                 blocks.extend(aligned_blocks(s, e))
             z.managed_pages = sum(1 << o for _, o in blocks)
             z.initial_blocks = sorted(blocks)
@@ -1854,13 +1854,3 @@ class PageAllocator:
 
 
 MMError = MMBug
-
-
-def _zone_free_ranges(z):
-    cur = z.zone_start_pfn
-    for s, e in sorted(z.reserved_ranges):
-        if s > cur:
-            yield cur, s
-        cur = max(cur, e)
-    if cur < z.end_pfn:
-        yield cur, z.end_pfn
