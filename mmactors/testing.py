@@ -33,7 +33,7 @@ from ._core.strategies import ChoiceStrategy
 
 __all__ = ["Schedule", "schedules", "LockProgram", "lock_programs", "run_scenario",
            "lockdep_enabled", "lockdep_reports", "assert_clean", "assert_no_lockdep",
-           "install_strategy", "lockdep_on"]
+           "install_strategy", "lockdep_on", "every_schedule"]
 
 
 # ---------------------------------------------------------------- lockdep
@@ -196,6 +196,22 @@ def install_strategy(machine, strategy) -> None:
     heapq.heapify(eng._heap)
     if hasattr(machine, "strategy"):
         machine.strategy = strategy
+
+
+def every_schedule(scn, *, limit: int = 5000):
+    """Run the scenario ``scn`` under every schedule of the engine (stateless
+    DFS over its choices, at most ``limit`` runs).  Returns the search's
+    DFSStats (``complete`` once the tree is exhausted) and the run results."""
+    from .machine import Machine
+    from .memmodel.schedules import DFSStats, dfs
+
+    def one(strategy, seed):
+        m = Machine(scn, seed=seed, strategy="random", trace=False)
+        install_strategy(m, strategy)
+        return m.run()
+    stats = DFSStats()
+    results = list(dfs(one, stats=stats, limit=limit))
+    return stats, results
 
 
 def _scenario(obj, overrides=None):

@@ -13,9 +13,8 @@ from mmactors import Machine, load_scenario, parse_scenario
 from mmactors.cli import main as cli_main
 from mmactors.memmodel.access import KernelBug
 from mmactors.memmodel.race import DataRace
-from mmactors.memmodel.schedules import DFSStats, dfs
 from mmactors.scenario import ScenarioError
-from mmactors.testing import install_strategy
+from mmactors.testing import every_schedule
 from mmactors.workloads.racy import PROGRAMS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,12 +82,8 @@ def test_fixed_variant_is_clean_in_every_schedule_under_sc(name):
                         [("workload.0.iterations", 1), ("workload.0.model", "sc"),
                          ("workload.0.jitter_ns", 0)])
 
-    def one(strategy, seed):
-        m = Machine(scn, seed=seed, strategy="random", trace=False)
-        install_strategy(m, strategy)
-        return m.run()
-    st = DFSStats()
-    failures = [r.error for r in dfs(one, stats=st, limit=5000) if r.error is not None]
+    st, results = every_schedule(scn, limit=5000)
+    failures = [r.error for r in results if r.error is not None]
     assert st.complete and st.runs > 10
     assert not failures, failures[0].report()
 

@@ -33,8 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from mmactors import Machine, load_scenario  # noqa: E402
-from mmactors.memmodel.schedules import DFSStats, dfs  # noqa: E402
-from mmactors.testing import install_strategy  # noqa: E402
+from mmactors.testing import every_schedule  # noqa: E402
 from mmactors.workloads.racy import PROGRAMS  # noqa: E402
 
 RACES = ROOT / "scenarios" / "races"
@@ -79,13 +78,9 @@ def exhaustive_figures(name, limit):
                         [("workload.0.iterations", 1), ("workload.0.model", "sc"),
                          ("workload.0.jitter_ns", 0)])
 
-    def one(strategy, seed):
-        m = Machine(scn, seed=seed, strategy="random", trace=False)
-        install_strategy(m, strategy)
-        return m.run()
-    st = DFSStats()
     t0 = time.perf_counter()
-    bad = [r.error for r in dfs(one, stats=st, limit=limit) if r.error is not None]
+    st, results = every_schedule(scn, limit=limit)
+    bad = [r.error for r in results if r.error is not None]
     return st, bad, time.perf_counter() - t0
 
 
