@@ -59,3 +59,12 @@ def rcu_orientations(s: Skeleton, M: int):
             else:
                 rows[g] |= inside
         yield Rel(rows)
+
+
+def acyclic_with_rcu(ghb: Rel, s: Skeleton, M: int, gps: int) -> bool:
+    """acyclic(ghb), where a program with synchronize_rcu() may order each
+    grace period against the read-side critical sections either way: the
+    execution is allowed if some orientation keeps ghb acyclic."""
+    if not gps:
+        return ghb.acyclic()
+    return any((ghb | extra).acyclic() for extra in rcu_orientations(s, M))

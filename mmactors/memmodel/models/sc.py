@@ -7,7 +7,7 @@ RCU grace-period guarantee is added as in ``common.rcu_orientations``.
 from __future__ import annotations
 
 from ..executions import Candidate
-from .common import memory_events, rcu_orientations
+from .common import acyclic_with_rcu, memory_events
 
 NAME = "sc"
 
@@ -18,10 +18,4 @@ def check(c: Candidate) -> tuple[bool, set]:
     gps = s.fence_tags.get("sync-rcu", 0)
     nodes = M | gps
     ghb = s.po.restrict(nodes, nodes) | c.rf | c.co | c.fr
-    flags = set(c.sol.lock.flags)
-    if not gps:
-        return ghb.acyclic(), flags
-    for extra in rcu_orientations(s, M):
-        if (ghb | extra).acyclic():
-            return True, flags
-    return False, flags
+    return acyclic_with_rcu(ghb, s, M, gps), set(c.sol.lock.flags)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from ..executions import Candidate
 from ..relalg import cart
-from .common import memory_events, rcu_orientations, reads, writes
+from .common import acyclic_with_rcu, memory_events, reads, writes
 
 NAME = "tso"
 
@@ -43,10 +43,4 @@ def check(c: Candidate) -> tuple[bool, set]:
     s = c.sol.skel
     M, gps, static_ghb = _static(s)
     ghb = static_ghb | (c.rf & s.ext) | c.co | c.fr
-    flags = set(c.sol.lock.flags)
-    if not gps:
-        return ghb.acyclic(), flags
-    for extra in rcu_orientations(s, M):
-        if (ghb | extra).acyclic():
-            return True, flags
-    return False, flags
+    return acyclic_with_rcu(ghb, s, M, gps), set(c.sol.lock.flags)
