@@ -470,13 +470,18 @@ class Slub:
         off = addr - (slab.pfn << PAGE_SHIFT)
         if off % s.size:
             return False                                   # the slow path reports it
+        self._free_to_cpu_slab(s, c, addr, cpu, me)
+        return True
+
+    def _free_to_cpu_slab(self, s, c, addr, cpu, me):
+        """do_slab_free's fast path: the object goes on the CPU slab's freelist
+        (this_cpu_cmpxchg_double of freelist and tid)."""
         c.freelist.append(addr)
         c.tid += self.tid_step
         c.stat[FREE_FASTPATH] += 1
         s.stats.free_hits[cpu] += 1
         s.live -= 1
         me.debt += self.costs.atomic_rmw_ns + self.costs.l1_hit_ns
-        return True
 
     def get_freelist(self, s, slab, me) -> list:
         """Take the slab's freelist (remote frees); frozen if there was one."""
@@ -836,12 +841,7 @@ class Slub:
                           now=self.engine.now, actor=me.name)
         c = s.cpu_slab[cpu]
         if slab is c.slab:
-            c.freelist.append(addr)
-            c.tid += self.tid_step
-            c.stat[FREE_FASTPATH] += 1
-            s.stats.free_hits[cpu] += 1
-            s.live -= 1
-            me.debt += self.costs.atomic_rmw_ns + self.costs.l1_hit_ns
+            self._free_to_cpu_slab(s, c, addr, cpu, me)
             return
         await self.slab_free_slow(s, slab, addr, me)
 
