@@ -164,15 +164,7 @@ class LockBase:
             held.pop()
         else:
             held.remove(self)
-        # lock_stat's holdtime (LockStat.hold, inlined: this runs per release)
-        st = self.lclass.stat_r if mode == "R" else self.lclass.stat_w
-        ns = eng.now - t
-        if st.acquisitions == 0 or ns < st.hold_min:
-            st.hold_min = ns
-        if ns > st.hold_max:
-            st.hold_max = ns
-        st.hold_total += ns
-        st.acquisitions += 1
+        (self.lclass.stat_r if mode == "R" else self.lclass.stat_w).hold(eng.now - t)
         if eng.trace is not None:
             eng.trace.span(mid, ("hold " if mode == "W" else "read ") + self.name,
                            "lock-hold", t, eng.now)
