@@ -97,8 +97,8 @@ def test_exception_names_actor_time_and_token():
     assert "ValueError: model bug" in e.report() and "cpu7" in e.report()
 
 
-def test_deadlock_reports_cycle_and_never_hangs():
-    eng = Engine(seed=1)
+def _abba(eng):
+    """cpu0 takes &a then &b, cpu1 &b then &a: an AB-BA deadlock."""
     a_lock, b_lock = SpinLock(eng, "&a"), SpinLock(eng, "&b")
 
     def prog(first, second):
@@ -109,6 +109,11 @@ def test_deadlock_reports_cycle_and_never_hangs():
         return fn
     eng.add_actor("cpu0", prog(a_lock, b_lock), cpu=0)
     eng.add_actor("cpu1", prog(b_lock, a_lock), cpu=1)
+
+
+def test_deadlock_reports_cycle_and_never_hangs():
+    eng = Engine(seed=1)
+    _abba(eng)
     with pytest.raises(Deadlock) as ei:
         eng.run()
     rows = ei.value.cycle
@@ -139,20 +144,11 @@ def test_all_blocked_without_cycle_is_reported():
 
 def test_deadlock_detected_while_others_still_run():
     eng = Engine(seed=1, duration_ns=10_000_000)
-    a_lock, b_lock = SpinLock(eng, "&a"), SpinLock(eng, "&b")
-
-    def prog(first, second):
-        async def fn(a):
-            await first.lock()
-            await a.spend(100)
-            await second.lock()
-        return fn
+    _abba(eng)
 
     async def busy(a):
         while True:
             await a.spend(10)
-    eng.add_actor("cpu0", prog(a_lock, b_lock), cpu=0)
-    eng.add_actor("cpu1", prog(b_lock, a_lock), cpu=1)
     eng.add_actor("cpu2", busy, cpu=2)
     with pytest.raises(Deadlock):
         eng.run()
