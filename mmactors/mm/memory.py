@@ -614,15 +614,11 @@ class Memory:
     async def free_pgtables(self, mm, vmas: list, me):
         """Unlink the VMAs from the rmap and free PTE tables no VMA still covers."""
         from .rmap import unlink_anon_vmas
+        from .vma import unlink_file_vma
         sub = self.sub
         for vma in vmas:
             await unlink_anon_vmas(vma)
-            if vma.vm_file is not None:
-                mapping = vma.vm_file.mapping
-                await mapping.i_mmap_rwsem.down_write("unlink_file_vma")
-                if vma in mapping.i_mmap:
-                    mapping.i_mmap.remove(vma)
-                mapping.i_mmap_rwsem.up_write("unlink_file_vma")
+            await unlink_file_vma(vma)
         freed = []
         for vma in vmas:
             k0 = vma.vm_start >> PMD_SHIFT

@@ -95,7 +95,7 @@ async def vma_merge_new_range(sub, mm, start: int, end: int, flags: int, file, p
                 nxt.anon_vma_chain = []
                 nxt.anon_vma = None
             mm.remove_vma(nxt)
-            await _unlink_file(nxt)
+            await unlink_file_vma(nxt)
             prev.vm_end = new_end
         else:
             prev.vm_end = end
@@ -107,7 +107,8 @@ async def vma_merge_new_range(sub, mm, start: int, end: int, flags: int, file, p
     return None
 
 
-async def _unlink_file(vma):
+async def unlink_file_vma(vma):
+    """Take the VMA off its file's i_mmap under i_mmap_rwsem (mm/mmap.c)."""
     if vma.vm_file is not None:
         mapping = vma.vm_file.mapping
         await mapping.i_mmap_rwsem.down_write("unlink_file_vma")
