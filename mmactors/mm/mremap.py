@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .mmap import (EINVAL, ENOMEM, PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PTRS_PER_PTE, VMA,
                    page_align, vma_start_write)
-from .rmap import AnonVMAChain, anon_vma_chain_link
+from .rmap import anon_vma_clone
 from .vma import detach_range, vma_link_file
 
 __all__ = ["sys_mremap", "MREMAP_MAYMOVE"]
@@ -59,13 +59,8 @@ async def _move_vma(sub, mm, vma, old_addr, old_len, new_addr, new_len, me) -> i
     new = VMA(mm, new_addr, new_addr + new_len, vma.vm_flags, pgoff, vma.vm_file)
     new.vm_lock_seq = mm.mm_lock_seq
     if vma.anon_vma_chain:
-        root = vma.anon_vma_chain[0].anon_vma.root
-        await root.rwsem.down_write("anon_vma_clone")
-        for avc in vma.anon_vma_chain:
-            anon_vma_chain_link(new, AnonVMAChain(new, avc.anon_vma), avc.anon_vma)
-        root.rwsem.up_write("anon_vma_clone")
-        new.anon_vma = vma.anon_vma
-        new.anon_vma.num_active_vmas += 1
+        new.anon_vma = vma.anon_vma                    # copy_vma: vm_area_dup copies it
+        await anon_vma_clone(new, vma)
     mm.insert_vma(new)
     await vma_link_file(new)
     await move_page_tables(sub, mm, old_addr, new_addr, old_len, me)

@@ -156,17 +156,29 @@ def find_mergeable_anon_vma(vma):
     return None
 
 
+async def anon_vma_clone(dst, src):
+    """Chain dst to every anon_vma src is chained to, under the root's rwsem.
+    A dst that already has its anon_vma (copied by vm_area_dup on a split or
+    a move) counts as one more of its active VMAs.  Simplification: no reuse
+    of an old anon_vma for a forked child."""
+    if not src.anon_vma_chain:
+        return
+    root = src.anon_vma_chain[0].anon_vma.root
+    await root.rwsem.down_write("anon_vma_clone")
+    for avc in src.anon_vma_chain:
+        anon_vma_chain_link(dst, AnonVMAChain(dst, avc.anon_vma), avc.anon_vma)
+    root.rwsem.up_write("anon_vma_clone")
+    if dst.anon_vma is not None:
+        dst.anon_vma.num_active_vmas += 1
+
+
 async def anon_vma_fork(mm_sub, vma, pvma):
     """Give the child VMA its own anon_vma, linked to every anon_vma of the parent."""
     if pvma.anon_vma is None:
         return
     eng = mm_sub.engine
-    # anon_vma_clone: one chain per parent chain, under the root's rwsem.
+    await anon_vma_clone(vma, pvma)                # vma->anon_vma is still NULL here
     root = pvma.anon_vma.root
-    await root.rwsem.down_write("anon_vma_clone")
-    for avc in pvma.anon_vma_chain:
-        anon_vma_chain_link(vma, AnonVMAChain(vma, avc.anon_vma), avc.anon_vma)
-    root.rwsem.up_write("anon_vma_clone")
     anon_vma = AnonVMA(eng, mm_sub.next_id(), parent=pvma.anon_vma)
     root.refcount += 1                             # get_anon_vma(root)
     vma.anon_vma = anon_vma

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from .mmap import PAGE_SHIFT, VMA, vma_start_write
-from .rmap import AnonVMAChain, anon_vma_chain_link
+from .rmap import anon_vma_clone
 
 __all__ = ["split_vma", "vma_merge_new_range", "do_vmi_align_munmap", "vma_link_file",
            "is_mergeable"]
@@ -43,15 +43,9 @@ async def split_vma(sub, mm, vma: VMA, addr: int, new_below: bool) -> VMA:
                   vma.vm_pgoff + ((addr - vma.vm_start) >> PAGE_SHIFT), vma.vm_file)
         vma.vm_end = addr
     new.vm_lock_seq = mm.mm_lock_seq                   # vma_start_write(new)
-    if vma.anon_vma_chain:                             # anon_vma_clone
-        root = vma.anon_vma_chain[0].anon_vma.root
-        await root.rwsem.down_write("anon_vma_clone")
-        for avc in vma.anon_vma_chain:
-            anon_vma_chain_link(new, AnonVMAChain(new, avc.anon_vma), avc.anon_vma)
-        root.rwsem.up_write("anon_vma_clone")
-        new.anon_vma = vma.anon_vma
-        if new.anon_vma is not None:
-            new.anon_vma.num_active_vmas += 1
+    if vma.anon_vma_chain:
+        new.anon_vma = vma.anon_vma                    # vm_area_dup copies it
+        await anon_vma_clone(new, vma)
     mm.insert_vma(new)
     await eng.spend(mm.mt_line.write(eng.current.cpu) + eng.costs.maple_store_ns)
     await vma_link_file(new)
