@@ -243,16 +243,9 @@ class PcpSpinLock(SpinLock):
         return self.engine.locks.validator is None
 
     def trylock_charge(self, site) -> bool:
-        eng = self.engine
-        me = eng.current
-        if self.owner is not None or self.waiters:
-            me.debt += self.line.read(me.cpu)
-            return False
-        lat = self.line.write(me.cpu)
-        self.owner = me
-        self._acquired(me, "W", site, trylock=True)
-        me.debt += lat
-        return True
+        """pcp_spin_trylock without paying pending costs first: only this CPU
+        (and a remote drain, rarely) takes a pcp lock."""
+        return self._try_now(self.engine.current, site)
 
 
 class PerCpuPages:

@@ -173,6 +173,19 @@ class LockBase:
             v.release(me, self, mode, site)
         return True
 
+    def _try_now(self, me, site) -> bool:
+        """The trylock decision of an exclusive lock (one ``owner``), made now:
+        one cmpxchg that fails on a held or contended lock (a read of the
+        line) or takes it (a write).  The latency is charged as debt."""
+        if self.owner is not None or self.waiters:
+            me.debt += self.line.read(me.cpu)
+            return False
+        lat = self.line.write(me.cpu)
+        self.owner = me
+        self._acquired(me, "W", site, trylock=True)
+        me.debt += lat             # paid at the next scheduling point
+        return True
+
     def init(self, site=None) -> None:
         """Re-initialise the lock (spin_lock_init, mutex_init, init_rwsem on an
         existing object).  Lockdep reports it if the caller holds the lock

@@ -64,14 +64,7 @@ class Mutex(LockBase):
         me = eng.current
         if me.debt:                # decide at the true time: pay what came before
             await eng.spend(0)
-        if self.owner is not None or self.waiters:
-            me.debt += self.line.read(me.cpu)
-            return False
-        lat = self.line.write(me.cpu)
-        self.owner = me
-        self._acquired(me, "W", site, trylock=True)
-        me.debt += lat             # paid at the next scheduling point
-        return True
+        return self._try_now(me, site)
 
     def unlock(self, site=None):
         eng = self.engine
