@@ -1035,8 +1035,6 @@ class PageAllocator:
         Simplification: ``pcp->count`` is raised here, under the lock, rather
         than by the caller afterwards (the pcp is locked either way)."""
         spend = self.engine.spend
-        if me.debt and zone.lock.is_locked():
-            await spend(0)
         flags = await zone.lock.lock_irqsave("rmqueue_bulk")
         i = 0
         rmq = self.rmqueue
@@ -1061,8 +1059,6 @@ class PageAllocator:
         if count <= 0:
             return 0
         spend = self.engine.spend
-        if me.debt and zone.lock.is_locked():
-            await spend(0)
         flags = await zone.lock.lock_irqsave(site)
         cpu = me.cpu
         me.debt += pcp.line.write(cpu)
@@ -1100,8 +1096,6 @@ class PageAllocator:
 
     async def free_one_page(self, zone, pfn, order, fpi, me):
         spend = self.engine.spend
-        if me.debt and zone.lock.is_locked():
-            await spend(0)
         flags = await zone.lock.lock_irqsave("free_one_page")
         self.split_large_buddy(zone, pfn, order, fpi, me)
         self.inflight.pop(pfn, None)
@@ -1111,8 +1105,6 @@ class PageAllocator:
 
     async def rmqueue_buddy(self, preferred, zone, order, alloc_flags, mt, me) -> int:
         spend = self.engine.spend
-        if me.debt and zone.lock.is_locked():
-            await spend(0)
         flags = await zone.lock.lock_irqsave("rmqueue_buddy")
         pfn = -1
         if alloc_flags & ALLOC_HIGHATOMIC:
@@ -1467,8 +1459,6 @@ class PageAllocator:
         if zone.nr_reserved_highatomic >= max_managed:
             return
         spend = self.engine.spend
-        if me.debt and zone.lock.is_locked():
-            await spend(0)
         flags = await zone.lock.lock_irqsave("reserve_highatomic_pageblock")
         if zone.nr_reserved_highatomic < max_managed:
             mt = self.mem_map.pbmt[pfn >> pageblock_order]
@@ -1489,8 +1479,6 @@ class PageAllocator:
                 continue
             if not force and zone.nr_reserved_highatomic <= pageblock_nr_pages:
                 continue
-            if me.debt and zone.lock.is_locked():
-                await spend(0)
             flags = await zone.lock.lock_irqsave("unreserve_highatomic_pageblock")
             for order in range(NR_PAGE_ORDERS):
                 lst = zone.free_area[order].free_list[MIGRATE_HIGHATOMIC]
@@ -1642,8 +1630,6 @@ class PageAllocator:
         pcp = zone.per_cpu_pageset[cpu]
         spend = self.engine.spend
         while True:
-            if me.debt and pcp.lock.is_locked():
-                await spend(0)
             await pcp.lock.lock("drain_pages_zone")
             me.debt += pcp.line.write(me.cpu)
             count = pcp.count
@@ -1720,8 +1706,6 @@ class PageAllocator:
                 todo += 1
         to_drain = pcp.count - pcp.high
         if to_drain > 0:
-            if me.debt and pcp.lock.is_locked():
-                await self.engine.spend(0)
             await pcp.lock.lock("decay_pcp_high")
             await self.free_pcppages_bulk(zone, to_drain, pcp, 0, me, site="decay_pcp_high")
             pcp.lock.unlock("decay_pcp_high")
@@ -1731,8 +1715,6 @@ class PageAllocator:
     async def drain_zone_pages(self, zone, pcp, me):
         to_drain = min(pcp.count, pcp.batch)
         if to_drain > 0:
-            if me.debt and pcp.lock.is_locked():
-                await self.engine.spend(0)
             await pcp.lock.lock("drain_zone_pages")
             await self.free_pcppages_bulk(zone, to_drain, pcp, 0, me, site="drain_zone_pages")
             pcp.lock.unlock("drain_zone_pages")

@@ -59,11 +59,18 @@ class _Spin(LockBase):
         await self.lock(site, subclass)
 
     # spin_lock_irq/irqsave/bh: the irq state lives with lockdep (mmactors.lockdep.irq).
+    # Pending costs are paid first, so interrupts go off at the true time too.
+    async def _sync(self):
+        eng = self.engine
+        if eng.current.debt:
+            await eng.spend(0)
+
     async def lock_irq(self, site=None, subclass: int = 0) -> None:
         from ..lockdep.irq import local_irq_disable
         if site is None:
             f = sys._getframe(1)
             site = (f.f_code, f.f_lineno)
+        await self._sync()
         local_irq_disable(self.engine.current, site)
         await self.lock(site, subclass)
 
@@ -81,6 +88,7 @@ class _Spin(LockBase):
         if site is None:
             f = sys._getframe(1)
             site = (f.f_code, f.f_lineno)
+        await self._sync()
         flags = local_irq_save(self.engine.current, site)
         await self.lock(site, subclass)
         return flags
@@ -98,6 +106,7 @@ class _Spin(LockBase):
         if site is None:
             f = sys._getframe(1)
             site = (f.f_code, f.f_lineno)
+        await self._sync()
         local_bh_disable(self.engine.current, site)
         await self.lock(site, subclass)
 
