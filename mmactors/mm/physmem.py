@@ -94,7 +94,8 @@ register_kconfig("CONFIG_PCP_BATCH_SCALE_MAX", int, 5,
                  check=lambda v: None if 0 <= v <= 6 else f"must be 0..6, got {v}",
                  doc="pcp alloc/free batches scale up to batch << this (mm/Kconfig)")
 register_kconfig("CONFIG_TRANSPARENT_HUGEPAGE", bool, True,
-                 doc="two extra pcp lists for order-9 (THP) pages")
+                 doc="two extra pcp lists for order-9 (THP) pages, and THP-aligned placement "
+                     "of PMD-multiple anonymous mmaps (huge-page faults are not modelled)")
 register_kconfig("CONFIG_ZONE_DMA", bool, True, doc="a 16 MiB ZONE_DMA below ZONE_DMA32")
 register_kconfig("CONFIG_SLUB_CPU_PARTIAL", bool, True, doc="SLUB per-CPU partial slab lists")
 register_kconfig("CONFIG_SLAB_FREELIST_RANDOM", bool, False,
