@@ -111,6 +111,22 @@ class PageTable:
         self.nr_present = 0
 
 
+def populated_ptes(mm, start: int, end: int):
+    """The pmd-level loop of zap_pte_range/copy_pte_range/change_pte_range:
+    for each PTE table of [start, end) with a present entry, yield (table,
+    address of its first entry in range, first index, index end).  Tables are
+    looked up as the walk reaches them."""
+    addr = start
+    while addr < end:
+        key = addr >> PMD_SHIFT
+        nxt = min(end, (key + 1) << PMD_SHIFT)
+        pt = mm.pgtables.get(key)
+        if pt is not None and pt.nr_present:
+            i0 = (addr >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)
+            yield pt, addr, i0, i0 + ((nxt - addr) >> PAGE_SHIFT)
+        addr = nxt
+
+
 class Fault:
     """struct vm_fault: the state of one fault."""
 
@@ -562,17 +578,8 @@ class Memory:
         rmap = sub.rmap
         zero = sub.zero_pfn
         total = 0
-        addr = start
-        while addr < end:
-            key = addr >> PMD_SHIFT
-            nxt = min(end, (key + 1) << PMD_SHIFT)
-            pt = mm.pgtables.get(key)
-            if pt is None or not pt.nr_present:
-                addr = nxt
-                continue
+        for pt, _, i0, i1 in populated_ptes(mm, start, end):
             await pt.ptl.lock("zap_pte_range")
-            i0 = (addr >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)
-            i1 = i0 + ((nxt - addr) >> PAGE_SHIFT)
             ptes = pt.ptes
             cleared = 0
             for i in range(i0, i1):
@@ -602,7 +609,6 @@ class Memory:
             pt.ptl.unlock("zap_pte_range")
             if len(gather) >= GATHER_PAGES:
                 await self.tlb_flush_mmu(mm, start, end, gather, False, me)
-            addr = nxt
         return total
 
     async def tlb_flush_mmu(self, mm, start, end, gather: list, freed_tables: bool, me):
@@ -664,21 +670,12 @@ class Memory:
         cow = not src_vma.vm_flags & VM_SHARED
         rmap = sub.rmap
         ref = sub.mem_map.ref
-        addr = src_vma.vm_start
-        while addr < src_vma.vm_end:
-            key = addr >> PMD_SHIFT
-            nxt = min(src_vma.vm_end, (key + 1) << PMD_SHIFT)
-            spt = src_mm.pgtables.get(key)
-            if spt is None or not spt.nr_present:
-                addr = nxt
-                continue
+        for spt, addr, i0, i1 in populated_ptes(src_mm, src_vma.vm_start, src_vma.vm_end):
             dpt = await self.pte_alloc(dst_mm, addr, me)
             if dpt is None:
                 return False
             await dpt.ptl.lock("copy_pte_range")
             await spt.ptl.lock("copy_pte_range", 1)    # spin_lock_nested(src_ptl, SINGLE_DEPTH_NESTING)
-            i0 = (addr >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)
-            i1 = i0 + ((nxt - addr) >> PAGE_SHIFT)
             n = 0
             for i in range(i0, i1):
                 v = spt.ptes[i]
@@ -702,5 +699,4 @@ class Memory:
             await self.engine.spend(n * (self.costs.atomic_rmw_ns + 2 * self.costs.l1_hit_ns))
             spt.ptl.unlock("copy_pte_range")
             dpt.ptl.unlock("copy_pte_range")
-            addr = nxt
         return True

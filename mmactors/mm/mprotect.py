@@ -4,10 +4,9 @@ write permission goes (``change_protection`` under each PTE lock, then one
 TLB flush), and merge with compatible neighbours again."""
 from __future__ import annotations
 
-from .memory import _PAGE_RW
-from .mmap import (EINVAL, PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PROT_EXEC, PROT_READ, PROT_WRITE,
-                   PTRS_PER_PTE, VM_EXEC, VM_READ, VM_SHARED, VM_WRITE, page_align,
-                   vma_start_write)
+from .memory import _PAGE_RW, populated_ptes
+from .mmap import (EINVAL, PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE, VM_EXEC, VM_READ,
+                   VM_SHARED, VM_WRITE, page_align, vma_start_write)
 from .vma import is_mergeable, split_vma
 
 __all__ = ["sys_mprotect"]
@@ -55,21 +54,14 @@ async def sys_mprotect(sub, mm, start: int, length: int, prot: int, me) -> int:
 async def _wrprotect(sub, mm, vma, me) -> bool:
     """change_pte_range: clear the write bit of every present PTE."""
     changed = False
-    addr = vma.vm_start
-    while addr < vma.vm_end:
-        key = addr >> PMD_SHIFT
-        nxt = min(vma.vm_end, (key + 1) << PMD_SHIFT)
-        pt = mm.pgtables.get(key)
-        if pt is not None and pt.nr_present:
-            await pt.ptl.lock("change_pte_range")
-            i0 = (addr >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)
-            for i in range(i0, i0 + ((nxt - addr) >> PAGE_SHIFT)):
-                if pt.ptes[i] & _PAGE_RW:
-                    pt.ptes[i] &= ~_PAGE_RW
-                    changed = True
-            await sub.engine.spend(sub.engine.costs.l1_hit_ns * ((nxt - addr) >> PAGE_SHIFT))
-            pt.ptl.unlock("change_pte_range")
-        addr = nxt
+    for pt, _, i0, i1 in populated_ptes(mm, vma.vm_start, vma.vm_end):
+        await pt.ptl.lock("change_pte_range")
+        for i in range(i0, i1):
+            if pt.ptes[i] & _PAGE_RW:
+                pt.ptes[i] &= ~_PAGE_RW
+                changed = True
+        await sub.engine.spend(sub.engine.costs.l1_hit_ns * (i1 - i0))
+        pt.ptl.unlock("change_pte_range")
     return changed
 
 
