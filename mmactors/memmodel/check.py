@@ -13,12 +13,14 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
+from .budget import Budget, Meter
 from .errors import EvalError, LitmusError
-from .executions import Skeleton, candidates, solutions
+from .executions import Skeleton, candidates, sc_acyclic, solutions
 from .litmus import parse_litmus
 from .models import MODELS
+from .scope import known_registers
 from .symexec import ThreadExecutor
 from .syntax import And, Atom, Bool, LitmusTest, LocRef, Not, Or
 from .terms import Addr, evaluate
@@ -78,7 +80,8 @@ def format_state(locations: list, values: tuple) -> str:
 
 def format_prop(p, top: bool = True) -> str:
     if isinstance(p, Atom):
-        return f"{p.loc}{'!=' if p.negated else '='}{format_value(p.value)}"
+        value = str(p.value) if isinstance(p.value, LocRef) else format_value(p.value)
+        return f"{p.loc}{'!=' if p.negated else '='}{value}"
     if isinstance(p, Bool):
         return "true" if p.value else "false"
     if isinstance(p, Not):
@@ -113,8 +116,9 @@ def _atoms(p):
 
 def _prop_locs(p, out: list) -> None:
     for a in _atoms(p):
-        if a.loc not in out:
-            out.append(a.loc)
+        for loc in (a.loc, a.value):
+            if isinstance(loc, LocRef) and loc not in out:
+                out.append(loc)
 
 
 def prop_locations(test) -> tuple[list, list]:
@@ -133,12 +137,13 @@ def prop_locations(test) -> tuple[list, list]:
 
 
 def _prop_values(p, out: list) -> None:
-    out.extend(a.value for a in _atoms(p))
+    out.extend(a.value for a in _atoms(p) if not isinstance(a.value, LocRef))
 
 
 def eval_prop(p, state: dict) -> bool:
     if isinstance(p, Atom):
-        eq = state[p.loc] == p.value
+        value = state[p.value] if isinstance(p.value, LocRef) else p.value
+        eq = state[p.loc] == value
         return not eq if p.negated else eq
     if isinstance(p, And):
         return all(eval_prop(a, state) for a in p.args)
@@ -168,13 +173,23 @@ def shared_locations(test: LitmusTest) -> tuple[list, dict, set]:
     return sorted(names), init_values, locks
 
 
-def check(test: Union[LitmusTest, str, Path], model: str = "lkmm") -> Result:
-    """Check ``test`` (a parsed test, source text or path) under ``model``."""
+class CheckerDefect(LitmusError):
+    """The checker contradicts itself (e.g. it allows no execution of a test
+    that has some): a bug to report, not a problem with the test."""
+
+
+def check(test: Union[LitmusTest, str, Path], model: str = "lkmm", *,
+          budget: Optional[Budget] = None, progress=None) -> Result:
+    """Check ``test`` (a parsed test, source text or path) under ``model``.
+
+    ``budget`` caps the candidate executions examined or the seconds spent
+    (:class:`~.budget.BudgetExceeded` is raised when it runs out);
+    ``progress(meter)`` is called every few hundred candidates."""
     if not isinstance(test, LitmusTest):
         test = parse_litmus(test)
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r} (choose from {', '.join(MODELS)})")
-    checker = MODELS[model].check
+    mod = MODELS[model]
     path = test.path
     cond_line = test.condition.line
     locations, init_values, locks = shared_locations(test)
@@ -194,64 +209,105 @@ def check(test: Union[LitmusTest, str, Path], model: str = "lkmm") -> Result:
     lock_final = any(loc.proc is None and loc.name in locks for loc in shown)
 
     per_thread = []
+    invalid: list = []            # (line, message) of discarded executions
     for tid, proc in enumerate(test.processes):
-        ex = ThreadExecutor(path, tid, proc, test.reg_init, locset)
-        paths = ex.paths()
+        known = known_registers(proc, tid, test.reg_init)
         for loc in needed:
-            if loc.proc == tid:
-                for p in paths:
-                    if loc.name not in p.regs:
-                        raise LitmusError(path, cond_line,
-                                          f"register {loc} is not a register of P{tid}")
-        per_thread.append(paths)
+            if loc.proc == tid and loc.name not in known:
+                raise LitmusError(path, cond_line, f"register {loc} is not a register of P{tid}")
+        ex = ThreadExecutor(path, tid, proc, test.reg_init, locset)
+        per_thread.append(ex.paths())
+        invalid.extend(ex.invalid)
 
+    meter = Meter(budget, progress)
+    meter.extra = {"test": test.name, "allowed": 0, "states": 0}
     states: set = set()
     pos = neg = 0
     flags: set = set()
     prop = test.condition.prop
+    seen = allowed_count = 0
+    deadlock_ok = False           # every execution may legitimately be rejected
     for combo in itertools.product(*per_thread):
         skel = Skeleton(path, locations, init_values, list(combo))
-        for sol in solutions(skel):
+        deadlock_ok = deadlock_ok or _waits_for_itself(skel)
+        for sol in solutions(skel, locset, invalid):
             for cand in candidates(sol):
-                try:
-                    allowed, cflags = checker(cand)
-                except ValueError as e:
-                    raise LitmusError(path, 0, str(e)) from None
+                meter.step()
+                seen += 1
+                if sc_acyclic(cand) and not mod.needs_check(cand, flags):
+                    allowed, cflags = True, mod.flags_of(cand)
+                else:
+                    try:
+                        allowed, cflags = mod.check(cand)
+                    except ValueError as e:
+                        raise LitmusError(path, 0, str(e)) from None
                 if not allowed:
                     continue
-                final = _final_state(test, sol, cand, needed, init_values, path)
+                final = _final_state(test, sol, cand, needed, init_values, invalid)
+                if final is None:
+                    continue
+                allowed_count += 1
                 if test.filter is not None and not eval_prop(test.filter, final):
                     continue
                 if eval_prop(prop, final):
                     pos += 1
                 else:
                     neg += 1
-                states.add(tuple(final[loc] for loc in shown))
+                st = tuple(final[loc] for loc in shown)
+                if st not in states:
+                    states.add(st)
+                    meter.extra["states"] = len(states)
+                meter.extra["allowed"] = allowed_count
                 flags |= cflags
                 if lock_final:
                     flags.add("lock-final")
+    if not seen and invalid:
+        line, message = min(invalid)
+        raise LitmusError(path, line, f"{message} in every execution")
+    if seen and not allowed_count and not deadlock_ok:
+        raise CheckerDefect(path, None, f"internal error: the {model} model rejects all "
+                            f"{seen} candidate executions of test {test.name} "
+                            f"(a checker defect, please report it)")
     ordered = sorted(states, key=lambda st: tuple(_value_key(v) for v in st))
     cond_text = f"{test.condition.quantifier} ({format_prop(prop)})"
     return Result(test.name, model, test.condition.quantifier, cond_text, shown, ordered,
                   pos, neg, sorted(flags))
 
 
-def _final_state(test, sol, cand, needed, init_values, path) -> dict:
+def _waits_for_itself(skel) -> bool:
+    """A grace period inside a read-side critical section of its own thread
+    never ends (the LKMM's rcu axiom rejects every such execution)."""
+    from .models.lkmm import rcu_rscs
+    gps = skel.fence_tags.get("sync-rcu", 0) | skel.Sync_srcu
+    if not gps:
+        return False
+    if skel.Sync_srcu and skel.Srcu_lock:
+        return True     # SRCU sections are matched per execution; do not guess
+    rscs, _ = rcu_rscs(skel)
+    for lock, unlock in rscs.pairs():
+        if skel.po.r[lock] & ~skel.po.r[unlock] & gps:
+            return True
+    return False
+
+
+def _final_state(test, sol, cand, needed, init_values, invalid) -> Optional[dict]:
+    """The values of the locations and registers the test mentions; None
+    (the execution discarded, as herd7 does) if one cannot be computed."""
     skel = sol.skel
     state = {}
-    for loc in needed:
-        if loc.proc is not None:
-            term = skel.paths[loc.proc].regs[loc.name]
-            try:
-                state[loc] = evaluate(term, sol.env)
-            except EvalError as e:
-                raise LitmusError(path, e.line, e.message) from None
-        else:
-            w = cand.last_write[loc.name] if loc.name in cand.last_write else None
+    try:
+        for loc in needed:
+            if loc.proc is not None:
+                state[loc] = evaluate(skel.paths[loc.proc].reg(loc.name), sol.env)
+                continue
+            w = cand.last_write(loc.name)
             if w is None:
                 state[loc] = init_values.get(loc.name, 0)
                 continue
             kind = skel.events[w].kind
             # Lock words read as herd7's lock values: 1 when held, 0 when free.
-            state[loc] = 1 if kind == "LKW" else 0 if kind == "UL" else sol.value[w]
+            state[loc] = 1 if kind == "LKW" else 0 if kind == "UL" else sol.value(w)
+    except EvalError as e:
+        invalid.append((e.line, e.message))
+        return None
     return state

@@ -52,6 +52,12 @@ COND_SINGLE = set("~=:;[]()-&*,")
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NUMBER = re.compile(r"0[xX][0-9a-fA-F]+|[0-9]+")
+_INFO_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*=([^\n]*)")
+
+# Nesting limits of the recursive-descent parser: far beyond any litmus test,
+# well within Python's recursion limit (each level costs a few frames).
+MAX_BLOCK_DEPTH = 100
+MAX_EXPR_DEPTH = 60
 
 
 class Tok:
@@ -231,7 +237,28 @@ def describe(t: Tok) -> str:
 
 
 class _CParser(_Tokens):
-    """Recursive descent over the C subset of herd7's litmus bodies."""
+    """Recursive descent over the C subset of herd7's litmus bodies.
+
+    Nesting (blocks, ``if``, parentheses, unary operators) is limited to
+    MAX_BLOCK_DEPTH / MAX_EXPR_DEPTH levels so that a pathological test is
+    refused with its line rather than overflowing Python's stack."""
+
+    def __init__(self, toks: list, src: "_Source") -> None:
+        super().__init__(toks, src)
+        self.block_depth = 0
+        self.expr_depth = 0
+
+    def _enter(self, what: str, tok: Tok) -> None:
+        if what == "block":
+            self.block_depth += 1
+            if self.block_depth > MAX_BLOCK_DEPTH:
+                raise self.err(tok, f"statements nested more than {MAX_BLOCK_DEPTH} "
+                               f"levels deep (mmactors limit)")
+        else:
+            self.expr_depth += 1
+            if self.expr_depth > MAX_EXPR_DEPTH:
+                raise self.err(tok, f"expression nested more than {MAX_EXPR_DEPTH} "
+                               f"levels deep (mmactors limit)")
 
     def is_type_start(self, k: int = 0) -> bool:
         t = self.peek(k)
@@ -259,6 +286,13 @@ class _CParser(_Tokens):
 
     def statement(self) -> list:
         t = self.peek()
+        self._enter("block", t)
+        try:
+            return self._statement(t)
+        finally:
+            self.block_depth -= 1
+
+    def _statement(self, t: Tok) -> list:
         if self.at("{"):
             return [self.block()]
         if self.accept(";"):
@@ -324,6 +358,13 @@ class _CParser(_Tokens):
     ]
 
     def expr(self):
+        self._enter("expr", self.peek())
+        try:
+            return self._expr()
+        finally:
+            self.expr_depth -= 1
+
+    def _expr(self):
         cond = self.binary(0)
         if self.at("?"):
             t = self.next()
@@ -346,6 +387,13 @@ class _CParser(_Tokens):
 
     def unary(self):
         t = self.peek()
+        self._enter("expr", t)
+        try:
+            return self._unary(t)
+        finally:
+            self.expr_depth -= 1
+
+    def _unary(self, t: Tok):
         if t.kind == "op":
             if t.value in ("-", "!", "~", "+"):
                 self.next()
@@ -527,6 +575,11 @@ class _CondParser(_Tokens):
         raise self.err(t, f"expected a location, found {describe(t)}")
 
     def value(self):
+        t = self.peek()
+        # herd7 compares two registers with "0:r1=1:r1" (or P0:r1=P1:r1).
+        if (t.kind == "num" or (t.kind == "id" and re.fullmatch(r"P\d+", t.value))) \
+                and self.at(":", 1):
+            return self.locref()
         t = self.next()
         if t.kind == "num":
             return t.value
@@ -606,8 +659,11 @@ def parse_text(text: str, path: str) -> LitmusTest:
         raise src.err(src.line_at(pos), "expected 'C NAME' header")
     name = m.group(1)
     pos = m.end()
-    # Prelude: doc string and comments up to the init block.
+    # Prelude up to the init block: comments, a quoted doc string, and the
+    # key=value lines diy writes (Cycle=, Relax=, Safe=, Prefetch=, Com=,
+    # Orig=, Generator=...); herd7 keeps them as test info, so do we.
     doc = ""
+    info: dict = {}
     while True:
         pos = src.skip_blank(pos, ocaml=True)
         if pos >= len(text):
@@ -618,6 +674,11 @@ def parse_text(text: str, path: str) -> LitmusTest:
                 raise src.err(src.line_at(pos), "unterminated doc string")
             doc = text[pos + 1:end]
             pos = end + 1
+            continue
+        kv = _INFO_LINE.match(text, pos)
+        if kv:
+            info[kv.group(1)] = kv.group(2).strip()
+            pos = kv.end()
             continue
         if text[pos] == "{":
             break
@@ -658,7 +719,7 @@ def parse_text(text: str, path: str) -> LitmusTest:
     locations, flt, cond = _parse_postlude(post)
     if cond is None:
         raise src.err(src.line_at(len(text)), "missing final condition (exists/~exists/forall)")
-    test = LitmusTest(name, path, init, reg_init, processes, cond, locations, flt, doc)
+    test = LitmusTest(name, path, init, reg_init, processes, cond, locations, flt, doc, info)
     _validate(test, src)
     return test
 
@@ -691,8 +752,9 @@ def _validate(test: LitmusTest, src: _Source) -> None:
 
     def check_prop(p, line):
         if isinstance(p, Atom):
-            if p.loc.proc is not None and p.loc.proc >= nprocs:
-                raise src.err(line, f"condition names P{p.loc.proc}, which does not exist")
+            for loc in (p.loc, p.value):
+                if isinstance(loc, LocRef) and loc.proc is not None and loc.proc >= nprocs:
+                    raise src.err(line, f"condition names P{loc.proc}, which does not exist")
         elif isinstance(p, (And, Or)):
             for a in p.args:
                 check_prop(a, line)

@@ -16,11 +16,14 @@ shapes that herd7's C front end (herd/CSem.ml) gives those primitives:
   RMW with F[mb] around it, failure a lone atomic R[once]; returns a boolean.
 * ``__lock``: LKR;LKW.  ``__unlock``: UL.  ``__trylock``: LKR;LKW (returns 1)
   or LF (returns 0).  ``__islocked``: RL (returns 1) or RU (returns 0).
+* SRCU: srcu_read_lock()/srcu_down_read() are marked loads of the
+  srcu_struct tagged srcu-lock, srcu_read_unlock()/srcu_up_read() marked
+  stores tagged srcu-unlock, synchronize_srcu() an F[sync-srcu] event that
+  carries the srcu_struct's location (see the table below for why).
 
 Argument conventions: ``lv`` means the argument is an lvalue ``*e`` (as in
 READ_ONCE(*x)), the accessed address being ``e``; ``ptr`` means the argument
 itself is the address (as in smp_load_acquire(x)).
-SRCU primitives are recognised but rejected as unsupported.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import Optional
 @dataclass(frozen=True)
 class Prim:
     kind: str                  # load store fence xchg cmpxchg atomic_op op_return
-    #                            fetch_op add_unless lock unlock trylock islocked srcu
+    #                            fetch_op add_unless lock unlock trylock islocked sync_srcu
     tag: Optional[str] = None  # annotation: once acquire release mb, or fence tag
     mode: str = "ptr"          # "lv" or "ptr": how the location argument is given
     ptr: int = 0               # index of the location argument
@@ -74,11 +77,19 @@ PRIMITIVES: dict[str, Prim] = {
     "rcu_read_unlock": Prim("fence", "rcu-unlock", nargs=0),
     "synchronize_rcu": Prim("fence", "sync-rcu", nargs=0),
     "synchronize_rcu_expedited": Prim("fence", "sync-rcu", nargs=0),
-    # SRCU (in linux-kernel.def, not modelled here)
-    "srcu_read_lock": Prim("srcu", nargs=1),
-    "srcu_read_unlock": Prim("srcu", nargs=2),
-    "synchronize_srcu": Prim("srcu", nargs=1),
-    "synchronize_srcu_expedited": Prim("srcu", nargs=1),
+    # SRCU, exactly as Linux commit 6cd244c87428 ("tools/memory-model: Provide
+    # exact SRCU semantics") maps it, the mapping linux-kernel.bell's
+    # srcu-rscs (data dependency from lock to unlock, carried through rf)
+    # and its Marked set are written for: srcu_read_lock() is a load of the
+    # srcu_struct, __load{srcu-lock}(*X), srcu_read_unlock(X,Y) a store of
+    # the token Y, __store{srcu-unlock}(*X,Y); synchronize_srcu(X) stays an
+    # __srcu{sync-srcu}(X) event (no memory access, but on location X).
+    "srcu_read_lock": Prim("load", "srcu-lock", "ptr", nargs=1),
+    "srcu_down_read": Prim("load", "srcu-lock", "ptr", nargs=1),
+    "srcu_read_unlock": Prim("store", "srcu-unlock", "ptr", val=1, nargs=2),
+    "srcu_up_read": Prim("store", "srcu-unlock", "ptr", val=1, nargs=2),
+    "synchronize_srcu": Prim("sync_srcu", "sync-srcu", "ptr", nargs=1),
+    "synchronize_srcu_expedited": Prim("sync_srcu", "sync-srcu", "ptr", nargs=1),
     # Atomic
     "atomic_read": Prim("load", "once", "ptr", nargs=1),
     "atomic_set": Prim("store", "once", "ptr", val=1, nargs=2),
@@ -118,5 +129,5 @@ PRIMITIVES["atomic_add_negative"] = Prim("op_return", "mb", ptr=1, val=0, op="+"
 FENCE_TAGS = {
     "mb", "rmb", "wmb", "before-atomic", "after-atomic", "after-spinlock",
     "after-unlock-lock", "after-srcu-read-unlock", "barrier", "rcu-lock", "rcu-unlock",
-    "sync-rcu",
+    "sync-rcu", "sync-srcu",
 }

@@ -148,7 +148,7 @@ class LocRef:
 @dataclass
 class Atom:
     loc: LocRef
-    value: Union[int, Addr]
+    value: Union[int, Addr, LocRef]   # a LocRef compares two locations (0:r1=1:r1)
     negated: bool = False     # "!=" instead of "="
 
 
@@ -206,3 +206,4 @@ class LitmusTest:
     locations: list = field(default_factory=list)   # LocRef
     filter: Optional[Prop] = None
     doc: str = ""
+    info: dict = field(default_factory=dict)   # diy's key=value header lines

@@ -196,7 +196,7 @@ P1(int *x) { int r0; r0 = READ_ONCE(*x); }
 
 @pytest.mark.parametrize("body, words", [
     ("r0 = READ_ONCE(*x); r0 = READ_ONCE(*r0);", "access to non-pointer value 0"),
-    ("srcu_read_lock(x);", "SRCU primitive 'srcu_read_lock' is not supported"),
+    ("r0 = srcu_read_lock();", "srcu_read_lock takes 1 argument(s), got 0"),
     ("r0 = foo(x);", "unknown function 'foo'"),
     ("r0 = READ_ONCE(x);", "argument must be a dereference"),
 ])

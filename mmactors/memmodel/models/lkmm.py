@@ -1,23 +1,29 @@
 """The Linux-kernel memory model, hand-translated into relation algebra.
 
-Models tools/memory-model/linux-kernel.cat (the recent one with Marked/Plain,
-Noreturn and data races), linux-kernel.bell (rcu-rscs, Marked/Plain, the
-carry-dep redefinition of dependencies) and lock.cat (LKR/LKW/UL/LF/RL/RU).
-Each Python name is the cat name with '-' written '_'; ``@`` is cat's ``;``.
+Models ../shared/litmus/model/linux-kernel.cat (the version with Marked and
+Plain accesses, Noreturn, data races and SRCU; see the README for which
+upstream revision), linux-kernel.bell (rcu-rscs, srcu-rscs matched through
+data dependencies, Marked/Plain, the carry-dep redefinition of
+dependencies) and lock.cat (LKR/LKW/UL/LF/RL/RU).  Each Python name is the
+cat name with '-' written '_'; ``@`` is cat's ``;``.
 
 lock.cat's candidate generation (rf for LKR/LF/RL/RU, co with critical
-sections, lock-nest, unmatched-locks) is done by ``executions`` since every
+sections, lock-nest, unmatched-locks) is done by ``coherence`` since every
 model here shares it; so are the ``coherence`` and ``atomic`` axioms, which
 the enumeration enforces per location before a candidate reaches this module.
 
-Simplifications: SRCU is not supported (so srcu-rscs, srcu-gp, Srcu-* sets
-are empty and their checks trivially hold); lock-final approximates FW.
+SRCU follows Linux commit 6cd244c87428 (the mapping the bell is written
+for): srcu_read_lock() is a load of the srcu_struct tagged srcu-lock,
+srcu_read_unlock() a store tagged srcu-unlock (see ``primitives``).
+
+Simplification: lock-final approximates herd7's FW (see ``executions``).
 """
 
 from __future__ import annotations
 
-from ..executions import Candidate, Skeleton, Solution
-from ..relalg import Rel, cart
+from ..executions import Candidate
+from ..relalg import Rel, cart, ident
+from ..skeleton import Skeleton
 
 NAME = "lkmm"
 
@@ -31,10 +37,12 @@ class _Static:
         po = s.po
         k = s.kinds
         LKR, LKW, UL, RL, RU = k["LKR"], k["LKW"], k["UL"], k["RL"], k["RU"]
+        self.Srcu_lock, self.Srcu_unlock = s.Srcu_lock, s.Srcu_unlock
         # linux-kernel.bell
         M_b = s.Rb | s.Wb
         self.Marked = ((U & ~M_b) | s.IW | s.Once | s.Release_b | s.Acquire_b
-                       | s.rmw_b.dom() | s.rmw_b.rng() | LKR | LKW | UL | k["LF"] | RL | RU)
+                       | s.rmw_b.dom() | s.rmw_b.rng() | LKR | LKW | UL | k["LF"] | RL | RU
+                       | s.Srcu_lock | s.Srcu_unlock)
         self.Plain = M_b & ~self.Marked
         # lock.cat: put lock events in their classes
         LF = k["LF"] | RL
@@ -49,6 +57,7 @@ class _Static:
         tag = s.fence_tags.get
         Mb, Rmb, Wmb = tag("mb", 0), tag("rmb", 0), tag("wmb", 0)
         self.Sync_rcu = Sync_rcu = tag("sync-rcu", 0)
+        self.Sync_srcu = Sync_srcu = s.Sync_srcu
         self.After_unlock_lock = tag("after-unlock-lock", 0)
 
         def fencerel(S: int) -> Rel:
@@ -72,18 +81,23 @@ class _Static:
             self.po_to_ul = po.restrict(M, UL)
             self.mb_static = self.mb_static | (
                 self.po_to_ul @ po.restrict(UL, LKW) @ self.aul_fence)
-        self.gp = po.restrict(U, Sync_rcu) @ po_opt
+        self.gp = po.restrict(U, Sync_rcu | Sync_srcu) @ po_opt
         self.barrier = (
-            fencerel(tag("barrier", 0) | Rmb | Wmb | Mb | Sync_rcu | tag("before-atomic", 0)
-                     | tag("after-atomic", 0) | Acquire | Release | tag("rcu-lock", 0)
-                     | tag("rcu-unlock", 0))
+            fencerel(tag("barrier", 0) | Rmb | Wmb | Mb | Sync_rcu | Sync_srcu
+                     | tag("before-atomic", 0) | tag("after-atomic", 0) | Acquire | Release
+                     | tag("rcu-lock", 0) | tag("rcu-unlock", 0)
+                     | s.Srcu_lock | s.Srcu_unlock)
             | po.restrict(U, Release) | po.restrict(Acquire, U)
         )
         self.rmb_fencerel = fencerel(Rmb)
-        self.rcu_rscs, self.flags = _rcu_rscs(s)
+        self.rcu_rscs, self.flags = rcu_rscs(s)
+        if Sync_srcu and not self.rcu_rscs.is_empty():
+            # invalid-sleep: synchronize_srcu() inside an RCU critical section
+            if not (self.rcu_rscs & (po.restrict(U, Sync_srcu) @ po)).is_empty():
+                self.flags.add("invalid-sleep")
 
 
-def _rcu_rscs(s: Skeleton):
+def rcu_rscs(s: Skeleton):
     """linux-kernel.bell: match nested rcu_read_lock()/unlock() per thread."""
     pairs = []
     flags = set()
@@ -115,6 +129,9 @@ def _rcu_rscs(s: Skeleton):
     return Rel.from_pairs(s.n, pairs), flags
 
 
+_rcu_rscs = rcu_rscs      # older name
+
+
 def static(s: Skeleton) -> _Static:
     st = s.cache.get(NAME)
     if st is None:
@@ -122,9 +139,96 @@ def static(s: Skeleton) -> _Static:
     return st
 
 
+def _srcu_rscs(c: Candidate, st: _Static):
+    """linux-kernel.bell: srcu-rscs and its flags, for one candidate."""
+    s = c.sol.skel
+    U = st.U
+    rf = c.rf
+    data = s.data_b                                    # herd7's data, before carry-dep
+    not_unlock = U & ~st.Srcu_unlock
+    carry_srcu_data = (data.restrict(U, not_unlock) @ rf).star()
+    rscs = ((carry_srcu_data.restrict(st.Srcu_lock, U) @ data).restrict(U, st.Srcu_unlock)
+            & c.sol.loc_rel)
+    flags = set()
+    if st.Srcu_lock & ~rscs.dom():
+        flags.add("unmatched-srcu-lock")
+    if st.Srcu_unlock & ~rscs.rng():
+        flags.add("unmatched-srcu-unlock")
+    if not (rscs.inv() @ rscs).no_id().is_empty():
+        flags.add("multiple-srcu-matches")
+    for lock, unlock in rscs.pairs():
+        if c.sol.value(lock) != c.sol.value(unlock):
+            flags.add("srcu-bad-value-match")      # different-values(srcu-rscs)
+            break
+    return rscs, flags
+
+
+# ---------------------------------------------------------------- fast path
+
+
+def needs_check(c: Candidate, flags_so_far: set) -> bool:
+    """Whether an execution already known to be allowed (see
+    ``executions.sc_acyclic``) still needs the full check for its flags: only
+    a possible data race not yet flagged does."""
+    return "data-race" not in flags_so_far and _may_race(c)
+
+
+def flags_of(c: Candidate) -> set:
+    """The flags of an allowed execution that needs no data-race check."""
+    st = static(c.sol.skel)
+    flags = set(st.flags) | c.sol.lock.flags
+    if st.Plain and _mixed_accesses(c, st):
+        flags.add("mixed-accesses")
+    return flags
+
+
+def _may_race(c: Candidate) -> bool:
+    """Whether some location has a plain access and a conflicting access on
+    another thread (the initial writes never race)."""
+    sol = c.sol
+    s = sol.skel
+    Plain = static(s).Plain
+    if not Plain:
+        return False
+    memo = sol.memo.get("may_race")
+    if memo is None:
+        seen: dict = {}
+        memo = False
+        for e in s.events[s.n_init:]:
+            if e.kind not in ("R", "W") and e.kind not in ("LKR", "LKW", "UL", "LF", "RL", "RU"):
+                continue
+            l = sol.loc[e.idx]
+            acc = seen.setdefault(l, [])
+            me = (e.tid, e.kind in ("W", "LKW", "UL"), bool(Plain >> e.idx & 1))
+            for tid, w, p in acc:
+                if tid != me[0] and (w or me[1]) and (p or me[2]):
+                    memo = True
+                    break
+            if memo:
+                break
+            acc.append(me)
+        sol.memo["may_race"] = memo
+    return memo
+
+
+def _mixed_accesses(c: Candidate, st: _Static) -> bool:
+    sol = c.sol
+    memo = sol.memo.get("mixed")
+    if memo is None:
+        po_loc = sol.skel.po & sol.loc_rel
+        plain_w = st.Plain & st.W
+        free = po_loc - st.barrier
+        memo = not (free.restrict(plain_w, st.Marked) | free.restrict(st.Marked, plain_w)).is_empty()
+        sol.memo["mixed"] = memo
+    return memo
+
+
+# ---------------------------------------------------------------- the axioms
+
+
 def check(c: Candidate) -> tuple[bool, set]:
     """Return (allowed, flags) for one candidate execution."""
-    sol: Solution = c.sol
+    sol = c.sol
     s = sol.skel
     st = static(s)
     U, n = st.U, st.n
@@ -134,7 +238,7 @@ def check(c: Candidate) -> tuple[bool, set]:
 
     rfe, rfi = rf & ext, rf & int_
     # linux-kernel.bell: dependencies carried through plain accesses
-    rfi_b = rfi.restrict(s.Wb, s.Rb)
+    rfi_b = rfi.restrict(s.Wb & ~st.Srcu_unlock, s.Rb)
     carry_dep = (s.data_b @ rfi_b).star()
     addr = carry_dep @ s.addr_b
     data = carry_dep @ s.data_b
@@ -178,43 +282,29 @@ def check(c: Candidate) -> tuple[bool, set]:
         return False, set()                        # propagation
     pb_star = pb.star()
 
-    # RCU
+    flags = set(st.flags) | sol.lock.flags
+    srcu_rscs = None
+    if st.Srcu_lock or st.Srcu_unlock:
+        srcu_rscs, sflags = _srcu_rscs(c, st)
+        flags |= sflags
+
+    # RCU and SRCU
     rb = None
-    rcu_fence = None
-    if st.Sync_rcu:
+    if st.Sync_rcu or st.Sync_srcu:
         rcu_link = po.opt() @ hb_star @ pb_star @ prop @ po
-        rcu_gp = Rel([(1 << i) if st.Sync_rcu >> i & 1 else 0 for i in range(n)])
-        rcu_rscsi = st.rcu_rscs.inv()
-        gp_link = rcu_gp @ rcu_link
-        rscsi_link = rcu_rscsi @ rcu_link
-        base = rcu_gp | (gp_link @ rcu_rscsi) | (rscsi_link @ rcu_gp)
-        rcu_order = base
-        while True:  # least fixpoint of the recursive definition
-            link_order_link = rcu_link @ rcu_order @ rcu_link
-            new = (base | (rcu_gp @ link_order_link @ rcu_rscsi)
-                   | (rcu_rscsi @ link_order_link @ rcu_gp)
-                   | (rcu_order @ rcu_link @ rcu_order))
-            if new == rcu_order:
-                break
-            rcu_order = new
-        rcu_fence = po @ rcu_order @ po.opt()
+        rcu_fence = po @ _rcu_order(st, rcu_link, srcu_rscs, sol.loc_rel) @ po.opt()
         fence = fence | rcu_fence
         strong_fence = strong_fence | rcu_fence
         rb = (prop @ rcu_fence @ hb_star @ pb_star).restrict(U, Marked)
         if not rb.irreflexive():
             return False, set()                    # rcu
 
-    flags = set(st.flags) | sol.lock.flags
     Plain = st.Plain
     if not Plain:
         return True, flags
 
     # Plain accesses and data races
-    po_loc = po & sol.loc_rel
-    plain_w = Plain & W
-    mixed_accesses = ((po_loc - st.barrier).restrict(plain_w, Marked)
-                      | (po_loc - st.barrier).restrict(Marked, plain_w))
-    if not mixed_accesses.is_empty():
+    if _mixed_accesses(c, st):
         flags.add("mixed-accesses")
 
     xb = hb | pb if rb is None else hb | pb | rb
@@ -248,3 +338,29 @@ def check(c: Candidate) -> tuple[bool, set]:
     if not (ww_race | wr_race | rw_race).is_empty():
         flags.add("data-race")
     return True, flags
+
+
+def _rcu_order(st: _Static, rcu_link: Rel, srcu_rscs, loc: Rel) -> Rel:
+    """The least fixpoint of linux-kernel.cat's recursive rcu-order."""
+    n = st.n
+    rcu_gp = ident(n, st.Sync_rcu)
+    srcu_gp = ident(n, st.Sync_srcu)
+    rcu_rscsi = st.rcu_rscs.inv()
+    srcu_rscsi = srcu_rscs.inv() if srcu_rscs is not None else Rel.empty(n)
+    gp_link = rcu_gp @ rcu_link
+    rscsi_link = rcu_rscsi @ rcu_link
+    sgp_link = srcu_gp @ rcu_link
+    srscsi_link = srcu_rscsi @ rcu_link
+    base = (rcu_gp | srcu_gp | (gp_link @ rcu_rscsi) | ((sgp_link @ srcu_rscsi) & loc)
+            | (rscsi_link @ rcu_gp) | ((srscsi_link @ srcu_gp) & loc))
+    rcu_order = base
+    while True:
+        link_order_link = rcu_link @ rcu_order @ rcu_link
+        new = (base | (rcu_gp @ link_order_link @ rcu_rscsi)
+               | ((srcu_gp @ link_order_link @ srcu_rscsi) & loc)
+               | (rcu_rscsi @ link_order_link @ rcu_gp)
+               | ((srcu_rscsi @ link_order_link @ srcu_gp) & loc)
+               | (rcu_order @ rcu_link @ rcu_order))
+        if new == rcu_order:
+            return rcu_order
+        rcu_order = new

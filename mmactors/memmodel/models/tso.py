@@ -9,15 +9,15 @@ buffer, ordering it with everything before and after.  smp_rmb(), smp_wmb(),
 smp_mb__{before,after}_atomic(), smp_mb__after_spinlock() and
 smp_mb__after_unlock_lock() are compiler barriers only.  spin_unlock() is a
 plain store; failed spin_trylock() and spin_is_locked() are plain loads.
-synchronize_rcu() is a full fence plus the RCU guarantee of
-``common.rcu_orientations``.
+synchronize_rcu() and synchronize_srcu() are full fences plus the RCU
+guarantee of ``common.acyclic_with_rcu``.
 """
 
 from __future__ import annotations
 
 from ..executions import Candidate
 from ..relalg import cart
-from .common import acyclic_with_rcu, memory_events, reads, writes
+from .common import acyclic_with_rcu, grace_periods, memory_events, reads, writes
 
 NAME = "tso"
 
@@ -28,7 +28,7 @@ def _static(s):
         M = memory_events(s)
         k = s.kinds
         locked = s.RMW | k["LKR"] | k["LKW"]
-        gps = s.fence_tags.get("sync-rcu", 0)
+        gps = grace_periods(s)
         mfences = s.fence_tags.get("mb", 0) | gps
         po = s.po
         ppo = po.restrict(M, M) - cart(s.n, writes(s), reads(s))
@@ -43,4 +43,12 @@ def check(c: Candidate) -> tuple[bool, set]:
     s = c.sol.skel
     M, gps, static_ghb = _static(s)
     ghb = static_ghb | (c.rf & s.ext) | c.co | c.fr
-    return acyclic_with_rcu(ghb, s, M, gps), set(c.sol.lock.flags)
+    return acyclic_with_rcu(ghb, c, M), set(c.sol.lock.flags)
+
+
+def needs_check(c: Candidate, flags_so_far: set) -> bool:
+    return False
+
+
+def flags_of(c: Candidate) -> set:
+    return set(c.sol.lock.flags)

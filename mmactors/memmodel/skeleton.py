@@ -1,0 +1,136 @@
+"""The static part of candidate executions: one control path per thread.
+
+A :class:`Skeleton` holds the events of one choice of path per thread plus
+an initial write per shared location, and everything about them that does
+not depend on reads-from or coherence: program order, dependencies, the
+event classes of linux-kernel.bell and lock.cat (as bitsets), and each
+access's location when it is a constant (most are).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from .relalg import Rel
+from .symexec import Ev
+
+LOCK_KINDS = ("LKR", "LKW", "UL", "LF", "RL", "RU")
+
+
+@dataclass
+class GEvent:
+    idx: int
+    tid: int                  # -1 for initial writes
+    kind: str                 # R W F LKR LKW UL LF RL RU (IW have kind W)
+    tag: Optional[str]
+    atomic: bool
+    line: int
+    ev: Optional[Ev]          # None for initial writes
+    init_loc: Optional[str] = None
+    init_value: object = None
+    key: Optional[tuple] = None   # reads: the Var key of the value returned
+
+
+class Skeleton:
+    """One path per thread, plus initial writes: everything static about it."""
+
+    def __init__(self, test_path: str, locations: list, init_values: dict, paths: list) -> None:
+        self.test_path = test_path
+        self.paths = paths
+        events: list[GEvent] = []
+        for name in locations:
+            events.append(GEvent(len(events), -1, "W", None, False, 0, None, name,
+                                 init_values.get(name, 0)))
+        self.n_init = len(events)
+        self.var_event: dict = {}
+        self.thread_events: list[list[int]] = []
+        for tid, p in enumerate(paths):
+            base = len(events)
+            ids = []
+            for k, ev in enumerate(p.events):
+                g = GEvent(base + k, tid, ev.kind, ev.tag, ev.atomic, ev.line, ev)
+                events.append(g)
+                ids.append(g.idx)
+                if ev.kind == "R":
+                    g.key = (tid, k)
+                    self.var_event[g.key] = g.idx
+            self.thread_events.append(ids)
+        self.events = events
+        n = self.n = len(events)
+        self.full = (1 << n) - 1
+
+        def mask(pred) -> int:
+            m = 0
+            for e in events:
+                if pred(e):
+                    m |= 1 << e.idx
+            return m
+
+        self.IW = (1 << self.n_init) - 1
+        self.Rb = mask(lambda e: e.kind == "R")
+        self.Wb = mask(lambda e: e.kind == "W")
+        self.F = mask(lambda e: e.kind == "F")
+        self.kinds = {k: mask(lambda e, k=k: e.kind == k) for k in LOCK_KINDS}
+        self.Once = mask(lambda e: e.kind in "RW" and e.tag == "once")
+        self.Acquire_b = mask(lambda e: e.kind == "R" and e.tag == "acquire")
+        self.Release_b = mask(lambda e: e.kind == "W" and e.tag == "release")
+        self.Noreturn = mask(lambda e: e.kind == "R" and e.tag == "noreturn")
+        self.Srcu_lock = mask(lambda e: e.kind == "R" and e.tag == "srcu-lock")
+        self.Srcu_unlock = mask(lambda e: e.kind == "W" and e.tag == "srcu-unlock")
+        self.RMW = mask(lambda e: e.atomic)
+        self.fence_tags: dict = {}
+        for e in events:
+            if e.kind == "F":
+                self.fence_tags[e.tag] = self.fence_tags.get(e.tag, 0) | (1 << e.idx)
+        self.Sync_srcu = self.fence_tags.get("sync-srcu", 0)
+
+        po = [0] * n
+        same = [0] * n
+        for ids in self.thread_events:
+            tmask = 0
+            for i in ids:
+                tmask |= 1 << i
+            after = tmask
+            for i in ids:
+                after &= ~(1 << i)
+                po[i] = after
+                same[i] = tmask
+        self.po = Rel(po)
+        self.int = Rel(same)
+        self.ext = Rel([self.full & ~x for x in same])
+
+        # Dependencies from the variables of each symbolic term (see symexec).
+        addr, data, ctrl, rmw = [0] * n, [0] * n, [0] * n, [0] * n
+        for e in events:
+            if e.ev is None:
+                continue
+            b = 1 << e.idx
+            for v in e.ev.addr:
+                addr[self.var_event[v]] |= b
+            for v in e.ev.data:
+                data[self.var_event[v]] |= b
+            for v in e.ev.ctrl:
+                ctrl[self.var_event[v]] |= b
+            if e.ev.rmw_w is not None:
+                rmw[e.idx] = 1 << (self.thread_events[e.tid][e.ev.rmw_w])
+        self.addr_b = Rel(addr)
+        self.data_b = Rel(data)
+        self.ctrl_b = Rel(ctrl)
+        self.rmw_b = Rel(rmw)
+        self.rmw_partner = {r: w for r, w in self.rmw_b.pairs()}
+        self.constraints = [(c, exp, line) for p in paths for (c, exp, line) in p.constraints]
+
+        # Constant locations (None where the address depends on a read).
+        self.sloc: list = [None] * n
+        self.dynamic: list = []       # events whose location is computed from reads
+        for e in events:
+            if e.ev is None:
+                self.sloc[e.idx] = e.init_loc
+            elif e.ev.loc is not None:
+                t = e.ev.loc
+                if t.vars:
+                    self.dynamic.append(e.idx)
+                else:
+                    self.sloc[e.idx] = t.value.name
+        self.cache: dict = {}   # per-model static relations, per-location options
