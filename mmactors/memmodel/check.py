@@ -39,6 +39,7 @@ class Result:
     positive: int
     negative: int
     flags: list = field(default_factory=list)
+    stats: dict = field(default_factory=dict)   # candidates, full_checks, allowed
 
     @property
     def kind(self) -> str:
@@ -179,12 +180,14 @@ class CheckerDefect(LitmusError):
 
 
 def check(test: Union[LitmusTest, str, Path], model: str = "lkmm", *,
-          budget: Optional[Budget] = None, progress=None) -> Result:
+          budget: Optional[Budget] = None, progress=None, fast: bool = True) -> Result:
     """Check ``test`` (a parsed test, source text or path) under ``model``.
 
     ``budget`` caps the candidate executions examined or the seconds spent
     (:class:`~.budget.BudgetExceeded` is raised when it runs out);
-    ``progress(meter)`` is called every few hundred candidates."""
+    ``progress(meter)`` is called every few hundred candidates.
+    ``fast=False`` gives every candidate to the model's full check, with no
+    shortcut (the tests compare both ways)."""
     if not isinstance(test, LitmusTest):
         test = parse_litmus(test)
     if model not in MODELS:
@@ -221,46 +224,55 @@ def check(test: Union[LitmusTest, str, Path], model: str = "lkmm", *,
 
     meter = Meter(budget, progress)
     meter.extra = {"test": test.name, "allowed": 0, "states": 0}
+    index = {loc: k for k, loc in enumerate(needed)}
+    reg_slots = [(k, loc.proc, loc.name) for k, loc in enumerate(needed) if loc.proc is not None]
+    loc_slots = [(k, loc.name) for k, loc in enumerate(needed) if loc.proc is None]
+    shown_slots = [index[loc] for loc in shown]
+    holds = compile_prop(test.condition.prop, index)
+    keep = compile_prop(test.filter, index) if test.filter is not None else None
     states: set = set()
     pos = neg = 0
     flags: set = set()
-    prop = test.condition.prop
-    seen = allowed_count = 0
+    full_checks = allowed_count = 0
     deadlock_ok = False           # every execution may legitimately be rejected
     for combo in itertools.product(*per_thread):
         skel = Skeleton(path, locations, init_values, list(combo))
         deadlock_ok = deadlock_ok or _waits_for_itself(skel)
-        for sol in solutions(skel, locset, invalid):
+        for sol in solutions(skel, locset, invalid, incremental=fast):
+            values = _register_values(sol, reg_slots, len(needed), invalid)
+            if values is None:
+                continue
             for cand in candidates(sol):
                 meter.step()
-                seen += 1
-                if sc_acyclic(cand) and not mod.needs_check(cand, flags):
+                if fast and sc_acyclic(cand) and not mod.needs_check(cand, flags):
                     allowed, cflags = True, mod.flags_of(cand)
                 else:
+                    full_checks += 1
                     try:
                         allowed, cflags = mod.check(cand)
                     except ValueError as e:
                         raise LitmusError(path, 0, str(e)) from None
                 if not allowed:
                     continue
-                final = _final_state(test, sol, cand, needed, init_values, invalid)
-                if final is None:
+                if not _location_values(sol, cand, loc_slots, values, init_values, invalid):
                     continue
                 allowed_count += 1
-                if test.filter is not None and not eval_prop(test.filter, final):
+                meter.extra["allowed"] = allowed_count
+                if keep is not None and not keep(values):
                     continue
-                if eval_prop(prop, final):
+                if holds(values):
                     pos += 1
                 else:
                     neg += 1
-                st = tuple(final[loc] for loc in shown)
+                st = tuple([values[k] for k in shown_slots])
                 if st not in states:
                     states.add(st)
                     meter.extra["states"] = len(states)
-                meter.extra["allowed"] = allowed_count
-                flags |= cflags
+                if cflags:
+                    flags |= cflags
                 if lock_final:
                     flags.add("lock-final")
+    seen = meter.steps
     if not seen and invalid:
         line, message = min(invalid)
         raise LitmusError(path, line, f"{message} in every execution")
@@ -269,9 +281,73 @@ def check(test: Union[LitmusTest, str, Path], model: str = "lkmm", *,
                             f"{seen} candidate executions of test {test.name} "
                             f"(a checker defect, please report it)")
     ordered = sorted(states, key=lambda st: tuple(_value_key(v) for v in st))
-    cond_text = f"{test.condition.quantifier} ({format_prop(prop)})"
+    cond_text = f"{test.condition.quantifier} ({format_prop(test.condition.prop)})"
     return Result(test.name, model, test.condition.quantifier, cond_text, shown, ordered,
-                  pos, neg, sorted(flags))
+                  pos, neg, sorted(flags),
+                  stats={"candidates": seen, "full_checks": full_checks,
+                         "allowed": allowed_count})
+
+
+def compile_prop(p, index: dict):
+    """A function of the list of values (positions from ``index``) that
+    evaluates proposition ``p``, like :func:`eval_prop` but without dicts."""
+    if isinstance(p, Atom):
+        i = index[p.loc]
+        neg = p.negated
+        if isinstance(p.value, LocRef):
+            j = index[p.value]
+            return lambda vals: (vals[i] == vals[j]) != neg
+        v = p.value
+        return lambda vals: (vals[i] == v) != neg
+    if isinstance(p, And):
+        fs = [compile_prop(a, index) for a in p.args]
+        return lambda vals: all(f(vals) for f in fs)
+    if isinstance(p, Or):
+        fs = [compile_prop(a, index) for a in p.args]
+        return lambda vals: any(f(vals) for f in fs)
+    if isinstance(p, Not):
+        f = compile_prop(p.arg, index)
+        return lambda vals: not f(vals)
+    value = p.value
+    return lambda vals: value
+
+
+def _register_values(sol, reg_slots, size: int, invalid: list) -> Optional[list]:
+    """A value list with the registers' final values filled in; None (the
+    solution discarded, as herd7 does) if one cannot be computed."""
+    values = [None] * size
+    skel = sol.skel
+    terms = skel.cache.get("reg_terms")
+    if terms is None:
+        terms = skel.cache["reg_terms"] = [(k, skel.paths[proc].reg(name))
+                                           for k, proc, name in reg_slots]
+    env = sol.env
+    try:
+        for k, term in terms:
+            values[k] = evaluate(term, env)
+    except EvalError as e:
+        invalid.append((e.line, e.message))
+        return None
+    return values
+
+
+def _location_values(sol, cand, loc_slots, values: list, init_values: dict,
+                     invalid: list) -> bool:
+    """Fill in the final values of the shared locations (the co-last write)."""
+    events = sol.skel.events
+    try:
+        for k, name in loc_slots:
+            w = cand.last_write(name)
+            if w is None:
+                values[k] = init_values.get(name, 0)
+                continue
+            kind = events[w].kind
+            # Lock words read as herd7's lock values: 1 when held, 0 when free.
+            values[k] = 1 if kind == "LKW" else 0 if kind == "UL" else sol.value(w)
+    except EvalError as e:
+        invalid.append((e.line, e.message))
+        return False
+    return True
 
 
 def _waits_for_itself(skel) -> bool:
@@ -288,26 +364,3 @@ def _waits_for_itself(skel) -> bool:
         if skel.po.r[lock] & ~skel.po.r[unlock] & gps:
             return True
     return False
-
-
-def _final_state(test, sol, cand, needed, init_values, invalid) -> Optional[dict]:
-    """The values of the locations and registers the test mentions; None
-    (the execution discarded, as herd7 does) if one cannot be computed."""
-    skel = sol.skel
-    state = {}
-    try:
-        for loc in needed:
-            if loc.proc is not None:
-                state[loc] = evaluate(skel.paths[loc.proc].reg(loc.name), sol.env)
-                continue
-            w = cand.last_write(loc.name)
-            if w is None:
-                state[loc] = init_values.get(loc.name, 0)
-                continue
-            kind = skel.events[w].kind
-            # Lock words read as herd7's lock values: 1 when held, 0 when free.
-            state[loc] = 1 if kind == "LKW" else 0 if kind == "UL" else sol.value(w)
-    except EvalError as e:
-        invalid.append((e.line, e.message))
-        return None
-    return state

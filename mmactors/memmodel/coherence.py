@@ -48,7 +48,9 @@ class LockInfo:
 class LocOption:
     co: list                  # full coherence order (event indices), initial write first
     rf: list                  # (write, read) pairs at this location
-    edges: list               # rf, co and fr as edges whose closure is theirs
+    edges: list               # rf, co and fr as edges whose closure is theirs...
+    chain: Optional[list] = None  # ... with these (a co chain shared by options)
+    fast: Optional[list] = None   # edges over executions._FastGraph's nodes
 
 
 # ---------------------------------------------------------------- lock.cat
@@ -126,43 +128,104 @@ def lock_info(skel: Skeleton, locs: list) -> Optional[LockInfo]:
 def location_options(sol: Solution) -> Optional[dict]:
     """Per location, the coherent (co, lock-rf) choices; None if some has none."""
     skel = sol.skel
-    dyn = tuple(sol.loc) if skel.dynamic else None
-    by_loc = None if dyn else skel.cache.get("by_loc")
-    if by_loc is None:
-        by_loc = {}
-        events = skel.events
-        for e in events:
-            l = sol.loc[e.idx]
-            if l is not None and e.kind != "F":
-                by_loc.setdefault(l, []).append(e.idx)
-        by_loc = [(l, tuple(ids), [i for i in ids if events[i].kind == "R"])
-                  for l, ids in by_loc.items()]
-        if not dyn:
-            skel.cache["by_loc"] = by_loc
-    cache = skel.cache.setdefault("options", {})
+    if skel.dynamic:
+        # Locations depend on the values read: group afresh, memoise by them.
+        by_loc = groups(skel, sol.loc)
+        cache = skel.cache.setdefault("options_dyn", {})
+        salt = tuple(sol.loc)
+    else:
+        by_loc = skel.cache.get("groups")
+        if by_loc is None:
+            by_loc = skel.cache["groups"] = groups(skel, sol.loc)
+        cache = skel.cache.setdefault("options", {})
+        salt = None
     rf_mem = sol.rf_mem
     options: dict = {}
-    for l, ids, reads in by_loc:
-        key = (l, ids, tuple([rf_mem[i] for i in reads]), dyn)
-        opts = cache.get(key)
+    for li, (l, ids, reads) in enumerate(by_loc):
+        per = cache.get((li, salt))
+        if per is None:
+            per = cache[(li, salt)] = {}
+        srcs = tuple([rf_mem[i] for i in reads])
+        opts = per.get(srcs)
         if opts is None:
-            opts = cache[key] = list(_options_at(sol, list(ids)))
+            opts = per[srcs] = list(_options_at(skel, sol.lock, rf_mem, list(ids)))
         if not opts:
             return None
         options[l] = opts
     return options
 
 
-def _options_at(sol: Solution, ids: list):
-    skel = sol.skel
+def groups(skel: Skeleton, locs: list) -> list:
+    """(location, its events, its memory reads) per location, in event order."""
+    by_loc: dict = {}
     events = skel.events
-    info = sol.lock
+    for e in events:
+        l = locs[e.idx]
+        if l is not None and e.kind != "F":
+            by_loc.setdefault(l, []).append(e.idx)
+    return [(l, ids, [i for i in ids if events[i].kind == "R"]) for l, ids in by_loc.items()]
+
+
+def options_for(skel: Skeleton, info: LockInfo, li: int, ids: list, srcs: tuple) -> list:
+    """The memoised options of the ``li``-th location of a skeleton whose
+    locations are all constant (see location_options), its reads reading
+    from ``srcs``."""
+    per = skel.cache.setdefault("options", {}).setdefault((li, None), {})
+    opts = per.get(srcs)
+    if opts is None:
+        if len(per) > 4096:
+            per.clear()                 # a memo, not a record: keep it bounded
+        reads = [i for i in ids if skel.events[i].kind == "R"]
+        fixed = _fixed_co(skel, li, ids)
+        if fixed is not None:
+            opts = [_fixed_option(fixed, list(zip(srcs, reads)))]
+        else:
+            opts = list(_options_at(skel, info, dict(zip(reads, srcs)), list(ids)))
+        per[srcs] = opts
+    return opts
+
+
+def _fixed_co(skel: Skeleton, li: int, ids: list):
+    """For a location whose coherence order cannot depend on reads-from --
+    no lock events, no RMW, every write but the initial one from a single
+    thread, so co is program order -- that order, its chain of edges and
+    each write's position; else None.  The reads-from search has checked
+    coherence at such a location already (cobase), so its one option needs
+    no check."""
+    memo = skel.cache.setdefault("fixed_co", {})
+    if li in memo:
+        return memo[li]
+    events = skel.events
+    writes = [i for i in ids[1:] if events[i].kind == "W"]
+    fixed = None
+    if (all(events[i].kind in ("R", "W") for i in ids[1:])
+            and not any(events[i].atomic for i in ids[1:])
+            and len({events[i].tid for i in writes}) <= 1):
+        co = [ids[0]] + writes
+        fixed = (co, list(zip(co, co[1:])), {w: k for k, w in enumerate(co)})
+    memo[li] = fixed
+    return fixed
+
+
+def _fixed_option(fixed, rf: list) -> LocOption:
+    co, chain, pos = fixed
+    edges = []
+    for w, r in rf:
+        edges.append((w, r))
+        k = pos[w] + 1
+        if k < len(co):
+            edges.append((r, co[k]))                    # fr, to the chain
+    return LocOption(co, rf, edges, chain)
+
+
+def _options_at(skel: Skeleton, info: LockInfo, rf_mem: dict, ids: list):
+    events = skel.events
     init = ids[0]                      # initial writes come first
     ws = [i for i in ids if i != init and events[i].kind in ("W", "LKW")]
     uls = [i for i in ids if events[i].kind == "UL"]
     lkws = [i for i in ws if events[i].kind == "LKW"]
     unmatched = [i for i in lkws if i in info.unmatched]
-    mem_rf = [(sol.rf_mem[i], i) for i in ids if events[i].kind == "R"]
+    mem_rf = [(rf_mem[i], i) for i in ids if events[i].kind == "R"]
     lk_pairs = [(r, w) for r, w in info.lk_rmw if w in ids]
     # rf choices for failed trylocks / spin_is_locked (lock.cat cross products)
     choice_sets = []
@@ -186,7 +249,10 @@ def _options_at(sol: Solution, ids: list):
     graph = co_graph(events, [init] + ws, [(r, w) for w, r in mem_rf], skel.rmw_partner)
     if graph is None:
         return
-    ctx = _LocalGraph(events, ids)
+    graphs = skel.cache.setdefault("local_graphs", {})
+    ctx = graphs.get(tuple(ids))
+    if ctx is None:
+        ctx = graphs[tuple(ids)] = _LocalGraph(events, ids)
     for order in _co_orders(events, ws, unmatched, graph):
         full = [init]
         for w in order:
@@ -215,7 +281,21 @@ def _co_orders(events, ws: list, unmatched: list, graph):
     if n == 0:
         yield []
         return
-    closed, forced = graph          # indices shifted by one: 0 is the initial write
+    closed, forced, topo = graph    # indices shifted by one: 0 is the initial write
+    is_lkw = [events[w].kind == "LKW" for w in ws]
+    lkw_count = sum(is_lkw)
+    is_unmatched = [w in unmatched for w in ws]
+    if all(closed[a] >> b & 1 for a, b in zip(topo, topo[1:])):
+        # The constraints are a total order (e.g. the writes of one thread):
+        # exactly one candidate, if the unmatched LKW comes after every LKW.
+        order = [k - 1 for k in topo if k]
+        seen_lkw = 0
+        for k in order:
+            if is_unmatched[k] and seen_lkw != lkw_count - 1:
+                return
+            seen_lkw += is_lkw[k]
+        yield [ws[k] for k in order]
+        return
     must_precede = [0] * n
     for a in range(n):
         row = closed[a + 1] >> 1
@@ -223,9 +303,6 @@ def _co_orders(events, ws: list, unmatched: list, graph):
             low = row & -row
             must_precede[low.bit_length() - 1] |= 1 << a
             row ^= low
-    is_lkw = [events[w].kind == "LKW" for w in ws]
-    lkw_count = sum(is_lkw)
-    is_unmatched = [w in unmatched for w in ws]
 
     def choices(last: int, placed: int, placed_lkw: int) -> list:
         nxt = forced.get(last)

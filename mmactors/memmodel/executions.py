@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 from typing import Iterator, Optional
 
-from .coherence import LocOption, LockInfo, lock_info, location_options
+from .coherence import LocOption, LockInfo, groups, lock_info, location_options, options_for
 from .relalg import Rel
 from .skeleton import LOCK_KINDS, GEvent, Skeleton
 from .solve import Search, Solution, co_graph
@@ -38,12 +38,13 @@ __all__ = ["GEvent", "Skeleton", "Solution", "LockInfo", "LocOption", "Candidate
 class Candidate:
     """A solution plus one coherence/lock-rf option per location."""
 
-    __slots__ = ("sol", "options", "_rels")
+    __slots__ = ("sol", "options", "_rels", "sc")
 
     def __init__(self, sol: Solution, options: dict) -> None:
         self.sol = sol
         self.options = options            # location -> LocOption
         self._rels = None
+        self.sc = None                    # sc_acyclic's answer when already known
 
     def _build(self) -> tuple:
         n = self.sol.skel.n
@@ -83,33 +84,53 @@ class Candidate:
 
 
 def solutions(skel: Skeleton, locations: Optional[set] = None,
-              invalid: Optional[list] = None) -> Iterator[Solution]:
-    """Solutions of ``skel`` with their lock information (deadlocks dropped)."""
+              invalid: Optional[list] = None, incremental: bool = True) -> Iterator[Solution]:
+    """Solutions of ``skel`` with their lock information (deadlocks dropped).
+    ``incremental`` lets a :class:`_Tracker` follow the search (when every
+    location is constant)."""
     if locations is None:
         locations = {e.init_loc for e in skel.events[:skel.n_init]}
-    search = Search(skel, locations, invalid if invalid is not None else [])
-    static = None
-    for sol in search.solutions():
-        if skel.dynamic:
+    invalid = invalid if invalid is not None else []
+    if skel.dynamic or not incremental:
+        # Locations depend on values read: lock.cat and co per solution.
+        for sol in Search(skel, locations, invalid).solutions():
             info = lock_info(skel, sol.loc)
+            if info is None:
+                continue      # lock-nest, nested-is-locked or unmatched-locks: a deadlock
+            sol.lock = info
             sol.loc_rel = _loc_relation(skel, sol.loc)
-        else:
-            if static is None:
-                static = (lock_info(skel, sol.loc), _loc_relation(skel, sol.loc))
-            info, sol.loc_rel = static
-        if info is None:
-            continue          # lock-nest, nested-is-locked or unmatched-locks: a deadlock
+            yield sol
+        return
+    info = lock_info(skel, skel.sloc)
+    if info is None:
+        return
+    loc_rel = _loc_relation(skel, skel.sloc)
+    tracker = _Tracker(skel, info)
+    for sol in Search(skel, locations, invalid, tracker).solutions():
         sol.lock = info
+        sol.loc_rel = loc_rel
         yield sol
 
 
 def candidates(sol: Solution) -> Iterator[Candidate]:
-    options = location_options(sol)
+    options = sol.options if sol.options is not None else location_options(sol)
     if options is None:
         return
-    locs = list(options)
-    for combo in itertools.product(*(options[l] for l in locs)):
-        yield Candidate(sol, dict(zip(locs, combo)))
+    multi = [l for l, opts in options.items() if len(opts) > 1]
+    if not multi:
+        cand = Candidate(sol, {l: opts[0] for l, opts in options.items()})
+        if sol.sc is not None:
+            cand.sc = not sol.sc[1]
+        yield cand
+        return
+    for combo in itertools.product(*(options[l] for l in multi)):
+        chosen = {l: opts[0] for l, opts in options.items()}
+        chosen.update(zip(multi, combo))
+        cand = Candidate(sol, chosen)
+        if sol.sc is not None:
+            reach, broken, fg = sol.sc
+            cand.sc = False if broken else _still_acyclic(fg, reach, [chosen[l] for l in multi])
+        yield cand
 
 
 def _loc_relation(skel: Skeleton, locs: list) -> Rel:
@@ -124,65 +145,108 @@ def _loc_relation(skel: Skeleton, locs: list) -> Rel:
 
 
 class _FastGraph:
-    """Program order of one skeleton as successor bitsets over node
-    representatives (an RCU read-side critical section is one node when the
-    test has grace periods), or None when the fast test does not apply."""
+    """Program order of one skeleton for :func:`sc_acyclic`, as successor
+    bitsets over a reduced node set: one node per memory event of a thread,
+    an RCU read-side critical section being one node when the test has
+    grace periods; fences are bridged (their po neighbours linked) and the
+    initial writes dropped (nothing precedes them, so no cycle goes through
+    them).  ``ok`` is False when the fast test does not apply."""
 
     def __init__(self, skel: Skeleton) -> None:
         from .models.lkmm import rcu_rscs
-        n = skel.n
-        rep = list(range(n))
+        events = skel.events
         self.ok = not (skel.Srcu_lock | skel.Srcu_unlock | skel.Sync_srcu)
+        rep = list(range(skel.n))
         gps = skel.fence_tags.get("sync-rcu", 0)
         if gps and self.ok:
             rscs, _ = rcu_rscs(skel)
             for lock, unlock in rscs.pairs():
-                ids = skel.thread_events[skel.events[lock].tid]
+                ids = skel.thread_events[events[lock].tid]
                 inside = ids[ids.index(lock):ids.index(unlock) + 1]
                 if any(gps >> i & 1 for i in inside):
                     self.ok = False       # a grace period inside its own reader
                     break
-                head = rep[lock]
                 for i in inside:
                     if rep[i] == i:
-                        rep[i] = head
-        self.rep = rep
-        succ = [0] * n
+                        rep[i] = lock
+        # Node numbers: memory events and section representatives.
+        node = [None] * skel.n
+        count = 0
+        chains = []
         for ids in skel.thread_events:
-            for a, b in zip(ids, ids[1:]):
-                ra, rb = rep[a], rep[b]
-                if ra != rb:
-                    succ[ra] |= 1 << rb
+            chain = []
+            for i in ids:
+                r = rep[i]
+                if r == i and events[i].kind == "F":
+                    continue                  # a fence outside any section: bridged
+                if node[r] is None:
+                    node[r] = count
+                    count += 1
+                node[i] = node[r]
+                if not chain or chain[-1] != node[i]:
+                    chain.append(node[i])
+            chains.append(chain)
+        self.node = node
+        self.count = count
+        self.tid = [e.tid for e in events]
+        self.chains: dict = {}        # id(shared co chain) -> (chain, its rows)
+        succ = [0] * count
+        indeg = [0] * count
+        for chain in chains:
+            for a, b in zip(chain, chain[1:]):
+                succ[a] |= 1 << b
+                indeg[b] += 1
         self.succ = succ
-        self.nodes = [i for i in range(n) if rep[i] == i]
+        self.indeg = indeg
+
+    def option_rows(self, opt: LocOption) -> list:
+        """The option's com edges as (node, successor bitset) pairs; edges
+        that program order implies (same thread, forward) are left out."""
+        rows = opt.fast
+        if rows is None:
+            acc = self._rows(opt.edges, {})
+            if opt.chain is not None:
+                chain_rows = self.chains.get(id(opt.chain))
+                if chain_rows is None:
+                    chain_rows = self.chains[id(opt.chain)] = (opt.chain, self._rows(opt.chain, {}))
+                for na, bits in chain_rows[1].items():
+                    acc[na] = acc.get(na, 0) | bits
+            rows = opt.fast = sorted(acc.items())
+        return rows
+
+    def _rows(self, edges, acc: dict) -> dict:
+        node, tid = self.node, self.tid
+        for a, b in edges:
+            na, nb = node[a], node[b]
+            if na is None or nb is None or na == nb or (tid[a] == tid[b] and a < b):
+                continue        # from an initial write, inside one node, or po
+            acc[na] = acc.get(na, 0) | (1 << nb)
+        return acc
 
 
 def sc_acyclic(cand: Candidate) -> bool:
     """Whether po | rf | co | fr is acyclic with RCU critical sections
     contracted; False also when the test is not eligible (SRCU, a grace
     period inside its own critical section)."""
+    if cand.sc is not None:
+        return cand.sc
     skel = cand.sol.skel
     fg = skel.cache.get("fast")
     if fg is None:
         fg = skel.cache["fast"] = _FastGraph(skel)
     if not fg.ok:
         return False
-    rep = fg.rep
     succ = list(fg.succ)
+    indeg = list(fg.indeg)
     for opt in cand.options.values():
-        for a, b in opt.edges:
-            ra, rb = rep[a], rep[b]
-            if ra != rb:
-                succ[ra] |= 1 << rb
-            elif a != b:
-                return False        # an edge back into an indivisible section
-    indeg = [0] * len(succ)
-    for x in succ:
-        while x:
-            low = x & -x
-            indeg[low.bit_length() - 1] += 1
-            x ^= low
-    ready = [k for k in fg.nodes if not indeg[k]]
+        for na, bits in (opt.fast if opt.fast is not None else fg.option_rows(opt)):
+            new = bits & ~succ[na]
+            succ[na] |= new
+            while new:
+                low = new & -new
+                indeg[low.bit_length() - 1] += 1
+                new ^= low
+    ready = [k for k, d in enumerate(indeg) if not d]
     seen = 0
     while ready:
         x = succ[ready.pop()]
@@ -194,4 +258,141 @@ def sc_acyclic(cand: Candidate) -> bool:
             if not indeg[b]:
                 ready.append(b)
             x ^= low
-    return seen == len(fg.nodes)
+    return seen == fg.count
+
+
+# ---------------------------------------------------------------- incremental
+
+
+def _fast_graph(skel: Skeleton) -> _FastGraph:
+    fg = skel.cache.get("fast")
+    if fg is None:
+        fg = skel.cache["fast"] = _FastGraph(skel)
+    return fg
+
+
+def _add_rows(reach: list, rows: list) -> Optional[list]:
+    """``reach`` (transitive closure rows) with the edges ``rows`` added: a
+    new list, or None if they close a cycle."""
+    out = None
+    for a, bits in rows:
+        while bits:
+            low = bits & -bits
+            b = low.bit_length() - 1
+            bits ^= low
+            cur = out if out is not None else reach
+            if cur[b] >> a & 1 or a == b:
+                return None
+            if cur[a] & low:
+                continue                  # already reachable
+            if out is None:
+                out = list(reach)
+            mask = out[b] | low
+            amask = 1 << a
+            for x, row in enumerate(out):
+                if x == a or row & amask:
+                    out[x] = row | mask
+    return out if out is not None else reach
+
+
+def _still_acyclic(fg: _FastGraph, reach: list, opts: list) -> bool:
+    for opt in opts:
+        reach = _add_rows(reach, fg.option_rows(opt))
+        if reach is None:
+            return False
+    return True
+
+
+class _Tracker:
+    """Follows the reads-from search of a skeleton whose locations are all
+    constant (see ``solve.Search``): as soon as the last read of a location
+    is chosen, the location's coherence options are looked up (a location
+    with none cuts the branch), and a location with a single option adds its
+    communication edges to a transitive closure of the fast graph
+    (:func:`sc_acyclic`), kept per search level.  A leaf then has its options
+    and, unless some location has several, its SC answer already."""
+
+    def __init__(self, skel: Skeleton, info: LockInfo) -> None:
+        self.skel = skel
+        self.info = info
+        self.groups = groups(skel, skel.sloc)
+        self.fg = _fast_graph(skel)
+
+    def attach(self, search) -> None:
+        events = self.skel.events
+        level_of = {search.reads[i].idx: k for k, i in enumerate(search.order)}
+        self.complete_at: dict = {}
+        self.fixed = []
+        for li, (l, ids, reads) in enumerate(self.groups):
+            if reads:
+                k = max(level_of[r] for r in reads)
+                self.complete_at.setdefault(k, []).append(li)
+            else:
+                self.fixed.append(li)
+        self.stack: dict = {}
+        del events
+
+    def start(self) -> bool:
+        """The root: locations without reads; False if one has no option."""
+        skel, fg = self.skel, self.fg
+        self.opts: dict = {}
+        self.multi: list = []
+        self.broken = not fg.ok
+        reach = None
+        if fg.ok:
+            closure = _closure(fg.succ)
+            if closure is None:
+                self.broken = True
+            reach = closure
+        self.reach = reach
+        return self._enter(self.fixed, {})
+
+    def _enter(self, lis: list, chosen: dict) -> bool:
+        skel, fg = self.skel, self.fg
+        for li in lis:
+            l, ids, reads = self.groups[li]
+            opts = options_for(skel, self.info, li, ids, tuple([chosen[r] for r in reads]))
+            if not opts:
+                return False
+            self.opts[l] = opts
+            if len(opts) > 1:
+                self.multi.append(l)
+            elif not self.broken:
+                reach = _add_rows(self.reach, fg.option_rows(opts[0]))
+                if reach is None:
+                    self.broken = True
+                else:
+                    self.reach = reach
+        return True
+
+    def chose(self, k: int, chosen: dict) -> bool:
+        lis = self.complete_at.get(k)
+        if not lis:
+            self.stack[k] = None
+            return True
+        saved = (self.reach, self.broken, len(self.multi))
+        if self._enter(lis, chosen):
+            self.stack[k] = (saved, lis)
+            return True
+        self._restore(saved, lis)
+        return False
+
+    def undo(self, k: int) -> None:
+        entry = self.stack.pop(k, None)
+        if entry is not None:
+            self._restore(*entry)
+
+    def _restore(self, saved, lis) -> None:
+        self.reach, self.broken, nmulti = saved
+        del self.multi[nmulti:]
+        for li in lis:
+            self.opts.pop(self.groups[li][0], None)
+
+    def leaf(self, sol: Solution) -> None:
+        sol.options = dict(self.opts)
+        sol.sc = (self.reach, self.broken, self.fg)
+
+
+def _closure(succ: list) -> Optional[list]:
+    from .solve import transitive_closure
+    return transitive_closure(succ)

@@ -284,8 +284,13 @@ class _CParser(_Tokens):
         self.expect("}")
         return Block(stmts, start.line)
 
-    def statement(self) -> list:
+    def statement(self, body_of_if: bool = False) -> list:
+        """One statement; ``if`` statements and blocks nest one level each
+        (a block that is the body of an ``if`` is part of that level)."""
         t = self.peek()
+        nests = (self.at("if") or self.at("{")) and not (body_of_if and self.at("{"))
+        if not nests:
+            return self._statement(t)
         self._enter("block", t)
         try:
             return self._statement(t)
@@ -331,7 +336,7 @@ class _CParser(_Tokens):
 
     def stmt_as_block(self) -> Block:
         line = self.peek().line
-        return Block(self.statement(), line)
+        return Block(self.statement(body_of_if=True), line)
 
     def declaration(self) -> list:
         line = self.peek().line

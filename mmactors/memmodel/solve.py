@@ -7,8 +7,9 @@ values that became known are propagated, and the branch is cut as soon as
 
 * a path constraint (an ``if`` condition, a cmpxchg outcome) is false,
 * the choices so far break coherence at a location (:func:`co_graph`, the
-  cobase of cos-opt.cat; only where a thread makes two accesses to the
-  location or an RMW is there, since otherwise every choice is coherent),
+  cobase of cos-opt.cat; checked when the reading thread makes another
+  access to the location or the read is part of an RMW: nothing else can
+  break it),
 * a read and its source turn out to be at different addresses, or
 * an address turns out not to be a pointer, or a value cannot be computed:
   herd7 discards such executions; the reason is kept in ``invalid`` so
@@ -40,6 +41,8 @@ class Solution:
     loc: list                 # event idx -> location name (None for fences)
     loc_rel: Rel = None       # same-location relation
     lock: object = None       # coherence.LockInfo
+    options: Optional[dict] = None   # location -> its LocOptions, if known already
+    sc: object = None         # executions._Tracker's SC state at this solution
     _values: dict = None
     memo: dict = field(default_factory=dict)   # per-solution facts models cache
 
@@ -63,32 +66,35 @@ class Solution:
 # ---------------------------------------------------------------- cobase
 
 
-def co_graph(events, ws: list, pairs: list, rmw_partner: dict):
+def co_graph(events, ws: list, pairs: list, rmw_partner: dict, feasible_only: bool = False):
     """Coherence constraints among the writes ``ws`` of one location.
 
     Like cos-opt.cat's ``cobase`` (co0 | obsco | rmwco): with ``ws[0]`` the
-    initial write, returns (rows, forced) where ``rows[k]`` is the bitset of
-    writes that every coherent co puts after ``ws[k]`` (transitively closed),
-    and ``forced[k]`` the write that must immediately follow ``ws[k]`` (the W
-    of an RMW reading from it), or None if no coherent co exists at all.
-    ``pairs`` are the (read, source write) choices known so far.
+    initial write, returns (rows, forced, topo) where ``rows[k]`` is the
+    bitset of writes that every coherent co puts after ``ws[k]``
+    (transitively closed), ``forced[k]`` the write that must immediately
+    follow ``ws[k]`` (the W of an RMW reading from it) and ``topo`` one
+    topological order of the constraints (local indices), or None if no
+    coherent co exists at all.  ``pairs`` are the (read, source write)
+    choices known so far.  With ``feasible_only``, returns True instead of
+    the constraints when they are satisfiable (no closure is computed
+    unless an RMW needs it).
     """
     local = {w: k for k, w in enumerate(ws)}
     m = len(ws)
+    # co0 (the initial write first) stays implicit: no edge may enter it.
     succ = [0] * m
-    succ[0] = ((1 << m) - 1) & ~1                      # co0: initial write first
     last_of: dict = {}
+    by_tid: dict = {}
     for k in range(1, m):                              # ww: po-loc between writes
         tid = events[ws[k]].tid
         prev = last_of.get(tid)
         if prev is not None:
             succ[prev] |= 1 << k
         last_of[tid] = k
+        by_tid.setdefault(tid, []).append(k)
     forced = {}
     known = []
-    by_tid: dict = {}
-    for k in range(1, m):
-        by_tid.setdefault(events[ws[k]].tid, []).append(k)
     for r, w in pairs:
         kw = local.get(w)
         if kw is None:
@@ -117,9 +123,17 @@ def co_graph(events, ws: list, pairs: list, rmw_partner: dict):
                     succ[k1] |= 1 << k2
                 else:
                     succ[k2] |= 1 << k1
-    closed = closure(succ)
-    if closed is None:
+    if any(x & 1 for x in succ):
+        return None                                    # a write co-before the initial one
+    topo = _topological(succ)
+    if topo is None:
         return None
+    if feasible_only and not forced:
+        return True
+    closed = _close(succ, topo)
+    closed[0] = ((1 << m) - 1) & ~1
+    topo.remove(0)
+    topo.insert(0, 0)
     for k, kp in forced.items():
         # Nothing may come between an RMW's source and its write.
         between = closed[k] & ~(1 << kp)
@@ -128,13 +142,32 @@ def co_graph(events, ws: list, pairs: list, rmw_partner: dict):
             if closed[low.bit_length() - 1] >> kp & 1:
                 return None
             between ^= low
-    return closed, forced
+    return True if feasible_only else (closed, forced, topo)
 
 
-def closure(succ: list) -> Optional[list]:
-    """Transitive closure of a graph given as successor bitsets, or None if it
-    has a cycle: Kahn's order, then rows OR-ed in reverse order (linear in
-    nodes plus edges, unlike Warshall)."""
+def transitive_closure(succ: list) -> Optional[list]:
+    """Closure rows of a graph given as successor bitsets; None on a cycle.
+    Kahn's order, then rows OR-ed in reverse order: linear in nodes plus
+    edges, unlike Warshall."""
+    topo = _topological(succ)
+    return None if topo is None else _close(succ, topo)
+
+
+def _close(succ: list, topo: list) -> list:
+    closed = list(succ)
+    for k in reversed(topo):
+        x = succ[k]
+        acc = x
+        while x:
+            low = x & -x
+            acc |= closed[low.bit_length() - 1]
+            x ^= low
+        closed[k] = acc
+    return closed
+
+
+def _topological(succ: list) -> Optional[list]:
+    """Kahn's order of a graph given as successor bitsets; None on a cycle."""
     m = len(succ)
     indeg = [0] * m
     for x in succ:
@@ -154,18 +187,7 @@ def closure(succ: list) -> Optional[list]:
             if not indeg[b]:
                 order.append(b)
             x ^= low
-    if len(order) != m:
-        return None
-    closed = list(succ)
-    for k in reversed(order):
-        x = succ[k]
-        acc = x
-        while x:
-            low = x & -x
-            acc |= closed[low.bit_length() - 1]
-            x ^= low
-        closed[k] = acc
-    return closed
+    return order if len(order) == m else None
 
 
 # ---------------------------------------------------------------- search
@@ -174,10 +196,13 @@ def closure(succ: list) -> Optional[list]:
 class Search:
     """All :class:`Solution` s of one skeleton (see the module docstring)."""
 
-    def __init__(self, skel: Skeleton, locations: set, invalid: list) -> None:
+    def __init__(self, skel: Skeleton, locations: set, invalid: list, tracker=None) -> None:
         self.skel = skel
         self.locations = locations
         self.invalid = invalid        # (line, message) of discarded executions
+        # An observer of the search (executions._Tracker): told of every
+        # choice the search keeps (it may still veto it) and of every undo.
+        self.tracker = tracker
         events = skel.events
         self.reads = [e for e in events if e.kind == "R"]
         writes = [e for e in events if e.kind == "W"]
@@ -205,10 +230,11 @@ class Search:
             (self.writes_at if e.kind == "W" else self.reads_at).setdefault(l, []).append(e.idx)
             if e.tid >= 0:
                 per_thread[(l, e.tid)] = per_thread.get((l, e.tid), 0) + 1
-        self.cobase_at = {l for (l, _), c in per_thread.items() if c > 1}
-        for r, w in skel.rmw_partner.items():
-            if sloc[r] is not None:
-                self.cobase_at.add(sloc[r])
+        # A read's choice can only break coherence through its own thread's
+        # other accesses to the location (CoRR, CoWR, CoRW) or an RMW.
+        self.cobase_for = {r.idx for r in self.reads if sloc[r.idx] is not None
+                           and (per_thread.get((sloc[r.idx], r.tid), 0) > 1
+                                or r.idx in skel.rmw_partner)}
         # Constraints and dynamic addresses, indexed by the variables they need.
         self.by_var: dict = {}
         for c in skel.constraints:
@@ -221,6 +247,8 @@ class Search:
         # Reads with a constant location and few candidates first: they prune early.
         self.order = sorted(range(len(self.reads)),
                             key=lambda i: (sloc[self.reads[i].idx] is None, len(self.cands[i])))
+        if tracker is not None:
+            tracker.attach(self)
 
     # ------------------------------------------------------------ helpers
     def _loc(self, i: int, env: dict):
@@ -279,9 +307,10 @@ class Search:
         events = skel.events
         added = [events[r].key for r in resolved]
         l = skel.sloc[ridx]
-        if l is not None and l in self.cobase_at:
+        if ridx in self.cobase_for:
             pairs = [(r, chosen[r]) for r in self.reads_at[l] if r in chosen]
-            if co_graph(events, self.writes_at[l], pairs, skel.rmw_partner) is None:
+            if co_graph(events, self.writes_at[l], pairs, skel.rmw_partner,
+                        feasible_only=True) is None:
                 return False
         try:
             for key in added:
@@ -319,11 +348,16 @@ class Search:
         pending: list = []            # chosen reads whose value is not known yet
         pos = [0] * depth
         trail: list = [None] * depth  # per level: the reads its choice resolved
+        tracker = self.tracker
+        if tracker is not None and not tracker.start():
+            return
         k = 0
         while k >= 0:
             if k == depth:
                 sol = self._leaf(env, chosen, pending)
                 if sol is not None:
+                    if tracker is not None:
+                        tracker.leaf(sol)
                     yield sol
                 k -= 1
                 continue
@@ -332,6 +366,8 @@ class Search:
                 self._undo(trail[k], env, pending, ridx)
                 trail[k] = None
                 del chosen[ridx]
+                if tracker is not None:
+                    tracker.undo(k)
             lst = cands[order[k]]
             while pos[k] < len(lst):
                 chosen[ridx] = lst[pos[k]]
@@ -339,7 +375,8 @@ class Search:
                 pending.append(ridx)
                 resolved = self._propagate(env, chosen, pending)
                 if resolved is not None:
-                    if self._consistent(env, chosen, resolved, ridx):
+                    if (self._consistent(env, chosen, resolved, ridx)
+                            and (tracker is None or tracker.chose(k, chosen))):
                         trail[k] = resolved
                         break
                     self._undo(resolved, env, pending, ridx)
