@@ -51,6 +51,7 @@ class Meter:
         self.extra: dict = {}       # what the loop wants shown (allowed, states...)
         self.t0 = time.monotonic()
         self._next_poll = self.POLL
+        self._ticks = 0
 
     @property
     def elapsed(self) -> float:
@@ -63,6 +64,13 @@ class Meter:
             raise BudgetExceeded("count", self.steps - n, self.elapsed)
         if self.steps >= self._next_poll:
             self._next_poll = self.steps + self.POLL
+            self.poll()
+
+    def poll_time(self) -> None:
+        """A cheap call for inner loops: polls only every POLL calls."""
+        self._ticks += 1
+        if self._ticks >= self.POLL:
+            self._ticks = 0
             self.poll()
 
     def poll(self) -> None:

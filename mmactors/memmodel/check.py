@@ -238,7 +238,7 @@ def check(test: Union[LitmusTest, str, Path], model: str = "lkmm", *,
     for combo in itertools.product(*per_thread):
         skel = Skeleton(path, locations, init_values, list(combo))
         deadlock_ok = deadlock_ok or _waits_for_itself(skel)
-        for sol in solutions(skel, locset, invalid, incremental=fast):
+        for sol in solutions(skel, locset, invalid, incremental=fast, tick=meter.poll_time):
             values = _register_values(sol, reg_slots, len(needed), invalid)
             if values is None:
                 continue

@@ -84,7 +84,8 @@ class Candidate:
 
 
 def solutions(skel: Skeleton, locations: Optional[set] = None,
-              invalid: Optional[list] = None, incremental: bool = True) -> Iterator[Solution]:
+              invalid: Optional[list] = None, incremental: bool = True,
+              tick=None) -> Iterator[Solution]:
     """Solutions of ``skel`` with their lock information (deadlocks dropped).
     ``incremental`` lets a :class:`_Tracker` follow the search (when every
     location is constant)."""
@@ -93,7 +94,9 @@ def solutions(skel: Skeleton, locations: Optional[set] = None,
     invalid = invalid if invalid is not None else []
     if skel.dynamic or not incremental:
         # Locations depend on values read: lock.cat and co per solution.
-        for sol in Search(skel, locations, invalid).solutions():
+        search = Search(skel, locations, invalid)
+        search.tick = tick
+        for sol in search.solutions():
             info = lock_info(skel, sol.loc)
             if info is None:
                 continue      # lock-nest, nested-is-locked or unmatched-locks: a deadlock
@@ -105,8 +108,9 @@ def solutions(skel: Skeleton, locations: Optional[set] = None,
     if info is None:
         return
     loc_rel = _loc_relation(skel, skel.sloc)
-    tracker = _Tracker(skel, info)
-    for sol in Search(skel, locations, invalid, tracker).solutions():
+    search = Search(skel, locations, invalid, _Tracker(skel, info))
+    search.tick = tick
+    for sol in search.solutions():
         sol.lock = info
         sol.loc_rel = loc_rel
         yield sol

@@ -645,8 +645,10 @@ def parse_litmus(text_or_path: Union[str, Path], path: Optional[str] = None) -> 
             text = p.read_text()
         except FileNotFoundError:
             raise LitmusError(str(p), 0, "no such file") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise LitmusError(str(p), 0, f"cannot read file: {e}") from None
+        except UnicodeDecodeError:
+            raise LitmusError(str(p), 0, "not a text file (UTF-8)") from None
+        except OSError as e:
+            raise LitmusError(str(p), 0, f"cannot read file: {e.strerror or e}") from None
         return parse_text(text, path or str(p))
     return parse_text(text_or_path, path or "<string>")
 

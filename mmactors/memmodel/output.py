@@ -45,4 +45,7 @@ def to_json(r: Result) -> dict:
 
 
 def dumps(results: list) -> str:
-    return json.dumps([to_json(r) for r in results], indent=2) + "\n"
+    """A JSON array of results (plain dicts, e.g. a test unknown within its
+    budget, are written as they are)."""
+    return json.dumps([to_json(r) if isinstance(r, Result) else r for r in results],
+                      indent=2) + "\n"

@@ -25,8 +25,10 @@ from .._core.errors import Deadlock, SimulationError
 from .access import Memory
 from .check import check, eval_prop, prop_locations, shared_locations
 from .errors import LitmusError
+from .budget import Budget, BudgetExceeded, Meter
 from .primitives import PRIMITIVES
 from .schedules import DFSStats, dfs, random_runs
+from .scope import initial_registers
 from .syntax import (AddrOf, Assign, Binary, Block, Call, Decl, Deref, ExprStmt, If,
                      LitmusTest, LocRef, Name, Num, Store, Ternary, Unary)
 from .terms import Addr, apply_op, truth
@@ -46,12 +48,9 @@ class _Proc:
         self.proc = test.processes[tid]
         self.mem = mem
         self.locs = locs
-        self.regs: dict = {}
-        for p in self.proc.params:
-            self.regs[p.name] = Addr(p.name)
-        for (pid, reg), entry in test.reg_init.items():
-            if pid == tid:
-                self.regs[reg] = entry.value
+        # herd7's register rules, as the checker applies them (see scope).
+        self.initial = initial_registers(self.proc, tid, test.reg_init)
+        self.regs: dict = dict(self.initial)
 
     def err(self, line, msg):
         return LitmusError(self.test.path, line, msg)
@@ -73,11 +72,12 @@ class _Proc:
         if isinstance(s, Block):
             await self.stmts(s.stmts)
         elif isinstance(s, Decl):
-            if s.init is None:
-                self.regs.setdefault(s.name, 0)
-            else:
+            if s.init is not None:          # herd7: a declaration is a no-op
                 self.regs[s.name] = await self.expr(s.init)
         elif isinstance(s, Assign):
+            if s.name in self.locs and s.name not in self.initial:
+                raise self.err(s.line, f"assignment to shared location '{s.name}' "
+                               f"(write *{s.name} or WRITE_ONCE)")
             self.regs[s.name] = await self.expr(s.value)
         elif isinstance(s, Store):
             a = await self.expr(s.addr)
@@ -101,7 +101,10 @@ class _Proc:
                 return self.regs[e.name]
             if e.name == "NULL":
                 return 0
-            raise self.err(e.line, f"unknown identifier '{e.name}' in P{self.tid}")
+            if e.name in self.locs:
+                raise self.err(e.line, f"'{e.name}' is a shared location but not a "
+                               f"parameter of P{self.tid}")
+            return 0                        # an unwritten register (see scope)
         if isinstance(e, Deref):
             a = await self.expr(e.addr)
             return await self.k.read(self.loc(a, e.line))
@@ -124,8 +127,11 @@ class _Proc:
 
     async def call(self, e: Call):
         prim = PRIMITIVES.get(e.func)
-        if prim is None or prim.kind == "srcu":
-            raise self.err(e.line, f"unsupported function '{e.func}'")
+        if prim is None or e.func in ("srcu_down_read", "srcu_up_read"):
+            # srcu_down_read()/srcu_up_read() may end a section on another
+            # CPU, which the engine's RCU readers cannot do.
+            raise self.err(e.line, f"'{e.func}' is not supported when running a test "
+                           f"on the engine (--run, --exhaustive)")
         k = self.k
         kind, tag = prim.kind, prim.tag
         if kind == "fence":
@@ -148,6 +154,21 @@ class _Proc:
         loc = self.loc(addr, e.line)
         mem = self.mem
         st = ()
+        # SRCU runs as RCU: a grace period that waits for every reader is a
+        # correct (if slow) synchronize_srcu(), and a reader that overlaps
+        # another becomes one longer reader; the srcu_struct is read at
+        # srcu_read_lock() and written at srcu_read_unlock(), as the checker
+        # models them (see primitives).
+        if tag == "srcu-lock":
+            await k.rcu_read_lock()
+            return await mem._load(k, loc, "once", st)
+        if tag == "srcu-unlock":
+            await mem._store(k, loc, vals[0], "once", st)
+            await k.rcu_read_unlock()
+            return 0
+        if kind == "sync_srcu":
+            await k.synchronize_rcu()
+            return 0
         if kind == "load":
             return await mem._load(k, loc, "acquire" if tag == "acquire" else "once", st)
         if kind == "store":
@@ -223,11 +244,8 @@ def run_litmus(test: LitmusTest, model: str, strategy=None, seed: int = 1, *,
     state = {}
     for ref in needed:
         if ref.proc is not None:
-            regs = procs[ref.proc].regs
-            if ref.name not in regs:
-                raise LitmusError(test.path, test.condition.line,
-                                  f"register {ref} is not a register of P{ref.proc}")
-            state[ref] = regs[ref.name]
+            # A register never written on this run keeps its initial value.
+            state[ref] = procs[ref.proc].regs.get(ref.name, 0)
         else:
             state[ref] = mem.final(locs[ref.name])
     return RunOutcome(state, None, eng.replay_token(), eng.decisions)
@@ -246,6 +264,9 @@ class Exploration:
     deadlocks: int = 0
     exhaustive: bool = False         # an exhaustive search that finished
     pruned: int = 0
+    searched: bool = False           # an exhaustive search was asked for
+    stopped: Optional[str] = None    # "time" or "count": cut by the budget
+    elapsed: float = 0.0
 
     @property
     def sound(self) -> bool:
@@ -259,6 +280,11 @@ class Exploration:
         how = ("exhaustive search" if self.exhaustive else f"{self.runs} schedules")
         if self.exhaustive:
             how += f" ({self.runs} schedules, {self.pruned} pruned by sleep sets)"
+        if self.stopped:
+            what = "exhaustive search" if self.searched else "runs"
+            how = (f"{what} stopped by the {self.stopped} budget after {self.runs} schedules"
+                   + (f" ({self.pruned} pruned by sleep sets)" if self.searched else "")
+                   + f" in {self.elapsed:.1f} s, completeness unknown within budget")
         ok = len(set(self.reached) & self.allowed)
         line = (f"Operational {self.model}: {how}: reached {ok} of {len(self.allowed)} "
                 f"allowed states")
@@ -271,26 +297,51 @@ class Exploration:
 
 def explore_litmus(test: Union[LitmusTest, str, Path], model: str = "tso", *,
                    schedules: int = 200, exhaustive: bool = False, seed: int = 1,
-                   limit: int | None = None, specs=None) -> Exploration:
+                   limit: int | None = None, specs=None, result=None,
+                   budget: Optional[Budget] = None, progress=None) -> Exploration:
     """Run ``test`` over many schedules under ``model`` and compare the final
-    states with what the checker allows under the same model."""
+    states with what the checker allows under the same model (``result``,
+    the checker's :class:`~.check.Result`, if already known).  ``budget``
+    caps the seconds (and with ``count``, the schedules) spent; a search it
+    cuts has ``stopped`` set.  ``progress(meter)`` is called now and then."""
     from .litmus import parse_litmus
     if not isinstance(test, LitmusTest):
         test = parse_litmus(test)
-    res = check(test, model)
+    res = result if result is not None else check(test, model)
     shown, _ = prop_locations(test)
     ex = Exploration(test.name, model, res.locations, set(res.states))
+    ex.searched = exhaustive
+    meter = Meter(budget, progress)
+    meter.POLL = 8                  # a schedule is a whole engine run
+    meter.extra = {"test": test.name, "reached": 0, "allowed": len(ex.allowed)}
 
     def one(strategy, s):
         return run_litmus(test, model, strategy, s)
 
     if exhaustive:
         st = DFSStats()
-        it = dfs(one, seed=seed, limit=limit, stats=st)
+
+        def tick():
+            meter.extra["pruned"] = st.pruned
+            meter.poll_time()
+        it = dfs(one, seed=seed, limit=limit, stats=st, tick=tick)
     else:
         it = random_runs(one, schedules, seed=seed, **({"specs": specs} if specs else {}))
         st = None
+    try:
+        _collect(test, ex, it, shown, meter)
+    except BudgetExceeded as e:
+        ex.stopped = e.what
+    ex.elapsed = meter.elapsed
+    if st is not None:
+        ex.exhaustive = st.complete and not ex.stopped
+        ex.pruned = st.pruned
+    return ex
+
+
+def _collect(test, ex: Exploration, it, shown, meter: Meter) -> None:
     for out in it:
+        meter.step()
         ex.runs += 1
         if out.state is None:
             if isinstance(out.error, Deadlock):
@@ -302,9 +353,6 @@ def explore_litmus(test: Union[LitmusTest, str, Path], model: str = "tso", *,
         tup = tuple(out.state[l] for l in shown)
         if tup not in ex.reached:
             ex.reached[tup] = out.token
+            meter.extra["reached"] = len(ex.reached)
             if tup not in ex.allowed:
                 ex.forbidden[tup] = out.token
-    if st is not None:
-        ex.exhaustive = st.complete
-        ex.pruned = st.pruned
-    return ex

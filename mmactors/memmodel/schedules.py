@@ -118,11 +118,14 @@ def _independent(f1, f2) -> bool:
 
 
 def dfs(run: Callable, *, seed: int = 1, limit: int | None = None,
-        stats: DFSStats | None = None, reduce: bool = True) -> Iterator:
+        stats: DFSStats | None = None, reduce: bool = True,
+        tick: Callable[[], None] | None = None) -> Iterator:
     """Yield the result of every schedule (leaf) of the decision tree.
 
     ``run(strategy, seed)`` must build a fresh, deterministic engine.  Pass a
-    :class:`DFSStats` to learn whether the tree was exhausted.
+    :class:`DFSStats` to learn whether the tree was exhausted.  ``tick()`` is
+    called after every run, pruned ones included (a budget check may raise
+    from it to stop the search).
     """
     st = stats if stats is not None else DFSStats()
     prefix: list = []
@@ -143,6 +146,8 @@ def dfs(run: Callable, *, seed: int = 1, limit: int | None = None,
             res = _PrunedRun(e)
         trail = strat.trail
         st.max_depth = max(st.max_depth, len(trail))
+        if tick is not None:
+            tick()
         if isinstance(res, _Pruned) or isinstance(getattr(res, "error", None), _Pruned):
             st.pruned += 1
         else:

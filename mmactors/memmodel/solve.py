@@ -203,6 +203,7 @@ class Search:
         # An observer of the search (executions._Tracker): told of every
         # choice the search keeps (it may still veto it) and of every undo.
         self.tracker = tracker
+        self.tick = None              # called at every choice (a budget check)
         events = skel.events
         self.reads = [e for e in events if e.kind == "R"]
         writes = [e for e in events if e.kind == "W"]
@@ -369,7 +370,10 @@ class Search:
                 if tracker is not None:
                     tracker.undo(k)
             lst = cands[order[k]]
+            tick = self.tick
             while pos[k] < len(lst):
+                if tick is not None:
+                    tick()
                 chosen[ridx] = lst[pos[k]]
                 pos[k] += 1
                 pending.append(ridx)

@@ -117,3 +117,133 @@ def test_operational_bad_count(tmp_path, capsys):
     (tmp_path / "sb.litmus").write_text(SB)
     assert main([str(tmp_path / "sb.litmus"), "--run", "0"]) == 2
     assert "--run needs N >= 1" in capsys.readouterr().err
+
+
+# ------------------------------------------------ issue 11: budgets, Ctrl-C, bad input
+
+def ring(n: int) -> str:
+    """An RCU ring of n processes (2**n candidate executions)."""
+    from .test_scale import rcu_ring
+    return rcu_ring(("GGRR" * n)[:n])
+
+
+def _cli(*args, stdin=None, **kw):
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run([sys.executable, "-m", "mmactors", "litmus", *args], cwd=root,
+                          capture_output=True, text=True, check=False, **kw)
+
+
+def test_empty_directory_is_an_error(tmp_path, capsys):
+    assert main([str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"mmactors: {tmp_path}: no litmus tests (*.litmus) in this directory\n")
+
+
+def test_bad_option_is_one_line(capsys):
+    import pytest
+    with pytest.raises(SystemExit) as info:
+        main(["--model", "arm", "x.litmus"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("mmactors litmus: error: argument --model")
+
+
+def test_binary_file_is_one_line(tmp_path, capsys):
+    f = tmp_path / "b.litmus"
+    f.write_bytes(b"\xff\xfe\x00C x")
+    assert main([str(f)]) == 2
+    assert capsys.readouterr().err == f"mmactors: {f}: not a text file (UTF-8)\n"
+
+
+def test_time_budget_gives_unknown(tmp_path, capsys):
+    (tmp_path / "ring.litmus").write_text(ring(16))
+    (tmp_path / "sb.litmus").write_text(SB)
+    assert main([str(tmp_path / "ring.litmus"), str(tmp_path / "sb.litmus"),
+                 "--timeout", "0.3"]) == 3
+    out = capsys.readouterr().out
+    assert out.startswith("Test ring-GGRRGGRRGGRRGGRR: unknown within budget (0.3 s: ")
+    assert "Observation SB Sometimes 1 3" in out            # the next test still runs
+
+
+def test_execution_budget_gives_unknown(tmp_path, capsys):
+    (tmp_path / "ring.litmus").write_text(ring(12))
+    assert main([str(tmp_path / "ring.litmus"), "--max-executions", "100", "--json", "-"]) == 3
+    doc = json.loads(capsys.readouterr().out)
+    assert doc == [{"name": "ring-GGRRGGRRGGRR", "model": "lkmm", "verdict": "unknown",
+                    "budget": "100 candidate executions", "examined": 100}]
+    assert main([str(tmp_path / "ring.litmus"), "--max-executions", "4096"]) == 0
+
+
+def test_exhaustive_search_stops_at_its_budget(tmp_path, capsys):
+    procs = [f"P{i}(int *x{i}, int *x{(i + 1) % 5}) {{ int r0; WRITE_ONCE(*x{i}, 1); "
+             f"r0 = READ_ONCE(*x{(i + 1) % 5}); }}" for i in range(5)]
+    (tmp_path / "sb5.litmus").write_text("C SB5\n{}\n" + "\n".join(procs) + "\nexists (0:r0=0)\n")
+    assert main([str(tmp_path / "sb5.litmus"), "--model", "tso", "--exhaustive",
+                 "--timeout", "1"]) == 3
+    out = capsys.readouterr().out
+    assert "Operational tso: exhaustive search stopped by the time budget after" in out
+    assert "completeness unknown within budget" in out
+
+
+def test_ctrl_c_stops_cleanly(tmp_path):
+    import signal
+    import time
+    (tmp_path / "a.litmus").write_text(SB)
+    (tmp_path / "b.litmus").write_text(ring(18))
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-m", "mmactors", "litmus", str(tmp_path)],
+                            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    out = ""
+    while "Observation" not in out:         # the first test's output has arrived
+        out += proc.stdout.readline()
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert out.startswith("Test SB Allowed\n")
+    assert out.endswith("Observation SB Sometimes 1 3\n")
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"mmactors: interrupted while checking {tmp_path / 'b.litmus'}"
+                               f" (test 2 of 2, ")
+    assert "candidate executions examined); 1 test(s) done" in lines[0]
+
+
+def test_progress_on_a_terminal(tmp_path):
+    import os
+    import pty
+    (tmp_path / "ring.litmus").write_text(ring(14))
+    master, slave = pty.openpty()
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-m", "mmactors", "litmus",
+                             str(tmp_path / "ring.litmus")], cwd=root,
+                            stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    out, _ = proc.communicate(timeout=120)
+    err = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        err += chunk
+    os.close(master)
+    assert proc.returncode == 0
+    assert "Observation ring-GGRRGGRRGGRRGG Never 0 16383" in out
+    assert b"candidate executions" in err and b"ring-GGRRGGRRGGRRGG:" in err
+    assert err.endswith(b"\r\x1b[K")        # the status line is cleared at the end
+
+
+def test_internal_error_names_the_test(tmp_path, capsys, monkeypatch):
+    from mmactors.memmodel.models import MODELS
+    check_mod = sys.modules["mmactors.memmodel.check"]
+    monkeypatch.setattr(MODELS["sc"], "check", lambda c: (False, set()))
+    monkeypatch.setattr(check_mod, "sc_acyclic", lambda c: False)
+    (tmp_path / "sb.litmus").write_text(SB)
+    assert main([str(tmp_path / "sb.litmus"), "--model", "sc"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "internal error: the sc model rejects all 4 candidate executions of test SB" in err
