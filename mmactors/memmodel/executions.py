@@ -151,28 +151,41 @@ def _loc_relation(skel: Skeleton, locs: list) -> Rel:
 class _FastGraph:
     """Program order of one skeleton for :func:`sc_acyclic`, as successor
     bitsets over a reduced node set: one node per memory event of a thread,
-    an RCU read-side critical section being one node when the test has
-    grace periods; fences are bridged (their po neighbours linked) and the
-    initial writes dropped (nothing precedes them, so no cycle goes through
-    them).  ``ok`` is False when the fast test does not apply."""
+    an RCU (or SRCU) read-side critical section being one node when the test
+    has grace periods; fences are bridged (their po neighbours linked) and
+    the initial writes dropped (nothing precedes them, so no cycle goes
+    through them).  ``ok`` is False when the fast test does not apply: SRCU
+    sections matched through memory or spanning threads, or a grace period
+    inside its own reader."""
 
     def __init__(self, skel: Skeleton) -> None:
-        from .models.lkmm import rcu_rscs
+        from .models.lkmm import rcu_rscs, static_srcu_rscs
         events = skel.events
-        self.ok = not (skel.Srcu_lock | skel.Srcu_unlock | skel.Sync_srcu)
+        self.ok = True
         rep = list(range(skel.n))
-        gps = skel.fence_tags.get("sync-rcu", 0)
-        if gps and self.ok:
-            rscs, _ = rcu_rscs(skel)
-            for lock, unlock in rscs.pairs():
-                ids = skel.thread_events[events[lock].tid]
-                inside = ids[ids.index(lock):ids.index(unlock) + 1]
-                if any(gps >> i & 1 for i in inside):
-                    self.ok = False       # a grace period inside its own reader
-                    break
-                for i in inside:
-                    if rep[i] == i:
-                        rep[i] = lock
+        gps = skel.fence_tags.get("sync-rcu", 0) | skel.Sync_srcu
+        sections = []
+        if skel.fence_tags.get("sync-rcu", 0):
+            sections += list(rcu_rscs(skel)[0].pairs())
+        if skel.Srcu_lock | skel.Srcu_unlock:
+            srcu = static_srcu_rscs(skel)
+            if srcu is None:
+                self.ok = False           # sections matched through memory: per execution
+            elif skel.Sync_srcu:
+                sections += list(srcu.pairs())
+        for lock, unlock in sorted(sections) if self.ok else ():
+            if events[lock].tid != events[unlock].tid:
+                self.ok = False           # a section handed to another thread
+                break
+            ids = skel.thread_events[events[lock].tid]
+            inside = ids[ids.index(lock):ids.index(unlock) + 1]
+            if any(gps >> i & 1 for i in inside):
+                self.ok = False           # a grace period inside its own reader
+                break
+            head = rep[lock]
+            for i in inside:
+                if rep[i] == i:
+                    rep[i] = head
         # Node numbers: memory events and section representatives.
         node = [None] * skel.n
         count = 0
@@ -229,9 +242,9 @@ class _FastGraph:
 
 
 def sc_acyclic(cand: Candidate) -> bool:
-    """Whether po | rf | co | fr is acyclic with RCU critical sections
-    contracted; False also when the test is not eligible (SRCU, a grace
-    period inside its own critical section)."""
+    """Whether po | rf | co | fr is acyclic with RCU and SRCU critical
+    sections contracted; False also when the test is not eligible (see
+    _FastGraph)."""
     if cand.sc is not None:
         return cand.sc
     skel = cand.sol.skel

@@ -11,7 +11,9 @@ location ``(proc, r)``), so:
   value the init block gives it (``0:r4=1;``), else 0 -- also in an
   initialiser that names the register it declares
   (``intptr_t r4 = (r1 != r4);`` reads r4 as 0);
-* registers need no declaration at all (diy writes ``r0 = READ_ONCE(*z);``);
+* registers need no declaration at all (diy writes ``r0 = READ_ONCE(*z);``),
+  and the final condition may name one the process never mentions (it
+  reads its initial value: herd7 shows it, e.g. ``locations [0:r1]``);
 * a parameter ``int *x`` is a register holding the address of ``x``.
 
 One guard herd7 does not have: a shared location's name used in a process
@@ -50,8 +52,3 @@ def register_names(proc: Process) -> set:
             if s.other is not None:
                 todo.append(s.other)
     return names
-
-
-def known_registers(proc: Process, tid: int, reg_init: dict) -> set:
-    """Registers the final condition may name for this process."""
-    return register_names(proc) | set(initial_registers(proc, tid, reg_init))

@@ -109,10 +109,11 @@ def test_initialiser_reads_the_register_it_declares():
     assert run(SELF) == ("Sometimes", 1, 1, ["0:r4=0;", "0:r4=1;"])
 
 
-def test_register_named_nowhere_is_still_an_error():
-    text = SELF.replace("exists (0:r4=1)", "exists (0:r9=1)")
-    with pytest.raises(LitmusError, match="register 0:r9 is not a register of P0"):
-        run(text)
+def test_register_named_only_in_the_condition_reads_its_initial_value():
+    # herd7 shows such a register (e.g. "locations [0:r1]" naming a register
+    # P0 never uses) with its initial value.
+    text = SELF.replace("exists (0:r4=1)", "locations [0:r9]\nexists (0:r4=1)")
+    assert run(text) == ("Sometimes", 1, 1, ["0:r4=0; 0:r9=0;", "0:r4=1; 0:r9=0;"])
 
 
 def test_unwritten_register_reads_its_init_block_value():

@@ -139,16 +139,45 @@ def static(s: Skeleton) -> _Static:
     return st
 
 
+def static_srcu_rscs(s: Skeleton):
+    """srcu-rscs when it does not depend on reads-from: no srcu_read_lock()
+    value flows (data) into a store other than an srcu_read_unlock(), so
+    carry-srcu-data is the identity and srcu-rscs = ([Srcu-lock] ; data ;
+    [Srcu-unlock]) & loc; None otherwise (a token passed through memory,
+    as srcu_down_read()/srcu_up_read() do).  Cached per skeleton."""
+    if "srcu_rscs" in s.cache:
+        return s.cache["srcu_rscs"]
+    result = None
+    if all(not (s.data_b.r[lock] & s.Wb & ~s.Srcu_unlock) for lock in _bits(s.Srcu_lock)):
+        locs = s.sloc
+        pairs = [(lock, u) for lock in _bits(s.Srcu_lock)
+                 for u in _bits(s.data_b.r[lock] & s.Srcu_unlock)
+                 if locs[lock] is not None and locs[lock] == locs[u]]
+        if all(locs[i] is not None for i in _bits(s.Srcu_lock | s.Srcu_unlock)):
+            result = Rel.from_pairs(s.n, pairs)
+    s.cache["srcu_rscs"] = result
+    return result
+
+
+def _bits(x: int):
+    while x:
+        low = x & -x
+        yield low.bit_length() - 1
+        x ^= low
+
+
 def _srcu_rscs(c: Candidate, st: _Static):
     """linux-kernel.bell: srcu-rscs and its flags, for one candidate."""
     s = c.sol.skel
     U = st.U
-    rf = c.rf
-    data = s.data_b                                    # herd7's data, before carry-dep
-    not_unlock = U & ~st.Srcu_unlock
-    carry_srcu_data = (data.restrict(U, not_unlock) @ rf).star()
-    rscs = ((carry_srcu_data.restrict(st.Srcu_lock, U) @ data).restrict(U, st.Srcu_unlock)
-            & c.sol.loc_rel)
+    rscs = static_srcu_rscs(s)
+    if rscs is None:
+        rf = c.rf
+        data = s.data_b                                # herd7's data, before carry-dep
+        not_unlock = U & ~st.Srcu_unlock
+        carry_srcu_data = (data.restrict(U, not_unlock) @ rf).star()
+        rscs = ((carry_srcu_data.restrict(st.Srcu_lock, U) @ data)
+                .restrict(U, st.Srcu_unlock) & c.sol.loc_rel)
     flags = set()
     if st.Srcu_lock & ~rscs.dom():
         flags.add("unmatched-srcu-lock")
@@ -179,6 +208,8 @@ def flags_of(c: Candidate) -> set:
     flags = set(st.flags) | c.sol.lock.flags
     if st.Plain and _mixed_accesses(c, st):
         flags.add("mixed-accesses")
+    if st.Srcu_lock or st.Srcu_unlock:
+        flags |= _srcu_rscs(c, st)[1]
     return flags
 
 
@@ -291,7 +322,13 @@ def check(c: Candidate) -> tuple[bool, set]:
     # RCU and SRCU
     rb = None
     if st.Sync_rcu or st.Sync_srcu:
-        rcu_link = po.opt() @ hb_star @ pb_star @ prop @ po
+        # rcu-order only relates grace periods and critical sections' ends
+        # (K), and rcu-link only appears between two of them: compute it
+        # from K's rows and keep K's columns (cheap sparse products).
+        K = st.Sync_rcu | st.Sync_srcu | st.rcu_rscs.dom() | st.rcu_rscs.rng()
+        if srcu_rscs is not None:
+            K |= srcu_rscs.dom() | srcu_rscs.rng()
+        rcu_link = (po.opt().restrict(K, U) @ hb_star @ pb_star @ prop @ po).restrict(U, K)
         rcu_fence = po @ _rcu_order(st, rcu_link, srcu_rscs, sol.loc_rel) @ po.opt()
         fence = fence | rcu_fence
         strong_fence = strong_fence | rcu_fence
