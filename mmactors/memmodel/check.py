@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Optional, Union
 
@@ -22,7 +23,7 @@ from .litmus import parse_litmus
 from .models import MODELS
 from .symexec import ThreadExecutor
 from .syntax import And, Atom, Bool, LitmusTest, LocRef, Not, Or
-from .terms import Addr, evaluate
+from .terms import Addr, Var, evaluate
 
 KINDS = {"exists": "Allowed", "~exists": "Forbidden", "forall": "Required"}
 
@@ -277,7 +278,10 @@ def check(test: Union[LitmusTest, str, Path], model: str = "lkmm", *,
         raise CheckerDefect(path, None, f"internal error: the {model} model rejects all "
                             f"{seen} candidate executions of test {test.name} "
                             f"(a checker defect, please report it)")
-    ordered = sorted(states, key=lambda st: tuple(_value_key(v) for v in st))
+    if all(type(v) is int for st in states for v in st):
+        ordered = sorted(states)          # the same order, without key tuples
+    else:
+        ordered = sorted(states, key=lambda st: tuple(_value_key(v) for v in st))
     cond_text = f"{test.condition.quantifier} ({format_prop(test.condition.prop)})"
     return Result(test.name, model, test.condition.quantifier, cond_text, shown, ordered,
                   pos, neg, sorted(flags),
@@ -297,6 +301,14 @@ def compile_prop(p, index: dict):
         v = p.value
         return lambda vals: (vals[i] == v) != neg
     if isinstance(p, And):
+        if all(isinstance(a, Atom) and not a.negated and not isinstance(a.value, LocRef)
+               for a in p.args):
+            # The usual "exists (0:r1=1 /\ 1:r1=1 /\ ...)": one C-level compare.
+            getter = itemgetter(*[index[a.loc] for a in p.args])
+            target = tuple(a.value for a in p.args)
+            if len(target) == 1:
+                target = target[0]
+            return lambda vals: getter(vals) == target
         fs = [compile_prop(a, index) for a in p.args]
         return lambda vals: all(f(vals) for f in fs)
     if isinstance(p, Or):
@@ -321,7 +333,8 @@ def _register_values(sol, reg_slots, size: int, invalid: list) -> Optional[list]
     env = sol.env
     try:
         for k, term in terms:
-            values[k] = evaluate(term, env)
+            # Most final registers are just a value read: no evaluation.
+            values[k] = env[term.key] if type(term) is Var else evaluate(term, env)
     except EvalError as e:
         invalid.append((e.line, e.message))
         return None
