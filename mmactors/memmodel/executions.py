@@ -336,7 +336,6 @@ class _Tracker:
         self.fg = _fast_graph(skel)
 
     def attach(self, search) -> None:
-        events = self.skel.events
         level_of = {search.reads[i].idx: k for k, i in enumerate(search.order)}
         self.complete_at: dict = {}
         self.fixed = []
@@ -347,11 +346,10 @@ class _Tracker:
             else:
                 self.fixed.append(li)
         self.stack: dict = {}
-        del events
 
     def start(self) -> bool:
         """The root: locations without reads; False if one has no option."""
-        skel, fg = self.skel, self.fg
+        fg = self.fg
         self.opts: dict = {}
         self.multi: list = []
         self.broken = not fg.ok

@@ -539,7 +539,6 @@ class _CondParser(_Tokens):
         return self.atom()
 
     def atom(self):
-        t = self.peek()
         if self.accept("("):
             p = self.prop()
             self.expect(")")

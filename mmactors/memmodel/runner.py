@@ -30,13 +30,18 @@ from .primitives import PRIMITIVES
 from .schedules import DFSStats, dfs, random_runs
 from .scope import initial_registers
 from .syntax import (AddrOf, Assign, Binary, Block, Call, Decl, Deref, ExprStmt, If,
-                     LitmusTest, LocRef, Name, Num, Store, Ternary, Unary)
+                     LitmusTest, Name, Num, Store, Ternary, Unary)
 from .terms import Addr, apply_op, truth
 
 __all__ = ["run_litmus", "explore_litmus", "RunOutcome", "Exploration"]
 
 _ORDER = {"mb": "mb", "once": "relaxed", "acquire": "acquire", "release": "release",
           None: "relaxed", "noreturn": "relaxed"}
+
+
+class InvalidAccess(Exception):
+    """A run dereferenced a value that is not a pointer: like the checker
+    (and herd7), such a run is discarded, not a result."""
 
 
 class _Proc:
@@ -57,7 +62,7 @@ class _Proc:
 
     def loc(self, v, line):
         if not isinstance(v, Addr) or v.name not in self.locs:
-            raise self.err(line, f"access to non-pointer value {v}")
+            raise InvalidAccess(self.err(line, f"access to non-pointer value {v}"))
         return self.locs[v.name]
 
     async def run(self, k):
@@ -239,6 +244,11 @@ def run_litmus(test: LitmusTest, model: str, strategy=None, seed: int = 1, *,
     try:
         eng.run()
     except SimulationError as e:
+        cause = e.__cause__
+        if isinstance(cause, LitmusError):
+            raise cause from None            # a problem with the test: bad input
+        if isinstance(cause, InvalidAccess):
+            return RunOutcome(None, cause, eng.replay_token(), eng.decisions)
         return RunOutcome(None, e, eng.replay_token(), eng.decisions)
     _, needed = prop_locations(test)
     state = {}
@@ -264,6 +274,7 @@ class Exploration:
     deadlocks: int = 0
     exhaustive: bool = False         # an exhaustive search that finished
     pruned: int = 0
+    invalid: int = 0                 # runs that dereferenced a non-pointer (discarded)
     searched: bool = False           # an exhaustive search was asked for
     stopped: Optional[str] = None    # "time" or "count": cut by the budget
     elapsed: float = 0.0
@@ -290,6 +301,8 @@ class Exploration:
                 f"allowed states")
         if self.deadlocks:
             line += f", {self.deadlocks} deadlocked runs"
+        if self.invalid:
+            line += f", {self.invalid} runs discarded (non-pointer access)"
         if self.forbidden:
             line += f", {len(self.forbidden)} FORBIDDEN"
         return line
@@ -346,6 +359,9 @@ def _collect(test, ex: Exploration, it, shown, meter: Meter) -> None:
         if out.state is None:
             if isinstance(out.error, Deadlock):
                 ex.deadlocks += 1
+                continue
+            if isinstance(out.error, InvalidAccess):
+                ex.invalid += 1
                 continue
             raise out.error
         if test.filter is not None and not eval_prop(test.filter, out.state):
