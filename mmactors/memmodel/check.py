@@ -232,11 +232,13 @@ def check(test: Union[LitmusTest, str, Path], model: str = "lkmm", *,
     pos = neg = 0
     flags: set = set()
     full_checks = allowed_count = 0
+    search_stats: dict = {}       # branches cut early (see executions._Tracker)
     deadlock_ok = False           # every execution may legitimately be rejected
     for combo in itertools.product(*per_thread):
         skel = Skeleton(path, locations, init_values, list(combo))
         deadlock_ok = deadlock_ok or _waits_for_itself(skel)
-        for sol in solutions(skel, locset, invalid, incremental=fast, tick=meter.poll_time):
+        for sol in solutions(skel, locset, invalid, incremental=fast, tick=meter.poll_time,
+                             prune=mod.check if fast else None, stats=search_stats):
             values = _register_values(sol, reg_slots, len(needed), invalid)
             if values is None:
                 continue
@@ -271,13 +273,15 @@ def check(test: Union[LitmusTest, str, Path], model: str = "lkmm", *,
                 if lock_final:
                     flags.add("lock-final")
     seen = meter.steps
-    if not seen and invalid:
+    pruned = search_stats.get("pruned", 0)
+    if not seen and not pruned and invalid:
         line, message = min(invalid)
         raise LitmusError(path, line, f"{message} in every execution")
-    if seen and not allowed_count and not deadlock_ok:
-        raise CheckerDefect(path, None, f"internal error: the {model} model rejects all "
-                            f"{seen} candidate executions of test {test.name} "
-                            f"(a checker defect, please report it)")
+    if (seen or pruned) and not allowed_count and not deadlock_ok:
+        cut = f", {pruned} branches cut early" if pruned else ""
+        raise CheckerDefect(path, None, f"internal error: the {model} model rejects every "
+                            f"execution of test {test.name} ({seen} candidate executions"
+                            f"{cut}); a checker defect, please report it")
     if all(type(v) is int for st in states for v in st):
         ordered = sorted(states)          # the same order, without key tuples
     else:
@@ -286,7 +290,8 @@ def check(test: Union[LitmusTest, str, Path], model: str = "lkmm", *,
     return Result(test.name, model, test.condition.quantifier, cond_text, shown, ordered,
                   pos, neg, sorted(flags),
                   stats={"candidates": seen, "full_checks": full_checks,
-                         "allowed": allowed_count})
+                         "allowed": allowed_count, "pruned_branches": pruned,
+                         "partial_checks": search_stats.get("partial_checks", 0)})
 
 
 def compile_prop(p, index: dict):

@@ -51,6 +51,7 @@ class LocOption:
     edges: list               # rf, co and fr as edges whose closure is theirs...
     chain: Optional[list] = None  # ... with these (a co chain shared by options)
     fast: Optional[list] = None   # edges over executions._FastGraph's nodes
+    rels: Optional[tuple] = None  # rf, co, fr rows (executions.option_rels)
 
 
 # ---------------------------------------------------------------- lock.cat

@@ -38,13 +38,14 @@ __all__ = ["GEvent", "Skeleton", "Solution", "LockInfo", "LocOption", "Candidate
 class Candidate:
     """A solution plus one coherence/lock-rf option per location."""
 
-    __slots__ = ("sol", "options", "_rels", "sc")
+    __slots__ = ("sol", "options", "_rels", "sc", "extra")
 
-    def __init__(self, sol: Solution, options: dict) -> None:
+    def __init__(self, sol: Solution, options: dict, extra: Optional[list] = None) -> None:
         self.sol = sol
         self.options = options            # location -> LocOption
         self._rels = None
         self.sc = None                    # sc_acyclic's answer when already known
+        self.extra = extra                # (rf, co, fr) rows also present (partial executions)
 
     def _build(self) -> tuple:
         n = self.sol.skel.n
@@ -52,17 +53,13 @@ class Candidate:
         co = [0] * n
         fr = [0] * n
         for opt in self.options.values():
-            full = opt.co
-            after = 0
-            for g in reversed(full):
-                co[g] |= after
-                after |= 1 << g
-            pos = {g: k for k, g in enumerate(full)}
-            for w, r in opt.rf:
-                rf[w] |= 1 << r
-                if w in pos:
-                    for later in full[pos[w] + 1:]:
-                        fr[r] |= 1 << later
+            orf, oco, ofr = option_rels(opt)
+            for rows, add in ((rf, orf), (co, oco), (fr, ofr)):
+                for i, bits in add:
+                    rows[i] |= bits
+        for rows, add in zip((rf, co, fr), self.extra or ()):
+            for i, bits in add:
+                rows[i] |= bits
         self._rels = (Rel(rf), Rel(co), Rel(fr))
         return self._rels
 
@@ -83,12 +80,52 @@ class Candidate:
         return opt.co[-1] if opt is not None else None
 
 
+def option_rels(opt: LocOption) -> tuple:
+    """The option's rf, co and fr as sparse rows ((event, bitset) pairs);
+    computed once per option."""
+    rels = opt.rels
+    if rels is None:
+        full = opt.co
+        co: dict = {}
+        after = 0
+        for g in reversed(full):
+            if after:
+                co[g] = after
+            after |= 1 << g
+        pos = {g: k for k, g in enumerate(full)}
+        rf: dict = {}
+        fr: dict = {}
+        for w, r in opt.rf:
+            rf[w] = rf.get(w, 0) | (1 << r)
+            if w in pos:
+                later = 0
+                for x in full[pos[w] + 1:]:
+                    later |= 1 << x
+                if later:
+                    fr[r] = fr.get(r, 0) | later
+        rels = opt.rels = (list(rf.items()), list(co.items()), list(fr.items()))
+    return rels
+
+
+def _meet(opts: list) -> tuple:
+    """What every option of a location has in common: (rf, co, fr) rows."""
+    out = []
+    for k in range(3):
+        acc = dict(option_rels(opts[0])[k])
+        for opt in opts[1:]:
+            other = dict(option_rels(opt)[k])
+            acc = {i: b & other[i] for i, b in acc.items() if i in other and b & other[i]}
+        out.append(list(acc.items()))
+    return tuple(out)
+
+
 def solutions(skel: Skeleton, locations: Optional[set] = None,
               invalid: Optional[list] = None, incremental: bool = True,
-              tick=None) -> Iterator[Solution]:
+              tick=None, prune=None, stats: Optional[dict] = None) -> Iterator[Solution]:
     """Solutions of ``skel`` with their lock information (deadlocks dropped).
     ``incremental`` lets a :class:`_Tracker` follow the search (when every
-    location is constant)."""
+    location is constant); ``prune`` (a model's check) lets it cut branches
+    whose partial execution the model rejects; ``stats`` counts them."""
     if locations is None:
         locations = {e.init_loc for e in skel.events[:skel.n_init]}
     invalid = invalid if invalid is not None else []
@@ -108,12 +145,17 @@ def solutions(skel: Skeleton, locations: Optional[set] = None,
     if info is None:
         return
     loc_rel = _loc_relation(skel, skel.sloc)
-    search = Search(skel, locations, invalid, _Tracker(skel, info))
+    tracker = _Tracker(skel, info, prune)
+    tracker.loc_rel = loc_rel
+    search = Search(skel, locations, invalid, tracker)
     search.tick = tick
     for sol in search.solutions():
         sol.lock = info
         sol.loc_rel = loc_rel
         yield sol
+    if stats is not None:
+        stats["pruned"] = stats.get("pruned", 0) + tracker.pruned
+        stats["partial_checks"] = stats.get("partial_checks", 0) + tracker.tries
 
 
 def candidates(sol: Solution) -> Iterator[Candidate]:
@@ -127,6 +169,10 @@ def candidates(sol: Solution) -> Iterator[Candidate]:
             cand.sc = not sol.sc[1]
         yield cand
         return
+    tracker = sol.tracker
+    if sol.sc is not None and tracker is not None and tracker.prune is not None:
+        yield from _pruned_product(sol, options, multi, tracker)
+        return
     for combo in itertools.product(*(options[l] for l in multi)):
         chosen = {l: opts[0] for l, opts in options.items()}
         chosen.update(zip(multi, combo))
@@ -135,6 +181,45 @@ def candidates(sol: Solution) -> Iterator[Candidate]:
             reach, broken, fg = sol.sc
             cand.sc = False if broken else _still_acyclic(fg, reach, [chosen[l] for l in multi])
         yield cand
+
+
+def _pruned_product(sol: Solution, options: dict, multi: list, tracker) -> Iterator[Candidate]:
+    """The product of the locations' options, location by location, keeping
+    the SC closure up to date and asking the model about the partial
+    execution once it is not SC: a rejected prefix cuts all its completions
+    (see _Tracker for why that is sound)."""
+    reach0, broken0, fg = sol.sc
+    chosen = {l: opts[0] for l, opts in options.items() if len(opts) == 1}
+    last = len(multi) - 1
+
+    def rec(i: int, reach, broken: bool):
+        l = multi[i]
+        for opt in options[l]:
+            chosen[l] = opt
+            r2, b2 = reach, broken
+            if not broken:
+                r2 = _add_rows(reach, fg.option_rows(opt))
+                b2 = r2 is None
+                if b2:
+                    r2 = reach
+            if i < last:
+                if b2:
+                    rest = [[], [], []]
+                    for l2 in multi[i + 1:]:
+                        tracker._common_rows(options[l2])
+                        meet = tracker.common[id(options[l2])][2]
+                        for k in range(3):
+                            rest[k].extend(meet[k])
+                    if tracker.rejects(sol, chosen, rest):
+                        continue
+                yield from rec(i + 1, r2, b2)
+            else:
+                cand = Candidate(sol, dict(chosen))
+                cand.sc = not b2
+                yield cand
+        del chosen[l]
+
+    yield from rec(0, reach0, broken0)
 
 
 def _loc_relation(skel: Skeleton, locs: list) -> Rel:
@@ -329,11 +414,22 @@ class _Tracker:
     (:func:`sc_acyclic`), kept per search level.  A leaf then has its options
     and, unless some location has several, its SC answer already."""
 
-    def __init__(self, skel: Skeleton, info: LockInfo) -> None:
+    def __init__(self, skel: Skeleton, info: LockInfo, prune=None) -> None:
         self.skel = skel
         self.info = info
         self.groups = groups(skel, skel.sloc)
         self.fg = _fast_graph(skel)
+        # Early pruning: the model's check on the execution built so far.
+        # Every axiom of every model here is monotone in rf, co and fr (they
+        # appear only positively in hb, pb, rb, plain-coherence, ghb), so a
+        # partial execution the model rejects has no allowed completion.
+        # Only worth asking once the partial graph is not SC (otherwise the
+        # model cannot reject it); given up after a run of useless tries.
+        srcu = skel.Srcu_lock | skel.Srcu_unlock | skel.Sync_srcu
+        self.prune = prune if (prune is not None and self.fg.ok and not srcu) else None
+        self.tries = 0
+        self.pruned = 0
+        self.common: dict = {}        # id(options list) -> (it, common fast rows, common rels)
 
     def attach(self, search) -> None:
         level_of = {search.reads[i].idx: k for k, i in enumerate(search.order)}
@@ -372,13 +468,26 @@ class _Tracker:
             self.opts[l] = opts
             if len(opts) > 1:
                 self.multi.append(l)
-            elif not self.broken:
-                reach = _add_rows(self.reach, fg.option_rows(opts[0]))
+            if not self.broken:
+                rows = fg.option_rows(opts[0]) if len(opts) == 1 else self._common_rows(opts)
+                reach = _add_rows(self.reach, rows)
                 if reach is None:
                     self.broken = True
                 else:
                     self.reach = reach
         return True
+
+    def _common_rows(self, opts: list) -> list:
+        """The fast-graph edges every option of a location has."""
+        key = id(opts)
+        hit = self.common.get(key)
+        if hit is None or hit[0] is not opts:
+            acc = dict(self.fg.option_rows(opts[0]))
+            for opt in opts[1:]:
+                other = dict(self.fg.option_rows(opt))
+                acc = {i: b & other[i] for i, b in acc.items() if i in other and b & other[i]}
+            hit = self.common[key] = (opts, sorted(acc.items()), _meet(opts))
+        return hit[1]
 
     def chose(self, k: int, chosen: dict) -> bool:
         lis = self.complete_at.get(k)
@@ -386,11 +495,41 @@ class _Tracker:
             self.stack[k] = None
             return True
         saved = (self.reach, self.broken, len(self.multi))
-        if self._enter(lis, chosen):
+        if self._enter(lis, chosen) and not self._rejected(lis, chosen):
             self.stack[k] = (saved, lis)
             return True
         self._restore(saved, lis)
         return False
+
+    def _rejected(self, lis: list, chosen: dict) -> bool:
+        if self.prune is None or not self.broken:
+            return False
+        partial = Solution(self.skel, {}, dict(chosen), self.skel.sloc)
+        partial.lock = self.info
+        partial.loc_rel = self.loc_rel
+        return self.rejects(partial, {l: opts[0] for l, opts in self.opts.items()
+                                      if len(opts) == 1}, self._common_rels())
+
+    def _common_rels(self) -> list:
+        rels = [[], [], []]
+        for l in self.multi:
+            self._common_rows(self.opts[l])
+            meet = self.common[id(self.opts[l])][2]
+            for k in range(3):
+                rels[k].extend(meet[k])
+        return rels
+
+    def rejects(self, sol: Solution, options: dict, extra=None) -> bool:
+        """Whether the model rejects the execution made of ``options`` (a
+        subset of the locations) and ``extra`` rows -- and so every
+        execution extending it."""
+        if self.tries >= 64 and self.pruned * 16 < self.tries:
+            return False                  # pruning does not pay for this test
+        self.tries += 1
+        allowed, _ = self.prune(Candidate(sol, dict(options), extra))
+        if not allowed:
+            self.pruned += 1
+        return not allowed
 
     def undo(self, k: int) -> None:
         entry = self.stack.pop(k, None)
@@ -406,6 +545,7 @@ class _Tracker:
     def leaf(self, sol: Solution) -> None:
         sol.options = dict(self.opts)
         sol.sc = (self.reach, self.broken, self.fg)
+        sol.tracker = self
 
 
 def _closure(succ: list) -> Optional[list]:

@@ -43,6 +43,7 @@ class Solution:
     lock: object = None       # coherence.LockInfo
     options: Optional[dict] = None   # location -> its LocOptions, if known already
     sc: object = None         # executions._Tracker's SC state at this solution
+    tracker: object = None    # the executions._Tracker that saw it (for pruning)
     _values: dict = None
     memo: dict = field(default_factory=dict)   # per-solution facts models cache
 
