@@ -395,7 +395,7 @@ def test_engine_runs_agree_with_the_checker(name):
     from mmactors.memmodel.runner import explore_litmus
     test = parse_litmus(globals()[name])
     for model in ("sc", "tso"):
-        ex = explore_litmus(test, model, exhaustive=True, limit=3000)
+        ex = explore_litmus(test, model, exhaustive=True, limit=800)
         assert ex.sound, (model, ex.forbidden)
         if ex.exhaustive:
             assert set(ex.reached) == ex.allowed, model
