@@ -409,3 +409,17 @@ def test_engine_refuses_srcu_down_up_with_a_located_error():
     from mmactors.memmodel.runner import explore_litmus
     with pytest.raises(LitmusError, match="'srcu_(down_read|up_read)' is not supported when running"):
         explore_litmus(parse_litmus(UPDOWN), "sc", schedules=2)
+
+
+def test_register_to_register_filter():
+    text = REGEQ.replace("exists (0:r0=1:r0)", "filter (0:r0=1:r0)\nexists (0:r0=1)")
+    r = check(parse_litmus(text), "lkmm")
+    # Only executions where both readers agree pass; filter locations are
+    # not shown (herd7 shows the condition's and "locations"' only).
+    assert (r.observation, r.positive, r.negative) == ("Sometimes", 1, 1)
+    assert r.state_strings() == ["0:r0=0;", "0:r0=1;"]
+
+
+def test_srcu_struct_declared_in_the_init_block():
+    text = SRCU_GP.replace("{}", "{ struct srcu_struct s; }", 1)
+    assert run(text)[:3] == ("Never", 0, 3)
