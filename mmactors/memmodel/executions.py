@@ -10,7 +10,9 @@
    (``coherence``, memoised), and their product gives the candidates.
 
 A candidate carries its per-location choices; the ``rf``/``co``/``fr``
-relations are built only when a model asks for them.  :func:`sc_acyclic`
+relations are built only when a model asks for them.  A :class:`_Tracker`
+follows the search to keep the fast test below incremental and to cut
+branches whose partial execution the model already rejects.  :func:`sc_acyclic`
 is the fast test every model starts with: an execution whose program order
 and communication relations are acyclic, RCU read-side critical sections
 taken as indivisible, is sequentially consistent and respects RCU's

@@ -15,7 +15,8 @@ A test is::
 Bodies are parsed into the small C AST of ``syntax``; kernel primitives stay
 calls (``Call``) and are mapped to events by ``primitives``/``symexec``.
 Anything outside the subset raises :class:`LitmusError` with its line.
-Simplification: herd7's ``while`` loops and SRCU are not supported.
+diy's header lines (``Cycle=...``) are kept as ``LitmusTest.info``.
+Simplification: herd7's ``while`` loops are not supported.
 """
 
 from __future__ import annotations
