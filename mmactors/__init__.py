@@ -5,7 +5,7 @@ deterministic virtual time; they meet at kernel lock objects, per-CPU caches
 and a memory-consistency layer, so races and contention become visible and
 measurable.  The public API is listed in ``__all__``.
 """
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402
 
 from ._core import (ActorError, Deadlock, Engine, ScenarioError, SimulationError,  # noqa: E402
                     make_strategy)

@@ -1,9 +1,18 @@
 """The Machine: CPUs grouped into NUMA nodes, the engine, the locks, the
-workloads, built from a scenario; and the result of running it.
+subsystems and the workloads, built from a scenario; and the result of running it.
 
-Subsystems (the page allocator, lockdep, ...) attach to a machine as objects
-with an optional ``report(result: dict)`` method that adds their figures to
-the JSON result; the machine knows nothing else about them.
+How a machine is assembled (``Machine.__init__``, in this order):
+
+1. the engine, with the scenario's costs, seed and strategy;
+2. the subsystems of :data:`mmactors.scenario.SUBSYSTEMS`, in that order (lockdep,
+   physical memory, address spaces); each ``build(machine)`` returns the
+   subsystem object or None when the scenario does not use it, and the
+   machine keeps it in ``machine.subsystems[name]``;
+3. the workloads, one per ``[[workload]]``, from :data:`mmactors.workloads.KINDS`;
+4. their actors (one per CPU, usually), added to the engine.
+
+Subsystem objects may have a ``report(extra: dict)`` method that adds their
+figures to the JSON result; the machine knows nothing else about them.
 """
 from __future__ import annotations
 
@@ -14,22 +23,12 @@ from typing import Any
 from ._core.engine import Engine
 from ._core.errors import SimulationError
 from ._core.strategies import Strategy, make_strategy
-from .scenario import Scenario
+from .scenario import SUBSYSTEMS, Scenario
 from .sync import Mutex, QSpinLock, RWLock, RWSemaphore, TicketSpinLock, format_lock_stat
-from .workloads import kinds
+from .workloads import KINDS
 from .workqueue import Workqueues
 
-__all__ = ["Machine", "RunResult", "register_subsystem"]
-
-# Factories called with the machine before its workloads are built; each
-# returns a subsystem object (or None when the scenario does not use it).
-# A subsystem may have report(extra: dict) adding JSON keys and summary() -> str.
-_SUBSYSTEMS: list = []
-
-
-def register_subsystem(factory):
-    _SUBSYSTEMS.append(factory)
-    return factory
+__all__ = ["Machine", "RunResult"]
 
 _LOCK_TYPES = {"ticket": TicketSpinLock, "qspinlock": QSpinLock, "spinlock": QSpinLock,
                "mutex": Mutex, "rwsem": RWSemaphore, "rwlock": RWLock}
@@ -102,15 +101,12 @@ class Machine:
         self.constants = sec.get("constants", {})  # [constants]
         self.locks: dict[str, Any] = {}
         self.workqueues = Workqueues(self)
-        self.subsystems: list[Any] = []
-        for factory in _SUBSYSTEMS:
-            sub = factory(self)
-            if sub is not None:
-                self.subsystems.append(sub)
-        self.workloads = []
-        reg = kinds()
-        for i, spec_ in enumerate(scenario.workloads):
-            self.workloads.append(reg[spec_["kind"]](self, spec_, i))
+        self.subsystems: dict[str, Any] = {}
+        for sub in SUBSYSTEMS:
+            obj = sub.build(self)
+            if obj is not None:
+                self.subsystems[sub.name] = obj
+        self.workloads = [KINDS[w["kind"]](self, w, i) for i, w in enumerate(scenario.workloads)]
         self._cpu_actors: list = []
         for w in self.workloads:
             for cpu, name, body in w.actors():
@@ -163,7 +159,7 @@ class Machine:
             summ = getattr(w, "summary", None)
             if summ is not None:
                 res.extra.setdefault("_summary", []).append(summ())
-        for s in self.subsystems:
+        for s in list(self.subsystems.values()):
             rep = getattr(s, "report", None)
             if rep is not None:
                 rep(res.extra)
@@ -181,7 +177,3 @@ class Machine:
     def lock_stat(self, top: int | None = 10) -> str:
         return format_lock_stat(self.engine.locks, top=top)
 
-
-# Lockdep registers its [lockdep] table and attaches itself through
-# register_subsystem (mmactors/lockdep/__init__.py).
-from . import lockdep as _lockdep  # noqa: E402,F401

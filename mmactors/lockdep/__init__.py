@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import os
 
-from ..machine import register_subsystem
-from ..scenario import Field, check_table, one_of, register_section
+from ..schema import Field, Section, Subsystem, check_table, one_of
 from .core import HeldLock, Lockdep, LockdepClass
 from .irq import (hardirq_enter, hardirq_exit, local_bh_disable, local_bh_enable,
                   local_irq_disable, local_irq_enable, local_irq_restore, local_irq_save,
@@ -30,7 +29,8 @@ from .irq import (hardirq_enter, hardirq_exit, local_bh_disable, local_bh_enable
 from .report import KINDS, LockdepError, LockdepReport
 
 __all__ = ["Lockdep", "LockdepClass", "HeldLock", "LockdepError", "LockdepReport", "KINDS",
-           "attach", "lockdep_of", "set_default", "default_enabled", "LOCKDEP_FIELDS",
+           "attach", "detach", "lockdep_of", "set_default", "default_enabled", "LOCKDEP_FIELDS",
+           "SUBSYSTEM",
            "local_irq_disable", "local_irq_enable", "local_irq_save", "local_irq_restore",
            "local_bh_disable", "local_bh_enable", "hardirq_enter", "hardirq_exit",
            "softirq_enter", "softirq_exit"]
@@ -52,7 +52,6 @@ def _defaults():
     return {f.name: f.default for f in LOCKDEP_FIELDS}
 
 
-register_section("lockdep", _validate, _defaults)
 
 # Process-wide default when a scenario does not say: None = ask the environment.
 _DEFAULT: list = [None]
@@ -73,8 +72,9 @@ def default_enabled() -> bool:
 
 
 class LockdepSubsystem:
-    """What a machine carries: adds ``"lockdep"`` to the JSON result and a line
-    to the summary; a report without a stopped run still exits with 4."""
+    """What a machine carries (``machine.subsystems["lockdep"]``): adds
+    ``"lockdep"`` to the JSON result and a line to the summary; a report
+    without a stopped run still exits with 4."""
 
     def __init__(self, machine, ld: Lockdep):
         self.machine = machine
@@ -109,7 +109,7 @@ def attach(machine, *, stop=None, rwlock_read=None, hierarchy=None) -> Lockdep:
                  hierarchy=cfg["hierarchy"] if hierarchy is None else hierarchy)
     ld.attach()
     if hasattr(machine, "subsystems"):
-        machine.subsystems.append(LockdepSubsystem(machine, ld))
+        machine.subsystems["lockdep"] = LockdepSubsystem(machine, ld)
     return ld
 
 
@@ -119,8 +119,7 @@ def detach(machine) -> None:
     if v is not None:
         v.detach()
     if hasattr(machine, "subsystems"):
-        machine.subsystems[:] = [s for s in machine.subsystems
-                                 if not isinstance(s, LockdepSubsystem)]
+        machine.subsystems.pop("lockdep", None)
 
 
 def lockdep_of(machine_or_result) -> Lockdep | None:
@@ -139,8 +138,8 @@ def _in_slot(v) -> "Lockdep | None":
     return find(Lockdep) if find is not None else None
 
 
-@register_subsystem
-def _factory(machine):
+def build(machine) -> LockdepSubsystem | None:
+    """Lockdep for a machine whose scenario (or the process default) turns it on."""
     cfg = machine.scenario.sections.get("lockdep") or {}
     enabled = cfg.get("enabled")
     if enabled is None:
@@ -152,3 +151,7 @@ def _factory(machine):
                  hierarchy=cfg.get("hierarchy", True))
     ld.attach()
     return LockdepSubsystem(machine, ld)
+
+
+SUBSYSTEM = Subsystem("lockdep", sections=(Section("lockdep", _validate, _defaults),),
+                      build=build, doc="lock-order validation")

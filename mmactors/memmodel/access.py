@@ -1028,5 +1028,5 @@ def memory_of(machine, model: str = "sc", *, cpus=None, race: bool = False,
         machine.memmodel = mem
         subs = getattr(machine, "subsystems", None)
         if subs is not None:
-            subs.append(mem)
+            subs["memmodel"] = mem
     return mem

@@ -25,8 +25,7 @@ slab that moves between lists takes ``n->list_lock``.
 """
 from __future__ import annotations
 
-from ..scenario import Field, between
-from . import register
+from ..schema import Field, between
 from .page_alloc import COMMON_MM_FIELDS, AllocFreeWorkload
 
 __all__ = ["Kmalloc"]
@@ -46,7 +45,6 @@ def _weights(v):
     return "must be a list of non-negative numbers, not all zero"
 
 
-@register
 class Kmalloc(AllocFreeWorkload):
     kind = "kmalloc"
     fields = [

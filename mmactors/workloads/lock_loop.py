@@ -8,14 +8,13 @@ split across CPUs.
 """
 from __future__ import annotations
 
-from ..scenario import Field, at_least, one_of
-from . import Workload, register
+from ..schema import Field, at_least, one_of
+from .base import Workload
 
 LOCK_KINDS = ("ticket", "qspinlock", "mutex", "rwsem-read", "rwsem-write",
               "rwlock-read", "rwlock-write")
 
 
-@register
 class LockLoop(Workload):
     kind = "lock-loop"
     fields = [

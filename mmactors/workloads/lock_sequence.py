@@ -57,8 +57,8 @@ from __future__ import annotations
 import os
 import re
 
-from ..scenario import Field, at_least, check_table, one_of, register_section
-from . import Workload, register
+from ..schema import Field, Section, at_least, check_table, one_of
+from .base import Workload
 
 LOCK_DECL_KINDS = ("spinlock", "ticket", "qspinlock", "rwlock", "mutex", "rwsem")
 CONTEXTS = ("process", "softirq", "hardirq")
@@ -120,7 +120,8 @@ def _base_kind(kind):
     return "spinlock" if kind in ("spinlock", "ticket", "qspinlock") else kind
 
 
-register_section("lock", _validate_locks, dict)
+# [[lock]]: the locks the programs of every lock-sequence workload share.
+LOCK_SECTION = Section("lock", _validate_locks, dict)
 
 
 def parse_step(s: str):
@@ -185,9 +186,9 @@ def _check_step(ctx, tpath, j, s, st, locks, depth):
         _check_step(ctx, tpath, j, s, extra, locks, depth)
 
 
-@register
 class LockSequence(Workload):
     kind = "lock-sequence"
+    sections = (LOCK_SECTION,)
     fields = [
         Field("steps", list, required=True, doc="lock program, e.g. [\"lock A\", \"unlock A\"]"),
         Field("repeat", int, 1, check=at_least(0), doc="times to run the steps (0 = forever)"),

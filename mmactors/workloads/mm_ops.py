@@ -33,9 +33,8 @@ from __future__ import annotations
 
 import re
 
-from ..mm import addrspace as _addrspace  # noqa: F401  (registers its [kconfig]/[constants] knobs)
-from ..scenario import Field, at_least, one_of
-from . import Workload, register
+from ..schema import Field, at_least, one_of
+from .base import Workload
 
 _SIZE = re.compile(r"^(\d+)([KMG]?)$")
 _VERBS = ("mmap", "munmap", "mprotect", "madvise", "mremap", "touch", "brk", "fork", "exit",
@@ -127,11 +126,9 @@ class _Proc:
         self.files: dict[str, object] = dict(files or {})
 
 
-@register
 class MMOps(Workload):
     kind = "mm-ops"
-    needs_memory = True
-    needs_mm = True
+    needs = ("physmem", "addrspace")
     fields = [
         Field("steps", list, required=True, doc="system calls, e.g. [\"mmap a 1M rw anon,private\"]"),
         Field("repeat", int, 1, check=at_least(0), doc="times to run the steps (0 = forever)"),
@@ -142,8 +139,6 @@ class MMOps(Workload):
 
     @classmethod
     def validate(cls, ctx, tpath, spec, machine, sections):
-        from ..mm.addrspace import ensure_registered
-        ensure_registered()
         prog = []
         for j, s in enumerate(spec["steps"]):
             if not isinstance(s, str):

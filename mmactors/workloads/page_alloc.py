@@ -30,9 +30,8 @@ from __future__ import annotations
 
 import heapq
 
-from ..mm import physmem as _physmem  # noqa: F401  (registers the memory knobs)
-from ..scenario import Field, at_least, between, one_of
-from . import Workload, register
+from ..schema import Field, at_least, between, one_of
+from .base import Workload
 
 __all__ = ["PageAlloc", "AllocFreeWorkload"]
 
@@ -89,16 +88,11 @@ class _Box:
 class AllocFreeWorkload(Workload):
     """Allocate, keep for a lifetime, free on some CPU: shared by page-alloc and kmalloc."""
 
-    needs_memory = True
+    needs = ("physmem",)
 
     @classmethod
     def validate(cls, ctx, tpath, spec, machine, sections):
         from ..mm.gfp import GfpError, parse_gfp
-        from ..mm.physmem import check_memory, ensure_registered
-        ensure_registered()
-        err = check_memory(machine)
-        if err:
-            raise ctx.error(("machine",), "memory_mib", err)
         try:
             spec["_gfp"] = parse_gfp(spec["gfp"])
         except GfpError as e:
@@ -267,7 +261,6 @@ class AllocFreeWorkload(Workload):
                 "outstanding": self.allocs - self.frees}
 
 
-@register
 class PageAlloc(AllocFreeWorkload):
     kind = "page-alloc"
     fields = [Field("order", int, 0, check=between(0, 10), doc="block order (2**order pages)")] \

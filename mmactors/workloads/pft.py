@@ -21,18 +21,15 @@ a completion; time a worker spends blocked counts as CPU time.
 """
 from __future__ import annotations
 
-from ..mm import addrspace as _addrspace  # noqa: F401  (registers its [kconfig]/[constants] knobs)
-from ..scenario import Field, between, one_of
-from . import Workload, register
+from ..schema import Field, between, one_of
+from .base import Workload
 
 CACHELINE = 64
 
 
-@register
 class PFT(Workload):
     kind = "pft"
-    needs_memory = True
-    needs_mm = True
+    needs = ("physmem", "addrspace")
     fields = [
         Field("mode", str, "threads", check=one_of("threads", "processes"),
               doc="threads (pft -t): one shared mm and VMA; processes (pft -n): forked children"),
@@ -45,9 +42,7 @@ class PFT(Workload):
 
     @classmethod
     def validate(cls, ctx, tpath, spec, machine, sections):
-        from ..mm.addrspace import ensure_registered
         from ..mm.physmem import DEFAULT_MEMORY_MIB
-        ensure_registered()
         mem = machine.get("memory_mib") or DEFAULT_MEMORY_MIB
         if spec["mapping_mib"] > mem * 0.9:
             raise ctx.error(tpath, "mapping_mib",

@@ -29,52 +29,11 @@ Hypothesis.
 """
 from __future__ import annotations
 
-from ..scenario import Field, ScenarioError, at_least, one_of
-from . import Workload, register
+from ..schema import Field, ScenarioError, at_least, one_of
+from .base import Workload
+from .races import PROGRAMS, RaceProgram
 
-__all__ = ["RaceProgram", "race_program", "PROGRAMS", "RaceWorkload"]
-
-PROGRAMS: dict[str, type] = {}
-
-
-def race_program(cls):
-    """Register a :class:`RaceProgram` under its ``name``."""
-    PROGRAMS[cls.name] = cls
-    return cls
-
-
-class RaceProgram:
-    """A racy kernel program: state, one async function per CPU, invariants.
-
-    Subclasses set the class attributes and define :meth:`setup`,
-    :meth:`cpu_functions` and optionally :meth:`check`; ``self.buggy`` says
-    which variant runs.
-    """
-
-    name = "?"
-    title = ""            # one line: what races with what
-    fix = ""              # 'commit ("subject")' of the kernel fix it is modelled on
-    fix_verified = True   # the subject was checked against the kernel's history
-    mirrors: tuple = ()   # kernel functions the program follows
-    ncpus = 2
-    model = "sc"          # the default memory model
-    lanes = 8             # lkmm propagation lanes per CPU
-    finds = ""            # how the buggy variant fails (for docs)
-
-    def __init__(self, variant: str = "buggy"):
-        self.variant = variant
-        self.buggy = variant == "buggy"
-
-    def setup(self, mem):
-        """Fresh state for one iteration (locations, structs, locks)."""
-        raise NotImplementedError
-
-    def cpu_functions(self) -> list:
-        """``async fn(k, state)`` for each CPU, in CPU order."""
-        raise NotImplementedError
-
-    def check(self, k, st) -> None:
-        """End-of-iteration invariants (raise with ``k.BUG_ON``)."""
+__all__ = ["RaceProgram", "PROGRAMS", "RaceWorkload"]
 
 
 class _Barrier:
@@ -113,7 +72,6 @@ class _Barrier:
             eng.wake(a)
 
 
-@register
 class RaceWorkload(Workload):
     kind = "race"
     fields = [
@@ -156,7 +114,6 @@ class RaceWorkload(Workload):
         self.barrier = _Barrier(self)
         self.clean = 0
         self.mem.context = self._context
-        machine.subsystems.append(_Summary(self))
 
     def _context(self) -> str:
         return (f"schedule {self.barrier.iteration} of {self.iterations} of race program "
@@ -203,17 +160,3 @@ class RaceWorkload(Workload):
         else:
             head += f"{self.clean} of {self.iterations} schedules clean"
         return head + f"\n  modelled on {p.fix}"
-
-
-class _Summary:
-    """What the machine prints after the run (a subsystem with summary())."""
-
-    def __init__(self, wl):
-        self.wl = wl
-
-    def summary(self) -> str:
-        return self.wl.summary()
-
-
-# Built-in programs register themselves on import.
-from . import races  # noqa: E402,F401
