@@ -39,7 +39,7 @@ from ._core.strategies import StrategyError, make_strategy
 from .costs import CostModel
 from .mm import addrspace, physmem
 from .schema import (Ctx, Field, LineMap, Section, Subsystem, at_least, between, check_table,
-                     knob_section, label, one_of)
+                     knob_section, one_of)
 from .workloads import KINDS, validate_workload
 
 __all__ = ["Scenario", "ScenarioError", "load_scenario", "parse_scenario", "SUBSYSTEMS",

@@ -22,7 +22,7 @@ from ..schema import Field, Subsystem
 from .filemap import FolioLocks
 from .gfp import __GFP_ZERO, GFP_HIGHUSER_MOVABLE, GFP_KERNEL
 from .memory import Memory, pte_pfn, _PAGE_PRESENT, _PAGE_SPECIAL
-from .mmap import MM, PAGE_SHIFT, PMD_SHIFT
+from .mm_types import MM, PAGE_SHIFT, PMD_SHIFT
 from .rmap import Rmap
 from .shmem import ShmemInode
 from .swap import LRU, LRU_NAMES

@@ -35,8 +35,8 @@ from array import array
 
 from ..sync import SpinLock
 from .filemap import PG_dirty
-from .mmap import (PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PTRS_PER_PTE, VM_EXEC, VM_READ, VM_SHARED,
-                   VM_WRITE)
+from .mm_types import (PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PTRS_PER_PTE, VM_EXEC, VM_READ, VM_SHARED,
+                       VM_WRITE)
 
 __all__ = ["PageTable", "VM_FAULT_RETRY", "VM_FAULT_OOM", "VM_FAULT_SIGSEGV",
            "pte_pfn", "pte_present", "pte_write", "mk_pte"]
