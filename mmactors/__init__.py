@@ -13,8 +13,9 @@ from ._core.strategies import ChoiceStrategy, PCTStrategy, RandomStrategy  # noq
 from .costs import CacheLine, CostModel  # noqa: E402
 from .machine import Machine, RunResult  # noqa: E402
 from .scenario import Scenario, load_scenario, parse_scenario  # noqa: E402
+from .report.lockstat import format_lock_stat  # noqa: E402
 from .sync import (Mutex, QSpinLock, RWLock, RWSemaphore, SeqCount, SeqLock,  # noqa: E402
-                   SpinLock, TicketSpinLock, format_lock_stat)
+                   SpinLock, TicketSpinLock)
 
 __all__ = [
     "__version__", "Engine", "Machine", "RunResult", "Scenario", "load_scenario",

@@ -24,7 +24,8 @@ from ._core.engine import Engine
 from ._core.errors import SimulationError
 from ._core.strategies import Strategy, make_strategy
 from .scenario import SUBSYSTEMS, Scenario
-from .sync import Mutex, QSpinLock, RWLock, RWSemaphore, TicketSpinLock, format_lock_stat
+from .report.lockstat import format_lock_stat
+from .sync import Mutex, QSpinLock, RWLock, RWSemaphore, TicketSpinLock, lock_registry
 from .workloads import KINDS
 from .workqueue import Workqueues
 
@@ -148,7 +149,7 @@ class Machine:
         res = RunResult(
             scenario=self.scenario.name, seed=self.seed, strategy=self.strategy.spec,
             replay_token=eng.replay_token(), virtual_ns=eng.now, ops=sum(per_cpu),
-            per_cpu_ops=per_cpu, locks=eng.locks.to_json(), events=eng.events,
+            per_cpu_ops=per_cpu, locks=lock_registry(eng).to_json(), events=eng.events,
             switches=eng.switches,
             trace_sha256=eng.trace.sha256() if eng.trace is not None else None,
             error=err, end_reason=eng.end_reason or "error", wall_s=wall, machine=self)
@@ -175,5 +176,5 @@ class Machine:
         return self.workqueues.queue_work_on(cpu, fn, name)
 
     def lock_stat(self, top: int | None = 10) -> str:
-        return format_lock_stat(self.engine.locks, top=top)
+        return format_lock_stat(lock_registry(self.engine), top=top)
 

@@ -183,17 +183,10 @@ def _schedule_strategy(p, max_preemptions, max_decisions):
 
 
 def install_strategy(machine, strategy) -> None:
-    """Run ``machine`` under ``strategy`` (a Strategy object, e.g. a
-    Schedule's) instead of the one it was built with.  Heap entries are
-    re-keyed with the new strategy's priorities."""
-    import heapq
+    """Run ``machine`` (or a bare engine) under ``strategy`` (a Strategy
+    object, e.g. a Schedule's) instead of the one it was built with."""
     eng = machine.engine if hasattr(machine, "engine") else machine
-    eng.strategy = strategy
-    strategy.attach(eng)
-    eng._prio = strategy.prio
-    eng._decide = strategy.choose if strategy.preemptive else None
-    eng._heap = [(t, strategy.prio(a) if a is not None else p, s, a) for t, p, s, a in eng._heap]
-    heapq.heapify(eng._heap)
+    eng.set_strategy(strategy)
     if hasattr(machine, "strategy"):
         machine.strategy = strategy
 

@@ -13,7 +13,7 @@ scenario, ``MMACTORS_LOCKDEP=1`` in the environment, or (in tests)
 A run with a report exits with status 4; ``--json`` carries
 ``"lockdep": {"reports": [{"kind": ..., "classes": [...], "text": ...}]}``.
 The validator is :class:`~mmactors.lockdep.core.Lockdep`; the irq-state
-helpers for model code are in :mod:`mmactors.lockdep.irq`; the mm lock order
+helpers for model code are in :mod:`mmactors.sync.irq` (re-exported here); the mm lock order
 table is :mod:`mmactors.lockdep.hierarchy`; the port of
 lib/locking-selftest.c is :mod:`mmactors.lockdep.selftest`.
 """
@@ -23,9 +23,10 @@ import os
 
 from ..schema import Field, Section, Subsystem, check_table, one_of
 from .core import HeldLock, Lockdep, LockdepClass
-from .irq import (hardirq_enter, hardirq_exit, local_bh_disable, local_bh_enable,
-                  local_irq_disable, local_irq_enable, local_irq_restore, local_irq_save,
-                  softirq_enter, softirq_exit)
+from ..sync.irq import (hardirq_enter, hardirq_exit, local_bh_disable, local_bh_enable,
+                        local_irq_disable, local_irq_enable, local_irq_restore, local_irq_save,
+                        softirq_enter, softirq_exit)
+from ..sync.lockstat import lock_registry
 from .report import KINDS, LockdepError, LockdepReport
 
 __all__ = ["Lockdep", "LockdepClass", "HeldLock", "LockdepError", "LockdepReport", "KINDS",
@@ -93,7 +94,7 @@ def attach(machine, *, stop=None, rwlock_read=None, hierarchy=None) -> Lockdep:
     """Attach lockdep to ``machine`` (a Machine, or a bare Engine) before it
     runs; options default to the scenario's ``[lockdep]`` table."""
     eng = getattr(machine, "engine", machine)
-    cur = _in_slot(eng.locks.validator)
+    cur = lock_registry(eng).find(Lockdep)
     if cur is not None:
         if (stop is None or stop == cur.stop) and \
                 (rwlock_read is None or rwlock_read == cur.rwlock_read) and \
@@ -115,7 +116,7 @@ def attach(machine, *, stop=None, rwlock_read=None, hierarchy=None) -> Lockdep:
 
 def detach(machine) -> None:
     eng = getattr(machine, "engine", machine)
-    v = _in_slot(eng.locks.validator)
+    v = lock_registry(eng).find(Lockdep)
     if v is not None:
         v.detach()
     if hasattr(machine, "subsystems"):
@@ -126,16 +127,9 @@ def lockdep_of(machine_or_result) -> Lockdep | None:
     """The Lockdep attached to a Machine, an Engine or a RunResult's machine."""
     m = getattr(machine_or_result, "machine", None) or machine_or_result
     eng = getattr(m, "engine", m)
-    locks = getattr(eng, "locks", None)
-    return _in_slot(getattr(locks, "validator", None))
-
-
-def _in_slot(v) -> "Lockdep | None":
-    """The Lockdep in a validator slot, alone or inside a ValidatorMux."""
-    if isinstance(v, Lockdep):
-        return v
-    find = getattr(v, "find", None)
-    return find(Lockdep) if find is not None else None
+    if not hasattr(eng, "runvars"):
+        return None
+    return lock_registry(eng).find(Lockdep)
 
 
 def build(machine) -> LockdepSubsystem | None:

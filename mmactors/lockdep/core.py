@@ -61,8 +61,8 @@ from __future__ import annotations
 from collections import deque
 
 from ..sync.lock import site_name
-from ..sync.lockstat import Validator
-from .irq import irq_state
+from ..sync.irq import irq_state
+from ..sync.lockstat import Validator, add_validator, remove_validator
 from .report import KINDS, LockdepError, LockdepReport, kernel_ident
 
 __all__ = ["Lockdep", "LockdepClass", "HeldLock"]
@@ -291,19 +291,12 @@ class Lockdep(Validator):
 
     # --------------------------------------------------------------- attach
     def attach(self):
-        # Alone in the slot when it is free (no multiplexing cost); beside the
-        # race detector (or any other validator) when it is not.
-        from ..sync.lockstat import add_validator
-        reg = self.engine.locks
-        if reg.validator is None:
-            reg.validator = self
-        else:
-            add_validator(reg, self)
+        """Watch every lock of the engine's run (beside any other validator)."""
+        add_validator(self.engine, self)
         return self
 
     def detach(self):
-        from ..sync.lockstat import remove_validator
-        remove_validator(self.engine.locks, self)
+        remove_validator(self.engine, self)
 
     # -------------------------------------------------------------- classes
     def _new_class(self, name, subclass, kind, sleeping):

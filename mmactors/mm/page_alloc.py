@@ -55,8 +55,8 @@ Speed: :meth:`PageAllocator.alloc_pages_fast` and
 :meth:`PageAllocator.free_pages_nowait` run the common case (the pcp list
 serves the request) synchronously and do exactly what the full async path
 does in that case; the pcp trylock/unlock pair around it is one
-:meth:`PcpSpinLock.try_pass` (same lock_stat figures, zero hold) unless
-lockdep is attached.
+:meth:`~mmactors.sync.SpinLock.try_pass` (same lock_stat figures, zero hold,
+the same validator calls).
 
 Other simplifications: no CMA or MIGRATE_ISOLATE, no cpusets, no
 node_reclaim (``node_reclaim_mode`` is 0), no memory hotplug; zone and node
@@ -207,47 +207,6 @@ class FreeArea:
         self.nr_free = 0
 
 
-class PcpSpinLock(SpinLock):
-    """``pcp->lock``: a queued spinlock whose trylock can also be taken
-    synchronously.  ``pcp_spin_trylock`` is one cmpxchg on a line the CPU
-    normally owns; charging its latency as debt (paid at the actor's next
-    scheduling point) instead of spending it saves a scheduling point per
-    page on the hot path.  Contention stays visible: the lock is held across
-    every wait for zone->lock, which is where a remote drainer meets it."""
-
-    _l1 = 1                              # the unlock's store (set from the cost model)
-
-    def try_pass(self, me) -> bool:
-        """A trylock immediately followed by its unlock, with nothing that can
-        wait in between (the pcp hit paths): the same line costs and lock_stat
-        figures (one acquisition, a zero hold) without the holder bookkeeping.
-        Only when no validator (lockdep) is attached; callers check
-        ``self.fast`` and use :meth:`trylock_charge`/``unlock`` otherwise."""
-        if self.owner is not None or self.waiters.q:
-            me.debt += self.line.read(me.cpu)
-            return False
-        me.debt += self.line.write(me.cpu) + self._l1
-        st = self.lclass.stat_w
-        if self.cpu != me.cpu:
-            st.acq_bounces += 1
-            self.cpu = me.cpu
-        st.hold(0)
-        tr = self.engine.trace
-        if tr is not None:             # the zero hold span unlock() would record
-            now = self.engine.now
-            tr.span(me.id, "hold " + self.name, "lock-hold", now, now)
-        return True
-
-    @property
-    def fast(self) -> bool:
-        return self.engine.locks.validator is None
-
-    def trylock_charge(self, site) -> bool:
-        """pcp_spin_trylock without paying pending costs first: only this CPU
-        (and a remote drain, rarely) takes a pcp lock."""
-        return self._try_now(self.engine.current, site)
-
-
 class PerCpuPages:
     """struct per_cpu_pages (include/linux/mmzone.h).  ``lists[pindex]`` are
     deques whose right end is the list head (LIFO for the cache-hot page)."""
@@ -256,8 +215,7 @@ class PerCpuPages:
                  "alloc_factor", "expire", "free_count", "lists", "cpu", "zone")
 
     def __init__(self, engine, zone, cpu: int, nr_lists: int):
-        self.lock = PcpSpinLock(engine, "&pcp->lock")
-        self.lock._l1 = engine.costs.l1_hit_ns
+        self.lock = SpinLock(engine, "&pcp->lock")
         self.line = self.lock.line       # ____cacheline_aligned: the lock shares the line
         self.line.owner = cpu
         self.line.sharers = 1 << cpu
@@ -1137,7 +1095,7 @@ class PageAllocator:
         pcp = zone.per_cpu_pageset[me.cpu]
         st = self.stats
         cpu = me.cpu
-        if not pcp.lock.trylock_charge("rmqueue_pcplist"):
+        if not pcp.lock.trylock_now(me, "rmqueue_pcplist"):
             self.pcp_trylock_fail[cpu] += 1
             st.alloc_misses[cpu] += 1
             return -1
@@ -1287,7 +1245,7 @@ class PageAllocator:
         pcp = zone.per_cpu_pageset[cpu]
         lst = pcp.lists[ac.migratetype if not order else order_to_pindex(ac.migratetype, order)]
         lk = pcp.lock
-        if not lst or lk.owner is not None or lk.waiters.q:
+        if not lst or lk.owner is not None or lk.waiters:
             return -2
         # the watermark tests of get_page_from_freelist, without side effects
         hz = ac.highest_zoneidx
@@ -1303,19 +1261,13 @@ class PageAllocator:
             return -2
         # commit: what zone_watermark_fast + rmqueue_pcplist + prep_new_page do
         me.debt += zone.stat_line.read(cpu)
-        fast = self.engine.locks.validator is None
-        if fast:
-            lk.try_pass(me)                    # pcp_spin_trylock ... pcp_spin_unlock
-        else:
-            lk.trylock_charge("rmqueue_pcplist")
+        lk.try_pass(me, "rmqueue_pcplist")     # pcp_spin_trylock ... pcp_spin_unlock
         pcp.free_count >>= 1
         self.stats.alloc_hits[cpu] += 1
         pfn = lst.pop()
         pcp.count -= 1 << order
         self.mem_map.f[pfn] &= ~PG_pcp
         me.debt += pcp.line.write(cpu)
-        if not fast:
-            lk.unlock("rmqueue_pcplist")
         vm = self.vmstat
         vm.events[cpu][vm.PGALLOC[zone.zone_idx]] += 1 << order
         self.zone_statistics(zone, zone, me)
@@ -1542,25 +1494,18 @@ class PageAllocator:
             mt = MIGRATE_MOVABLE
         pcp = zone.per_cpu_pageset[cpu]
         lk = pcp.lock
-        if lk.owner is not None or lk.waiters.q:        # pcp_spin_trylock fails
+        if lk.owner is not None or lk.waiters:          # pcp_spin_trylock fails
             me.debt += lk.line.read(cpu)
             self.pcp_trylock_fail[cpu] += 1
             self.stats.free_misses[cpu] += 1
             return self.free_one_page(zone, pfn, order, FPI_NONE, me)
-        if self.engine.locks.validator is not None:
-            lk.trylock_charge("free_unref_page")
-            need = self.free_unref_page_commit(zone, pcp, pfn, mt, order, me)
-            if need is None:
-                lk.unlock("free_unref_page")
-                return None
-            return self._free_unref_page_bulk(zone, pcp, need, me)
         # The commit runs without waiting: take and drop the lock around it as
         # one pass, unless a batch must go back to the buddy (then hold it).
         need = self.free_unref_page_commit(zone, pcp, pfn, mt, order, me)
         if need is None:
-            lk.try_pass(me)
+            lk.try_pass(me, "free_unref_page")
             return None
-        lk.trylock_charge("free_unref_page")
+        lk.trylock_now(me, "free_unref_page")
         return self._free_unref_page_bulk(zone, pcp, need, me)
 
     async def free_unref_page(self, pfn: int, order: int, me):
@@ -1572,7 +1517,7 @@ class PageAllocator:
             mt = MIGRATE_MOVABLE
         cpu = me.cpu
         pcp = zone.per_cpu_pageset[cpu]
-        if not pcp.lock.trylock_charge("free_unref_page"):
+        if not pcp.lock.trylock_now(me, "free_unref_page"):
             self.pcp_trylock_fail[cpu] += 1
             self.stats.free_misses[cpu] += 1
             await self.free_one_page(zone, pfn, order, FPI_NONE, me)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 import re
 
-from ..sync import format_lock_stat
+from ..sync import lock_registry
+from .lockstat import format_lock_stat
 
 __all__ = ["format_summary", "write_json"]
 
@@ -33,7 +34,7 @@ def format_summary(res, *, top_locks: int = 10) -> str:
         lines.append(res.error.report())
     if res.locks:
         lines.append("")
-        lines.append(format_lock_stat(m.engine.locks, top=top_locks))
+        lines.append(format_lock_stat(lock_registry(m.engine), top=top_locks))
     return "\n".join(lines)
 
 

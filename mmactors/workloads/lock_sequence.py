@@ -58,6 +58,8 @@ import os
 import re
 
 from ..schema import Field, Section, at_least, check_table, one_of
+from ..sync import irq as I
+from ..sync import might_sleep
 from .base import Workload
 
 LOCK_DECL_KINDS = ("spinlock", "ticket", "qspinlock", "rwlock", "mutex", "rwsem")
@@ -276,7 +278,6 @@ class LockSequence(Workload):
         return (verb, lk, arg, extra if not isinstance(extra, tuple) else None, site, alt)
 
     async def body(self, cpu):
-        from ..lockdep import irq as I
         cpu.context = self.spec["context"]
         cpu.data.pop("irq", None)             # the irq state follows the new context
         ops = self._ops
@@ -382,9 +383,7 @@ class LockSequence(Workload):
         elif verb == "free":
             lk.free(site)
         elif verb in ("might_sleep", "msleep"):
-            v = cpu.engine.locks.validator
-            if v is not None:
-                v.might_sleep(cpu, site)
+            might_sleep(cpu, site)
             if verb == "msleep":
                 await cpu.engine.spend(arg)
         else:  # pragma: no cover - validate() rejects unknown verbs

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import heapq
 
+from .._core import ActorState
 from ..schema import Field, at_least, between, one_of
 from .base import Workload
 
@@ -184,7 +185,7 @@ class AllocFreeWorkload(Workload):
         self._seq += 1
         heapq.heappush(box.heap, (due, self._seq, item))
         a = box.actor
-        if box.idle and a is not None and a is not me and a.state == "parked":
+        if box.idle and a is not None and a is not me and a.state is ActorState.PARKED:
             box.idle = False
             eng.wake(a, max(due, eng.now))
 
@@ -225,7 +226,7 @@ class AllocFreeWorkload(Workload):
         if not self._producers_left:
             for b in self.boxes.values():
                 a = b.actor
-                if b.idle and a is not None and a.state == "parked":
+                if b.idle and a is not None and a.state is ActorState.PARKED:
                     b.idle = False
                     eng.wake(a)
         await self._serve(me, box)

@@ -12,6 +12,7 @@ from mmactors.lockdep import Lockdep, LockdepError
 from mmactors.sync import Completion, SpinLock
 
 from .helpers import reports, run, scenario
+from mmactors.sync import lock_registry
 
 SPIN = "spinlock"
 
@@ -259,7 +260,7 @@ def test_chain_cache_validates_each_chain_once(monkeypatch):
 def test_lockdep_off_means_no_validator():
     res, ld = run(scenario({"A": SPIN}, ["lock A", "unlock A"]).replace(
         "[run]", "[lockdep]\nenabled = false\n[run]"))
-    assert ld is None and res.machine.engine.locks.validator is None
+    assert ld is None and lock_registry(res.machine.engine).validators == []
     assert "lockdep" not in res.to_json()
 
 
