@@ -33,7 +33,7 @@ from ._core.strategies import ChoiceStrategy
 
 __all__ = ["Schedule", "schedules", "LockProgram", "lock_programs", "run_scenario",
            "lockdep_enabled", "lockdep_reports", "assert_clean", "assert_no_lockdep",
-           "install_strategy", "lockdep_on", "every_schedule"]
+           "install_strategy", "lockdep_on", "every_schedule", "run_selftest_case"]
 
 
 # ---------------------------------------------------------------- lockdep
@@ -263,6 +263,26 @@ def _note(text: str) -> None:
         note(text)
     except Exception:  # noqa: BLE001 - not inside @given
         pass
+
+
+# ------------------------------------------------- lib/locking-selftest.c
+def run_selftest_case(case):
+    """Run one case of :mod:`mmactors.lockdep.selftest` as a one-CPU machine
+    with a fresh lockdep; returns (debug_locks, reports, result):
+    debug_locks is 1 if lockdep stayed silent, as dotest() compares it with
+    the case's ``expected``."""
+    from .lockdep import lockdep_of
+    from .machine import Machine
+    from .scenario import parse_scenario
+    scn = parse_scenario(case.scenario_text(), f"<selftest {case.name}>")
+    m = Machine(scn, trace=False)
+    res = m.run()
+    ld = lockdep_of(m)
+    reports = list(ld.reports) if ld is not None else []
+    if res.error is not None and not reports:
+        raise RuntimeError(f"{case.name}: the run failed without a lockdep report: "
+                           f"{res.error.report()}")
+    return (0 if reports else 1), reports, res
 
 
 # ------------------------------------------------------------ lock programs
