@@ -52,14 +52,9 @@ class RunResult:
     error: SimulationError | None
     end_reason: str
     wall_s: float
-    extra: dict = field(default_factory=dict)
+    exit_status: int = 0          # what `mmactors run` exits with (see cli.py)
+    extra: dict = field(default_factory=dict)   # JSON sections of workloads and subsystems
     machine: Any = None
-
-    @property
-    def exit_status(self) -> int:
-        if self.error is not None:
-            return self.error.exit_status
-        return self.extra.get("_exit_status", 0)
 
     def to_json(self) -> dict:
         d = {
@@ -72,9 +67,7 @@ class RunResult:
             "trace_sha256": self.trace_sha256,
             "error": self.error.to_json() if self.error is not None else None,
         }
-        for k, v in self.extra.items():
-            if not k.startswith("_"):
-                d[k] = v
+        d.update(self.extra)
         d["host"] = {"wall_s": round(self.wall_s, 3)}
         return d
 
@@ -157,18 +150,15 @@ class Machine:
             rep = w.report()
             if rep:
                 res.extra.setdefault("workload_details", []).append(rep)
-            summ = getattr(w, "summary", None)
-            if summ is not None:
-                res.extra.setdefault("_summary", []).append(summ())
-        for s in list(self.subsystems.values()):
-            rep = getattr(s, "report", None)
-            if rep is not None:
-                rep(res.extra)
-            summ = getattr(s, "summary", None)
-            if summ is not None:
-                text = summ()
-                if text:
-                    res.extra.setdefault("_summary", []).append(text)
+        for sub in list(self.subsystems.values()):
+            report = getattr(sub, "report", None)
+            if report is not None:
+                report(res.extra)
+        if err is not None:
+            res.exit_status = err.exit_status
+        else:
+            res.exit_status = max((getattr(sub, "exit_status", 0)
+                                   for sub in self.subsystems.values()), default=0)
         return res
 
     def queue_work_on(self, cpu: int, fn, name: str = "work"):

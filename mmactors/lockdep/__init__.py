@@ -81,13 +81,12 @@ class LockdepSubsystem:
         self.machine = machine
         self.lockdep = ld
 
+    @property
+    def exit_status(self) -> int:
+        return LockdepError.exit_status if self.lockdep.reports else 0
+
     def report(self, extra: dict):
         extra["lockdep"] = self.lockdep.to_json()
-        if self.lockdep.reports:
-            extra.setdefault("_exit_status", 4)
-
-    def summary(self) -> str:
-        return self.lockdep.summary()
 
 
 def attach(machine, *, stop=None, rwlock_read=None, hierarchy=None) -> Lockdep:

@@ -1124,14 +1124,3 @@ class Lockdep(Validator):
         return {"enabled": True, "stop": self.stop, "rwlock_read": self.rwlock_read,
                 "hierarchy": self.hierarchy, "stats": self.stats(),
                 "reports": [r.to_json() for r in self.reports]}
-
-    def summary(self) -> str:
-        s = self.stats()
-        nc, nd, nh = s["lock_classes"], s["direct_dependencies"], s["lock_chains"]
-        head = (f"lockdep: {nc} class{'' if nc == 1 else 'es'}, "
-                f"{nd} dependenc{'y' if nd == 1 else 'ies'}"
-                + (f" (+{self.nr_seeded} from the mm lock order)" if self.nr_seeded else "")
-                + f", {nh} chain{'' if nh == 1 else 's'}; ")
-        if not self.reports:
-            return head + "no reports"
-        return head + "; ".join(r.summary() for r in self.reports)

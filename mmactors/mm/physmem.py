@@ -17,15 +17,13 @@ The shepherd exists only when the interval is shorter than the run.
 """
 from __future__ import annotations
 
-import re
-
 from ..costs import CacheLine
 from ..schema import Field, Subsystem
 from ._internal import CacheStats
 from .mm_init import LayoutError, plan_layout
 from .page_alloc import PageAllocator
-from .slub import Slub
-from .vmstat import VmStat
+from .slub import STAT_ITEMS, Slub, cache_json, cache_sort_key
+from .vmstat import VmStat, zoneinfo_json
 
 __all__ = ["PhysMem", "physmem_of", "check_memory", "DEFAULT_MEMORY_MIB", "SUBSYSTEM",
            "MACHINE_FIELDS", "SYSCTL", "KCONFIG", "CONSTANTS"]
@@ -192,7 +190,7 @@ class PhysMem:
                    seed: int = 1, costs=None, cpu_data_slice_kib: int = 2048) -> "PhysMem":
         """A PhysMem on its own engine, with a :class:`~._sync.SyncDriver` as
         ``.driver`` for calling its async operations one at a time (tests)."""
-        from .._core.engine import Engine
+        from .._core import Engine
         from ._sync import SyncDriver
         node_of = [c * nodes // cpus for c in range(cpus)]
         eng = Engine(seed=seed, trace=False, costs=costs, node_of=node_of)
@@ -265,20 +263,27 @@ class PhysMem:
     # --------------------------------------------------------------- report
     def caches(self) -> list[CacheStats]:
         out = [self.pa.stats]
-        for name in sorted(self.slub.caches, key=_cache_sort_key):
+        for name in sorted(self.slub.caches, key=cache_sort_key):
             out.append(self.slub.caches[name].stats)
         out.append(self.vmstat.stats)
         return out
 
+    def caches_json(self) -> dict:
+        """Every per-CPU cache's hits and misses, in total and per CPU."""
+        out = {"pcp": self.pa.stats.to_json()}
+        for name, s in sorted(self.slub.caches.items(), key=lambda kv: cache_sort_key(kv[0])):
+            if s.stats.used():
+                out[f"slub:{name}"] = cache_json(s)
+        out["vmstat"] = self.vmstat.stats.to_json()
+        return out
+
     def report(self, extra: dict):
-        from ..report.caches import caches_json
-        from ..report.zoneinfo import zones_json
         snap = self.vmstat.snapshot()
         extra["vmstat"] = snap
         extra["vmstat_delta"] = {k: v - self.boot_vmstat.get(k, 0) for k, v in snap.items()
                                  if v != self.boot_vmstat.get(k, 0)}
-        extra["zones"] = zones_json(self)
-        extra["caches"] = caches_json(self)
+        extra["zones"] = zoneinfo_json(self.pa, self.vmstat)
+        extra["caches"] = self.caches_json()
         pa = self.pa
         extra["memory"] = {
             "memory_mib": self.memory_mib, "nodes": len(pa.nodes), "max_pfn": pa.max_pfn,
@@ -298,32 +303,15 @@ class PhysMem:
             "vmstat_updates": self.vmstat_updates,
         }
         extra["slub"] = {name: dict(s.info(), stats={k: s.stat(i) for i, k in
-                                                      enumerate(_stat_names())})
+                                                      enumerate(STAT_ITEMS)})
                          for name, s in sorted(self.slub.caches.items(),
-                                               key=lambda kv: _cache_sort_key(kv[0]))
+                                               key=lambda kv: cache_sort_key(kv[0]))
                          if s.slabs or any(s.stat(i) for i in range(4))}
         extra["slub_failures"] = self.slub.failures
         fails = sum(pa.failures.values()) + self.slub.failures
         if fails:
             extra.setdefault("warnings", []).append(
                 f"{fails} allocation failure(s): reclaim is not modelled yet")
-
-    def summary(self) -> str:
-        from ..report.caches import format_caches
-        from ..report.zoneinfo import format_memory_summary
-        return format_memory_summary(self) + "\n" + format_caches(self)
-
-
-def _stat_names():
-    from .slub import STAT_ITEMS
-    return STAT_ITEMS
-
-
-def _cache_sort_key(name: str):
-    m = re.match(r"(.*?)(\d+)(k?)$", name)
-    if not m:
-        return (name, 0)
-    return (m.group(1), int(m.group(2)) * (1024 if m.group(3) else 1))
 
 
 # ------------------------------------------------------------ the subsystem

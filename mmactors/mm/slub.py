@@ -49,6 +49,7 @@ fast path and CONFIG_SLUB_CPU_PARTIAL.
 """
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 
 from .._core.errors import SimulationError
@@ -1014,3 +1015,44 @@ class Slub:
                 if not listed:
                     assert not sl.frozen and not sl.freelist, f"{s.name}: {sl} lost"
             assert used == s.live, f"{s.name}: {used} objects in use, {s.live} handed out"
+
+
+# ------------------------------------------------------------------ reports
+def cache_sort_key(name: str):
+    """kmalloc-8 < kmalloc-16 < ... < kmalloc-8k: caches in size order."""
+    m = re.match(r"(.*?)(\d+)(k?)$", name)
+    if not m:
+        return (name, 0)
+    return (m.group(1), int(m.group(2)) * (1024 if m.group(3) else 1))
+
+
+def _rate(h, m):
+    return CacheStats.rate(h, m)
+
+
+def _level(cache, hits_of, misses_of, refills_of=None, drains_of=None) -> dict:
+    per = []
+    H = M = R = D = 0
+    for c in cache.cpu_slab:
+        h, m = hits_of(c.stat), misses_of(c.stat)
+        r = refills_of(c.stat) if refills_of else 0
+        d = drains_of(c.stat) if drains_of else 0
+        H, M, R, D = H + h, M + m, R + r, D + d
+        per.append({"cpu": c.cpu, "hits": h, "misses": m, "hit_rate": _rate(h, m),
+                    "refills": r, "drains": d})
+    return {"hits": H, "misses": M, "hit_rate": _rate(H, M), "refills": R, "drains": D,
+            "per_cpu": per}
+
+
+def cache_json(cache) -> dict:
+    """One cache's per-CPU hit figures (cpu slab and cpu partial levels) and
+    its CONFIG_SLUB_STATS counters, as /sys/kernel/slab/<cache>/ shows them."""
+    d = cache.stats.to_json()
+    d["cpu_slab"] = _level(cache, lambda s: s[ALLOC_FASTPATH] + s[FREE_FASTPATH],
+                           lambda s: s[ALLOC_SLOWPATH] + s[FREE_SLOWPATH])
+    d["cpu_partial"] = _level(
+        cache, lambda s: s[CPU_PARTIAL_ALLOC],
+        lambda s: max(0, s[ALLOC_SLOWPATH] - s[CPU_PARTIAL_ALLOC] - s[ALLOC_REFILL]),
+        lambda s: s[CPU_PARTIAL_NODE] + s[CPU_PARTIAL_FREE], lambda s: s[CPU_PARTIAL_DRAIN])
+    d["stats"] = {k: cache.stat(i) for i, k in enumerate(STAT_ITEMS)}
+    return d

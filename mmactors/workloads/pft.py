@@ -130,11 +130,3 @@ class PFT(Workload):
                 "mapping_mib": self.spec["mapping_mib"], "workers": len(self.cpus),
                 "workers_done": len(self.loops), "faults": faults,
                 "faults_per_cpu_s": per_cpu, "faults_per_wall_s": per_wall}
-
-    def summary(self) -> str:
-        faults, per_cpu, per_wall = self._rates()
-        if per_cpu is None:
-            return (f"pft: {len(self.loops)} of {len(self.cpus)} workers finished; "
-                    "raise duration_ns")
-        return (f"pft-{self.spec['mode']}: {len(self.loops)} of {len(self.cpus)} workers, "
-                f"{faults} faults, flt/cpu/s {per_cpu:,.0f}, fault/wsec {per_wall:,.0f}")

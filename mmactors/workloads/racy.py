@@ -148,15 +148,3 @@ class RaceWorkload(Workload):
                 "model": self.mem.model_name, "fix": p.fix,
                 "iterations": self.iterations, "schedules_started": self.barrier.iteration,
                 "schedules_clean": self.clean}
-
-    def summary(self) -> str:
-        p = self.prog
-        eng = self.machine.engine
-        head = (f"race program {p.name} ({p.variant}) under {self.mem.model_name}, "
-                f"race detector {'on' if self.mem.race is not None else 'off'}: ")
-        if eng.error is not None:
-            head += (f"FAILED at schedule {self.barrier.iteration} "
-                     f"({self.clean} clean before it)")
-        else:
-            head += f"{self.clean} of {self.iterations} schedules clean"
-        return head + f"\n  modelled on {p.fix}"
