@@ -199,7 +199,7 @@ class AddrSpace:
                     maps[pfn] = maps.get(pfn, 0) + 1
                     m = rmap.mapping.get(pfn)
                     assert m is not None, f"pfn {pfn:#x} mapped at {addr:#x} has no mapping"
-                    if hasattr(m[0], "root"):
+                    if rmap.folio_test_anon(pfn):
                         anon += 1
                         assert vma in m[0].vmas(), (
                             f"anon folio {pfn:#x}: its anon_vma does not reach {vma} (mm{mm.id})")

@@ -20,8 +20,7 @@ from __future__ import annotations
 from ..costs import CacheLine
 from ..schema import Field, Subsystem
 from ._internal import CacheStats
-from .mm_init import LayoutError, plan_layout
-from .page_alloc import PageAllocator
+from .mm_init import LayoutError, mm_core_init, plan_layout
 from .slub import STAT_ITEMS, Slub, cache_json, cache_sort_key
 from .vmstat import VmStat, zoneinfo_json
 
@@ -169,10 +168,10 @@ class PhysMem:
         zones_present = [0, 1, 2, 3] if zone_dma else [1, 2, 3]
         self.vmstat = VmStat(ncpus, zones_present, costs, node_of, line,
                              thp=bool(kconfig.get("CONFIG_TRANSPARENT_HUGEPAGE", True)))
-        self.pa = PageAllocator(engine, ncpus, node_of, self.layout, sysctl=sysctl,
-                                kconfig=kconfig, vmstat=self.vmstat, line_factory=line,
-                                queue_work_on=queue_work_on,
-                                cpu_data_slice_kib=cpu_data_slice_kib)
+        self.pa = mm_core_init(engine, ncpus, node_of, self.layout, sysctl=sysctl,
+                               kconfig=kconfig, vmstat=self.vmstat, line_factory=line,
+                               queue_work_on=queue_work_on,
+                               cpu_data_slice_kib=cpu_data_slice_kib)
         self.slub = Slub(self.pa, self.vmstat, constants=constants, kconfig=kconfig,
                          queue_work_on=queue_work_on)
         self.queue_work_on = queue_work_on

@@ -414,7 +414,7 @@ class Slub:
 
     async def slab_alloc_node(self, s: KmemCache, gfp: int, node: int, orig_size: int) -> int:
         addr = self.slab_alloc_fast(s, gfp, node)
-        if addr >= 0:
+        if addr is not None:
             return addr
         me = self.engine.current
         addr = await self.slab_alloc_slow(s, gfp, node, s.cpu_slab[me.cpu], me)
@@ -423,7 +423,7 @@ class Slub:
         return addr
 
     def slab_alloc_fast(self, s: KmemCache, gfp: int, node: int = -1) -> int:
-        """The lockless fast path of ``slab_alloc_node``: an address, or -2
+        """The lockless fast path of ``slab_alloc_node``: an address, or None
         (nothing done) when ``___slab_alloc`` must run."""
         me = self.engine.current
         cpu = me.cpu
@@ -431,7 +431,7 @@ class Slub:
         fl = c.freelist
         slab = c.slab
         if not fl or slab is None or (node >= 0 and slab.node != node):
-            return -2
+            return None
         e = fl.pop()                                       # this_cpu_cmpxchg_double
         c.tid += self.tid_step
         c.stat[ALLOC_FASTPATH] += 1
@@ -442,19 +442,6 @@ class Slub:
             cost += max(1, (self.costs.page_zero_ns * s.object_size) >> PAGE_SHIFT)
         me.debt += cost
         return e & _ADDR_MASK
-
-    def kmalloc_fast(self, size: int, gfp: int, node: int = -1) -> int:
-        """kmalloc's fast path (see :meth:`slab_alloc_fast`); -2: call :meth:`kmalloc`."""
-        if size > KMALLOC_MAX_CACHE_SIZE:
-            return -2
-        if size == 0:
-            return ZERO_SIZE_PTR
-        if gfp & (_GFP_DMA | _GFP_RECLAIMABLE | _GFP_ACCOUNT):
-            s = self.kmalloc_slab(size, gfp)
-        else:
-            s = self.kmalloc_caches[KMALLOC_NORMAL].get(kmalloc_size_index[(size - 1) >> 3]
-                                                       if size <= 192 else (size - 1).bit_length())
-        return self.slab_alloc_fast(s, gfp, node)
 
     def kfree_fast(self, addr: int) -> bool:
         """do_slab_free's fast path: True when the object went onto this CPU's

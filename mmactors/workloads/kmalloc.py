@@ -90,9 +90,7 @@ class Kmalloc(AllocFreeWorkload):
                 size = me.rng.choices(self.sizes, self.weights)[0]
             else:
                 size = self.size
-            addr = self.slub.kmalloc_fast(size, self.gfp, self.node)
-            if addr == -2:
-                addr = await self.slub.kmalloc(size, self.gfp, self.node)
+            addr = await self.slub.kmalloc(size, self.gfp, self.node)
         return addr or None
 
     async def free(self, me, addr):

@@ -273,9 +273,7 @@ class PageAlloc(AllocFreeWorkload):
         self.pa = self.pm.pa
 
     async def alloc(self, me):
-        pfn = self.pa.alloc_pages_fast(self.gfp, self.order, self.node)
-        if pfn == -2:
-            pfn = await self.pa.alloc_pages(self.gfp, self.order, self.node)
+        pfn = await self.pa.alloc_pages(self.gfp, self.order, self.node)
         return None if pfn < 0 else pfn
 
     async def free(self, me, pfn):
