@@ -8,7 +8,7 @@ from mmactors.mm._internal import (MIGRATE_HIGHATOMIC, MIGRATE_MOVABLE, MIGRATE_
 from mmactors.mm.gfp import GFP_ATOMIC, GFP_HIGHUSER_MOVABLE, GFP_KERNEL, GFP_NOWAIT, parse_gfp
 from mmactors.mm.page_alloc import MMBug
 
-from .conftest import standalone
+from helpers import standalone
 
 
 def _blocks(z):

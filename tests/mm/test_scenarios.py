@@ -12,7 +12,7 @@ from mmactors import Machine, ScenarioError, parse_scenario
 from mmactors.mm.physmem import physmem_of
 from mmactors.report.summary import sections as summary_sections
 
-from .conftest import run_checked
+from helpers import run_checked
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ from hypothesis import given, settings, strategies as st
 from mmactors import ChoiceStrategy, ScenarioError, parse_scenario
 from mmactors.mm.memory import _PAGE_RW, pte_pfn
 
-from .conftest import allocated_user_frames, mm_machine, run_ops
+from helpers import allocated_user_frames, mm_machine, run_ops
 from mmactors.sync import lock_registry
 
 
