@@ -24,15 +24,12 @@ from ._core.engine import Engine
 from ._core.errors import SimulationError
 from ._core.strategies import Strategy, make_strategy
 from .scenario import SUBSYSTEMS, Scenario
-from .report.lockstat import format_lock_stat
-from .sync import Mutex, QSpinLock, RWLock, RWSemaphore, TicketSpinLock, lock_registry
+from .sync import LOCK_TYPES, lock_registry
 from .workloads import KINDS
 from .workqueue import Workqueues
 
 __all__ = ["Machine", "RunResult"]
 
-_LOCK_TYPES = {"ticket": TicketSpinLock, "qspinlock": QSpinLock, "spinlock": QSpinLock,
-               "mutex": Mutex, "rwsem": RWSemaphore, "rwlock": RWLock}
 
 
 @dataclass
@@ -112,7 +109,7 @@ class Machine:
     def named_lock(self, name: str, kind: str):
         """The lock instance called ``name`` (one per name), created on first use."""
         lk = self.locks.get(name)
-        cls = _LOCK_TYPES[kind]
+        cls = LOCK_TYPES[kind]
         if lk is None:
             lk = self.locks[name] = cls(self.engine, name)
         elif type(lk) is not cls:
@@ -164,7 +161,3 @@ class Machine:
     def queue_work_on(self, cpu: int, fn, name: str = "work"):
         """Run ``async fn(kworker)`` on ``cpu``'s kworker (kernel/workqueue.c)."""
         return self.workqueues.queue_work_on(cpu, fn, name)
-
-    def lock_stat(self, top: int | None = 10) -> str:
-        return format_lock_stat(lock_registry(self.engine), top=top)
-

@@ -15,7 +15,12 @@ from .seqlock import SeqCount, SeqLock
 from .spinlock import QSpinLock, SpinLock, TicketSpinLock
 from .waitqueue import Waiter, WaitQueue
 
-__all__ = ["Completion", "LockBase", "LockError", "WaitQueue", "Waiter", "site_name", "call_site",
-           "might_sleep", "LockClass", "LockRegistry", "LockStatistics", "Validator",
+# Every lock kind a scenario can name ([[lock]] kind, lock-loop's lock), by
+# the name it uses: one table, read by the workloads and the machine.
+LOCK_TYPES = {"ticket": TicketSpinLock, "qspinlock": QSpinLock, "spinlock": QSpinLock,
+              "rwlock": RWLock, "mutex": Mutex, "rwsem": RWSemaphore}
+
+__all__ = ["LOCK_TYPES", "Completion", "LockBase", "LockError", "WaitQueue", "Waiter",
+           "site_name", "call_site", "might_sleep", "LockClass", "LockRegistry", "LockStatistics", "Validator",
            "add_validator", "remove_validator", "lock_registry", "Mutex", "RWLock",
            "RWSemaphore", "SeqCount", "SeqLock", "QSpinLock", "SpinLock", "TicketSpinLock"]

@@ -9,10 +9,12 @@ split across CPUs.
 from __future__ import annotations
 
 from ..schema import Field, at_least, one_of
+from ..sync import LOCK_TYPES
 from .base import Workload
 
-LOCK_KINDS = ("ticket", "qspinlock", "mutex", "rwsem-read", "rwsem-write",
-              "rwlock-read", "rwlock-write")
+# Every lock kind; read/write locks in either mode ("rwsem-read", "rwsem-write").
+LOCK_KINDS = tuple(k + m for k, cls in LOCK_TYPES.items()
+                   for m in (("-read", "-write") if cls.rw else ("",)))
 
 
 class LockLoop(Workload):

@@ -59,10 +59,10 @@ import re
 
 from ..schema import Field, Section, at_least, check_table, one_of
 from ..sync import irq as I
-from ..sync import might_sleep
+from ..sync import LOCK_TYPES, might_sleep
 from .base import Workload
 
-LOCK_DECL_KINDS = ("spinlock", "ticket", "qspinlock", "rwlock", "mutex", "rwsem")
+LOCK_DECL_KINDS = tuple(LOCK_TYPES)
 CONTEXTS = ("process", "softirq", "hardirq")
 
 _LOCK_ARG = {"lock", "unlock", "read_lock", "read_unlock", "trylock", "read_trylock",
@@ -398,13 +398,11 @@ def extra_of(st):
 def declared_lock(machine, decl):
     """The instance for a ``[[lock]]`` declaration, shared by every workload.
     Instances are per declaration; the class is ``class`` (default: name)."""
-    from ..sync import Mutex, QSpinLock, RWLock, RWSemaphore, TicketSpinLock
-    types = {"ticket": TicketSpinLock, "qspinlock": QSpinLock, "spinlock": QSpinLock,
-             "mutex": Mutex, "rwsem": RWSemaphore, "rwlock": RWLock}
     key = "[[lock]] " + decl["name"]
     lk = machine.locks.get(key)
     if lk is None:
-        lk = machine.locks[key] = types[decl["kind"]](machine.engine, decl["class"] or decl["name"])
+        lk = machine.locks[key] = LOCK_TYPES[decl["kind"]](machine.engine,
+                                                           decl["class"] or decl["name"])
     return lk
 
 
