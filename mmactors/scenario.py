@@ -159,6 +159,12 @@ def parse_scenario(text: str, path: str = "<scenario>",
                  for i, w in enumerate(wl)]
     if not workloads:
         raise ctx.error((), "workload", "the scenario has no [[workload]]: nothing would run")
+    first: dict[str, int] = {}
+    for i, w in enumerate(workloads):
+        k = w["kind"]
+        if KINDS[k].one_per_scenario and first.setdefault(k, i) != i:
+            raise ctx.error(("workload", i), "kind", f"only one {k!r} workload per scenario "
+                            f"(workload[{first[k]}] is one)")
     claimed: dict[int, int] = {}
     for i, w in enumerate(workloads):
         for c in w["_cpus"]:

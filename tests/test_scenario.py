@@ -121,3 +121,23 @@ def test_cli_missing_file_and_bad_options(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr
     r = _cli("run", "--set", "machine.cpus=0", "--quiet")
     assert r.returncode == 2 and "machine.cpus: must be between 1 and 4096" in r.stderr
+
+
+def test_two_race_workloads_are_refused_at_validation():
+    """The machine has one memory model: a second race workload is a scenario
+    error found while validating, with its line, not while building."""
+    text = """
+[machine]
+cpus = 4
+[[workload]]
+kind = "race"
+program = "page-counter"
+cpus = [0, 1]
+[[workload]]
+kind = "race"
+program = "lru-isolate"
+cpus = [2, 3]
+"""
+    with pytest.raises(ScenarioError) as ei:
+        parse_scenario(text, "two.toml")
+    assert str(ei.value).startswith("two.toml:9: workload[1].kind: only one 'race' workload")

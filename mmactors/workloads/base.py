@@ -38,6 +38,7 @@ class Workload:
     fields: list[Field] = []
     sections: tuple = ()          # top-level tables the kind owns (schema.Section)
     needs: tuple = ()             # subsystems it needs: "physmem", "addrspace"
+    one_per_scenario = False      # at most one workload of this kind in a scenario
 
     @classmethod
     def validate(cls, ctx: Ctx, tpath: tuple, spec: dict, machine: dict, sections: dict) -> dict:

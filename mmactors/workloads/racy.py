@@ -29,7 +29,7 @@ Hypothesis.
 """
 from __future__ import annotations
 
-from ..schema import Field, ScenarioError, at_least, one_of
+from ..schema import Field, at_least, one_of
 from .base import Workload
 from .races import PROGRAMS, RaceProgram
 
@@ -74,6 +74,7 @@ class _Barrier:
 
 class RaceWorkload(Workload):
     kind = "race"
+    one_per_scenario = True           # the machine has one memory model
     fields = [
         Field("program", str, required=True, doc="a built-in race program (scenarios/races/)"),
         Field("variant", str, "buggy", check=one_of("buggy", "fixed"),
@@ -104,9 +105,6 @@ class RaceWorkload(Workload):
     def __init__(self, machine, spec, index):
         super().__init__(machine, spec, index)
         from ..memmodel.access import memory_of
-        if getattr(machine, "memmodel", None) is not None:
-            raise ScenarioError(machine.scenario.path, f"workload[{index}]",
-                                "only one race workload per scenario")
         self.prog = PROGRAMS[spec["program"]](spec["variant"])
         self.iterations = spec["iterations"]
         self.mem = memory_of(machine, spec["model"], cpus=self.cpus,
