@@ -75,8 +75,9 @@ def cmd_run(args) -> int:
     cb, stop = _progress_factory(args.quiet)
     machine = Machine(scn, seed=args.seed, strategy=args.strategy,
                       trace=True, progress=cb)
-    for hook in _RUN_HOOKS:
-        hook(machine, args)
+    if args.lockdep is not None:                  # --lockdep / --no-lockdep
+        from . import lockdep
+        (lockdep.attach if args.lockdep else lockdep.detach)(machine)
     try:
         res = machine.run()
     finally:
@@ -116,29 +117,12 @@ def cmd_litmus(argv) -> int:
     return litmus_main(argv)
 
 
-# Subsystems that must see the machine before it runs (lockdep) register here.
-_RUN_HOOKS: list = []
-_EXTRA_RUN_ARGS: list = []
-
-
 def _lockdep_args(r):
     g = r.add_mutually_exclusive_group()
     g.add_argument("--lockdep", dest="lockdep", action="store_true", default=None,
                    help="validate lock order (kernel lockdep); a report exits with status 4")
     g.add_argument("--no-lockdep", dest="lockdep", action="store_false",
                    help="turn lockdep off even if the scenario or $MMACTORS_LOCKDEP turns it on")
-
-
-def _lockdep_hook(machine, args):
-    from . import lockdep
-    if args.lockdep is True:
-        lockdep.attach(machine)
-    elif args.lockdep is False:
-        lockdep.detach(machine)
-
-
-_EXTRA_RUN_ARGS.append(_lockdep_args)
-_RUN_HOOKS.append(_lockdep_hook)
 
 
 def cmd_fuzz(args) -> int:
@@ -217,8 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", metavar="PATH", help="write the JSON result to PATH (- for stdout)")
     r.add_argument("--trace", metavar="PATH", help="write a Chrome/Perfetto trace to PATH")
     r.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    for add in _EXTRA_RUN_ARGS:
-        add(r)
+    _lockdep_args(r)
     r.set_defaults(fn=cmd_run)
     s = sub.add_parser("scenarios", help="list the shipped scenarios")
     s.set_defaults(fn=cmd_scenarios)
