@@ -123,29 +123,16 @@ class _Spin(LockBase):
 
     def try_pass(self, me, site) -> bool:
         """``spin_trylock()`` immediately followed by ``spin_unlock()``, with
-        nothing in between that can wait (the pcp hit paths): decided now, the
-        same line costs, lock_stat figures (one acquisition, a zero hold),
-        trace span and validator calls as the pair, without the holder
-        bookkeeping a zero-length hold does not need.  A simulator shortcut,
-        not a kernel function."""
+        nothing in between that can wait (the pcp hit paths): decided now, with
+        the pair's line costs (charged as debt), lock_stat figures (one
+        acquisition, a zero hold), trace span and validator calls.  A simulator
+        shortcut (one call instead of two), not a kernel function."""
         if self.owner is not None or self.waiters:
             me.debt += self.line.read(me.cpu)
             return False
-        eng = self.engine
-        me.debt += self.line.write(me.cpu) + eng.costs.l1_hit_ns
-        st = self.lclass.stat_w
-        if self.cpu != me.cpu:
-            st.acq_bounces += 1
-            self.cpu = me.cpu
-        st.hold(0)
-        if eng.trace is not None:
-            eng.trace.span(me.id, "hold " + self.name, "lock-hold", eng.now, eng.now)
-        reg = self.reg
-        if reg.on_acquire or reg.on_release:
-            for hook in reg.on_acquire:
-                hook(me, self, "W", site, True, 0)
-            for hook in reg.on_release:
-                hook(me, self, "W", site)
+        me.debt += self.line.write(me.cpu) + self.engine.costs.l1_hit_ns
+        self._acquired(me, "W", site, trylock=True)
+        self._released(me, "W", site)
         return True
 
     def trylock_now(self, me, site) -> bool:
