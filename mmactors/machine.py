@@ -81,8 +81,8 @@ class Machine:
         if isinstance(spec, Strategy):          # a ready strategy (Hypothesis's, a test's)
             self.strategy, self.seed = spec, seed
         else:
-            self.strategy, self.seed = make_strategy(spec, seed)
-        self.engine = Engine(seed=self.seed, strategy=self.strategy,
+            self.strategy, self.seed = make_strategy(spec, seed, scenario.digest)
+        self.engine = Engine(seed=self.seed, strategy=self.strategy, digest=scenario.digest,
                              duration_ns=scenario.run["duration_ns"], trace=trace,
                              costs=scenario.costs, node_of=self.node_of, progress=progress)
         self.costs = scenario.costs
@@ -157,6 +157,16 @@ class Machine:
             res.exit_status = max((getattr(sub, "exit_status", 0)
                                    for sub in self.subsystems.values()), default=0)
         return res
+
+    def progress(self) -> float:
+        """How far the run is, 0..1: virtual time against the duration, or the
+        workloads' own progress when they all end on their own sooner."""
+        eng = self.engine
+        frac = eng.now / eng.duration_ns if eng.duration_ns else 0.0
+        own = [w.progress() for w in self.workloads]
+        if own and all(p is not None for p in own):
+            frac = max(frac, min(own))
+        return min(frac, 1.0)
 
     def queue_work_on(self, cpu: int, fn, name: str = "work"):
         """Run ``async fn(kworker)`` on ``cpu``'s kworker (kernel/workqueue.c)."""

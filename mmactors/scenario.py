@@ -27,6 +27,8 @@ where known, and the key (see :mod:`mmactors.schema`).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -38,8 +40,8 @@ from ._core.errors import ScenarioError
 from ._core.strategies import StrategyError, make_strategy
 from .costs import CostModel
 from .mm import addrspace, physmem
-from .schema import (Ctx, Field, LineMap, Section, Subsystem, at_least, between, check_table,
-                     knob_section, one_of)
+from .schema import (COST_MAX_NS, Ctx, Field, LineMap, Section, Subsystem, at_least, between,
+                     check_table, knob_section, nanoseconds, one_of)
 from .workloads import KINDS, validate_workload
 
 __all__ = ["Scenario", "ScenarioError", "load_scenario", "parse_scenario", "SUBSYSTEMS",
@@ -64,14 +66,14 @@ MACHINE_FIELDS = (
 )
 
 RUN_FIELDS = (
-    Field("duration_ns", int, 5_000_000, check=between(1, 10**13),
+    Field("duration_ns", int, 5_000_000, check=nanoseconds(1),
           doc="virtual run time in nanoseconds"),
     Field("seed", int, 1, doc="seed of every random choice"),
     Field("strategy", str, "random", doc="random | random:P | pct:D | replay:TOKEN"),
 )
 
-COST_FIELDS = tuple(Field(f.name, int, f.default, check=at_least(0), doc=f.metadata["doc"])
-                    for f in fields(CostModel))
+COST_FIELDS = tuple(Field(f.name, int, f.default, check=nanoseconds(0, COST_MAX_NS),
+                          doc=f.metadata["doc"]) for f in fields(CostModel))
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,8 @@ class Scenario:
     sections: dict = field(default_factory=dict)
     text: str = ""
     needs: frozenset = frozenset()   # subsystems the workloads need ("physmem", ...)
+    digest: int = 0                  # short hash of what the run is made from (replay tokens)
+    overrides: tuple = ()            # the --set KEY=VALUE pairs applied to the file
 
     @property
     def cpus(self) -> int:
@@ -143,8 +147,9 @@ def parse_scenario(text: str, path: str = "<scenario>",
                         f"{machine['cpus']} cpus do not split evenly over {machine['nodes']} nodes")
     costs = check_table(ctx, ("costs",), data.get("costs", {}), COST_FIELDS)
     run = check_table(ctx, ("run",), data.get("run", {}), RUN_FIELDS)
+    digest = scenario_digest(data)
     try:
-        make_strategy(run["strategy"], run["seed"])
+        make_strategy(run["strategy"], run["seed"], digest)
     except StrategyError as e:
         raise ctx.error(("run",), "strategy", str(e)) from None
     sections = {}
@@ -179,7 +184,17 @@ def parse_scenario(text: str, path: str = "<scenario>",
     return Scenario(path=path, name=data.get("name", Path(path).stem),
                     description=data.get("description", ""), machine=machine,
                     costs=CostModel(**costs), workloads=workloads, run=run,
-                    sections=sections, text=text, needs=needs)
+                    sections=sections, text=text, needs=needs, digest=digest,
+                    overrides=tuple((k, v) for k, v in overrides or []))
+
+
+def scenario_digest(data: dict) -> int:
+    """A 24-bit hash of everything in a scenario (after ``--set`` overrides)
+    but its seed and strategy: what a replay token must be replayed with.
+    Comments and key order do not change it."""
+    run = {k: v for k, v in data.get("run", {}).items() if k not in ("seed", "strategy")}
+    canon = json.dumps(dict(data, run=run), sort_keys=True, default=str)
+    return int(hashlib.sha256(canon.encode()).hexdigest()[:6], 16) or 1
 
 
 def load_scenario(path: str | Path, overrides=None) -> Scenario:
@@ -207,26 +222,35 @@ def apply_override(ctx: Ctx, data: dict, key: str, value: Any):
     if isinstance(value, str):
         value = _parse_value(value)
     parts = key.split(".")
+    if not key or any(not p for p in parts):
+        raise ScenarioError(ctx.path, key or "''", "--set: a key is names joined by dots, "
+                            "e.g. machine.cpus or workload.0.hold_ns")
     # Sysctl names contain dots: [sysctl] "vm.swappiness" -> sysctl.vm.swappiness
     if parts[0] in ("sysctl",) and len(parts) > 2:
         parts = [parts[0], ".".join(parts[1:])]
     cur = data
     for i, p in enumerate(parts[:-1]):
+        where = ".".join(parts[:i]) or "the scenario"
         if isinstance(cur, list):
             if not p.isdigit() or int(p) >= len(cur):
-                raise ScenarioError(ctx.path, key, f"--set: no element {p} in {'.'.join(parts[:i])}")
+                raise ScenarioError(ctx.path, key, f"--set: no element {p} in {where} "
+                                    f"(it has {len(cur)})")
             cur = cur[int(p)]
-        else:
-            if p == "workload" and "workload" in cur and not parts[i + 1].isdigit():
+        elif isinstance(cur, dict):
+            if p == "workload" and isinstance(cur.get("workload"), list) \
+                    and not parts[i + 1].isdigit():
                 # --set workload.hold_ns=... applies to every workload
                 for w in cur["workload"]:
-                    w[parts[-1]] = value
+                    if isinstance(w, dict):
+                        w[parts[-1]] = value
                 return
             cur = cur.setdefault(p, {})
-    last = parts[-1]
-    if isinstance(cur, list):
-        raise ScenarioError(ctx.path, key, "--set: name a key, not a list element")
-    cur[last] = value
+        else:
+            raise ScenarioError(ctx.path, key, f"--set: {where} is {cur!r}, not a table")
+    if not isinstance(cur, dict):
+        where = ".".join(parts[:-1])
+        raise ScenarioError(ctx.path, key, f"--set: {where} is {cur!r}, not a table")
+    cur[parts[-1]] = value
 
 
 # ----------------------------------------------------------------- discovery
@@ -235,6 +259,8 @@ def scenarios_dir() -> Path | None:
     an editable install), or $MMACTORS_SCENARIOS."""
     import os
     env = os.environ.get("MMACTORS_SCENARIOS")
+    if env and not Path(env).is_dir():
+        raise ScenarioError("$MMACTORS_SCENARIOS", None, f"{env}: no such directory")
     for cand in ([Path(env)] if env else []) + [PACKAGE_DIR.parent / "scenarios",
                                                 Path.cwd() / "scenarios"]:
         if cand.is_dir():

@@ -30,7 +30,8 @@ from typing import Any, Callable
 from ._core.errors import ScenarioError
 
 __all__ = ["Field", "Ctx", "LineMap", "Section", "Subsystem", "check_table", "at_least",
-           "between", "one_of", "knob_section", "ScenarioError"]
+           "between", "one_of", "knob_section", "nanoseconds", "NS_MAX", "COST_MAX_NS",
+           "ScenarioError"]
 
 
 # --------------------------------------------------------------------- lines
@@ -145,6 +146,20 @@ def check_table(ctx: Ctx, tpath: tuple, table: Any, spec: list[Field] | tuple,
             if msg:
                 raise ctx.error(tpath, f.name, msg)
     return out
+
+
+# The longest virtual time any key may name (the run's duration, a think
+# time, a delay): 10**13 ns is 2.8 hours, far beyond any run the engine can
+# simulate; larger values are typing mistakes, not experiments.
+NS_MAX = 10**13
+# The largest cost of one operation: a second.  Slower than any device.
+COST_MAX_NS = 10**9
+
+
+def nanoseconds(lo: int = 0, hi: int = NS_MAX):
+    """The check of a time in nanoseconds: ``lo`` to ``hi`` (default NS_MAX)."""
+    return lambda v: None if lo <= v <= hi else \
+        f"must be between {lo:,} and {hi:,} ns, got {v:,}"
 
 
 def at_least(lo):

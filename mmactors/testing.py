@@ -94,6 +94,7 @@ class Schedule:
         self._plan = None
         self.last: ChoiceStrategy | None = None
         self.seed: int | None = None
+        self.digest = 0                      # the scenario's, once run
 
     BLOCK = 16
 
@@ -143,7 +144,7 @@ class Schedule:
     def token(self, seed: int | None = None) -> str:
         s = self.seed if seed is None else seed
         fields = self.last.token_fields() if self.last is not None else [3, 0]
-        return encode_token(1 if s is None else s, fields)
+        return encode_token(1 if s is None else s, fields, self.digest)
 
     def __repr__(self):
         if self.last is None:
@@ -234,12 +235,11 @@ def run_scenario(scenario, *, schedule: Schedule | None = None, seed: int | None
     scn = _scenario(scenario, overrides)
     seed_ = scn.run["seed"] if seed is None else seed
     if schedule is not None:
-        # ChoiceStrategy with no choices: prio 0 like the schedule's, so the
-        # heap keys are the ones a replay of the schedule's token builds.
-        m = Machine(scn, seed=seed_, strategy="replay:" + encode_token(seed_, [3, 0]),
-                    trace=trace)
-        install_strategy(m, schedule.strategy())
+        # The schedule's ChoiceStrategy from the start (prio 0), so the heap
+        # keys are the ones a replay of the schedule's token builds.
+        m = Machine(scn, seed=seed_, strategy=schedule.strategy(), trace=trace)
         schedule.seed = seed_
+        schedule.digest = scn.digest
     else:
         m = Machine(scn, seed=seed_, strategy=strategy, trace=trace)
     if lockdep is True:

@@ -46,8 +46,8 @@ def digest(json_text: str) -> str:
     return hashlib.sha256(_PY_LINE.sub(r"\1", json_text).encode()).hexdigest()
 
 
-def run_one(path: Path, lockdep: bool) -> tuple[dict, dict]:
-    """(the record, the JSON document) of one run."""
+def run_one(path: Path, lockdep: bool, result: bool = False):
+    """(the record, the JSON document) of one run (and the RunResult)."""
     from mmactors.machine import Machine
     from mmactors.report.summary import dumps
     from mmactors.scenario import load_scenario
@@ -56,8 +56,9 @@ def run_one(path: Path, lockdep: bool) -> tuple[dict, dict]:
         res = Machine(load_scenario(path), trace=True).run()
     doc = res.to_json()
     doc.pop("host", None)
-    return ({"json_sha256": digest(dumps(doc)),
-             "trace_sha256": res.trace_sha256, "exit_status": res.exit_status}, doc)
+    rec = {"json_sha256": digest(dumps(doc)), "trace_sha256": res.trace_sha256,
+           "exit_status": res.exit_status}
+    return (rec, doc, res) if result else (rec, doc)
 
 
 def key(path: Path, lockdep: bool) -> str:

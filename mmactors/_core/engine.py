@@ -47,7 +47,7 @@ from typing import Any, Callable
 import outcome
 import trio
 
-from .errors import ActorError, Deadlock, SimulationError
+from .errors import ActorError, Deadlock, Interrupted, SimulationError
 from .replay import encode_token
 from .strategies import Strategy
 from .trace import Trace
@@ -118,11 +118,12 @@ class Engine:
 
     def __init__(self, *, seed: int = 1, strategy: Strategy | None = None,
                  duration_ns: int | None = None, trace: bool = True,
-                 costs=None, node_of=None,
+                 costs=None, node_of=None, digest: int = 0,
                  progress: Callable[[int, int], None] | None = None):
         from ..costs import CostModel
         from .strategies import RandomStrategy
         self.seed = int(seed)
+        self.digest = digest          # the scenario's short hash, carried in replay tokens
         self.strategy = strategy if strategy is not None else RandomStrategy()
         self.duration_ns = duration_ns
         self.now = 0
@@ -195,8 +196,19 @@ class Engine:
 
     # --------------------------------------------------------------- running
     def run(self):
-        """Run to completion (synchronously, inside a fresh ``trio.run``)."""
-        trio.run(self.run_async)
+        """Run to completion (synchronously, inside a fresh ``trio.run``).  A
+        Ctrl-C (KeyboardInterrupt) ends the run with :class:`Interrupted`,
+        the clock and counters left where the run stopped."""
+        try:
+            trio.run(self.run_async)
+        except BaseException as e:          # noqa: B036 - KeyboardInterrupt, maybe in a group
+            if not _is_interrupt(e):
+                raise
+            self.finished = True
+            self.end_reason = "interrupted"
+            self.current = None
+            raise Interrupted(f"stopped after {self.events:,} events",
+                              now=self.now, token=self.replay_token()) from None
         return self
 
     async def run_async(self):
@@ -496,7 +508,16 @@ class Engine:
 
     # --------------------------------------------------------------- replay
     def replay_token(self) -> str:
-        return encode_token(self.seed, self.strategy.token_fields())
+        return encode_token(self.seed, self.strategy.token_fields(), self.digest)
+
+
+def _is_interrupt(e: BaseException) -> bool:
+    """A KeyboardInterrupt, bare or inside trio's exception groups."""
+    if isinstance(e, KeyboardInterrupt):
+        return True
+    if isinstance(e, BaseExceptionGroup):
+        return e.subgroup(lambda x: isinstance(x, KeyboardInterrupt)) is not None
+    return False
 
 
 class _AllNodeZero:

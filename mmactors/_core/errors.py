@@ -5,7 +5,7 @@ reproducible with ``mmactors run SCENARIO --strategy replay:TOKEN``.
 """
 from __future__ import annotations
 
-__all__ = ["SimulationError", "ActorError", "Deadlock", "ScenarioError"]
+__all__ = ["SimulationError", "ActorError", "Deadlock", "Interrupted", "ScenarioError"]
 
 
 class SimulationError(Exception):
@@ -69,6 +69,16 @@ class Deadlock(SimulationError):
         d = super().to_json()
         d["cycle"] = self.cycle
         return d
+
+
+class Interrupted(SimulationError):
+    """The run was stopped by the user (Ctrl-C, SIGINT) before it ended."""
+
+    exit_status = 130                 # 128 + SIGINT, as a shell reports it
+    kind = "interrupted"
+
+    def report(self) -> str:
+        return f"interrupted at {self.now:,} ns of virtual time: {self.message}"
 
 
 class ScenarioError(Exception):

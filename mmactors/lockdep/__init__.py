@@ -30,7 +30,8 @@ from ..sync.lockstat import lock_registry
 from .report import KINDS, LockdepError, LockdepReport
 
 __all__ = ["Lockdep", "LockdepClass", "HeldLock", "LockdepError", "LockdepReport", "KINDS",
-           "attach", "detach", "lockdep_of", "set_default", "default_enabled", "LOCKDEP_FIELDS",
+           "attach", "detach", "lockdep_of", "set_default", "default_enabled", "env_default",
+           "LOCKDEP_FIELDS",
            "SUBSYSTEM",
            "local_irq_disable", "local_irq_enable", "local_irq_save", "local_irq_restore",
            "local_bh_disable", "local_bh_enable", "hardirq_enter", "hardirq_exit",
@@ -66,10 +67,24 @@ def set_default(enabled: bool | None) -> bool | None:
     return old
 
 
+_ON, _OFF = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+
+def env_default() -> bool:
+    """$MMACTORS_LOCKDEP: 1/true/yes/on or 0/false/no/off (unset: off)."""
+    v = os.environ.get("MMACTORS_LOCKDEP", "").strip().lower()
+    if v in _ON:
+        return True
+    if v in _OFF:
+        return False
+    raise ValueError(f"MMACTORS_LOCKDEP={os.environ['MMACTORS_LOCKDEP']!r}: expected "
+                     "1, true, yes or on (lockdep on), or 0, false, no or off")
+
+
 def default_enabled() -> bool:
     if _DEFAULT[0] is not None:
         return bool(_DEFAULT[0])
-    return os.environ.get("MMACTORS_LOCKDEP", "").strip().lower() in ("1", "true", "yes", "on")
+    return env_default()
 
 
 class LockdepSubsystem:

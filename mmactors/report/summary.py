@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 
+from .._core.files import atomic_write
 from ..sync import lock_registry
 from .caches import format_caches
 from .lockstat import format_lock_stat
@@ -41,7 +42,18 @@ def _race(w, res) -> str:
     return head + f"\n  modelled on {r['fix']}"
 
 
-WORKLOAD_SUMMARIES = {"pft": _pft, "race": _race}
+_ERRNO = {1: "EPERM", 12: "ENOMEM", 14: "EFAULT", 16: "EBUSY", 22: "EINVAL"}
+
+
+def _mm_ops(w, res) -> str:
+    r = w.report()
+    errs = ", ".join(f"{call} {_ERRNO.get(int(no), 'errno ' + no)} x{n}"
+                     for call, no, n in ((*k.split(":"), v) for k, v in r["errors"].items()))
+    return (f"mm-ops (workload[{w.index}]): {r['segv']:,} SIGSEGV"
+            + (f"; failed system calls: {errs}" if errs else "; no failed system call"))
+
+
+WORKLOAD_SUMMARIES = {"pft": _pft, "race": _race, "mm-ops": _mm_ops}
 
 
 # ----------------------------------------------------------- subsystems
@@ -86,11 +98,15 @@ def sections(res) -> list[str]:
     return out
 
 
-def format_summary(res, *, top_locks: int = 10) -> str:
+def format_summary(res, *, top_locks: int = 10, width: int | None = None) -> str:
+    """The human summary; ``width`` narrows the lock_stat table to fit."""
     m = res.machine
     scn = m.scenario
     lines = [f"scenario {scn.name}: {m.ncpus} CPUs, {m.nnodes} node{'s' if m.nnodes > 1 else ''}; "
              f"strategy {res.strategy}, seed {res.seed}"]
+    if scn.overrides:
+        lines.append("  set: " + ", ".join(f"{k}={v}" for k, v in scn.overrides)
+                     + (" (the description below is the file's)" if scn.description else ""))
     if scn.description:
         lines.append(f"  {scn.description}")
     v_ms = res.virtual_ns / 1e6
@@ -107,7 +123,7 @@ def format_summary(res, *, top_locks: int = 10) -> str:
         lines.append(res.error.report())
     if res.locks:
         lines.append("")
-        lines.append(format_lock_stat(lock_registry(m.engine), top=top_locks))
+        lines.append(format_lock_stat(lock_registry(m.engine), top=top_locks, width=width))
     return "\n".join(lines)
 
 
@@ -122,10 +138,10 @@ def dumps(doc: dict) -> str:
 
 
 def write_json(res, path: str):
+    """The ``--json`` document to ``path`` (written atomically) or stdout ("-")."""
     doc = dumps(res.to_json())
     if path == "-":
         import sys
         sys.stdout.write(doc)
     else:
-        with open(path, "w") as f:
-            f.write(doc)
+        atomic_write(path, doc)

@@ -100,6 +100,7 @@ class LockBase:
         st = self._stat(mode)
         if self.cpu != me.cpu:
             st.con_bounces += 1
+        st.waiting += 1
         st.points[site_name(site)] += 1
         for h in self._hold.values():
             st.contending[site_name(h[-1])] += 1
@@ -126,6 +127,7 @@ class LockBase:
         if self.cpu != me.cpu:
             st.acq_bounces += 1
             self.cpu = me.cpu
+        st.holding += 1
         if t0 is not None:
             st.wait(now - t0)
             if eng.trace is not None:

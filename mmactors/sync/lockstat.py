@@ -13,6 +13,17 @@ lockstat.rst and ``lock_contended``/``lock_acquired`` in lockdep.c):
   last acquired on a different CPU (the lock word's line moved);
 * contention points: where the waiters were; contending points: where the
   holder that made them wait had taken the lock.
+
+The kernel counts these at three moments: contention points and con-bounces
+when a task starts to wait (lock_contended), contentions and acq-bounces when
+it gets the lock (lock_acquired), acquisitions when it releases it
+(lock_release).  A wait or a hold still in progress when the run ends is
+therefore in some columns and not yet in others; ``waiting_at_end`` and
+``held_at_end`` count them, so that the columns reconcile:
+
+    sum of contention points = contentions + waiting_at_end
+    con-bounces <= contentions + waiting_at_end
+    acq-bounces <= acquisitions + held_at_end
 """
 from __future__ import annotations
 
@@ -30,38 +41,44 @@ class LockStat:
 
     __slots__ = ("contentions", "con_bounces", "acquisitions", "acq_bounces",
                  "wait_min", "wait_max", "wait_total", "hold_min", "hold_max",
-                 "hold_total", "points", "contending")
+                 "hold_total", "points", "contending", "waiting", "holding")
 
     def __init__(self):
         self.contentions = self.con_bounces = 0
         self.acquisitions = self.acq_bounces = 0
+        self.waiting = self.holding = 0    # waits and holds in progress (see the module doc)
         self.wait_min = self.wait_max = self.wait_total = 0
         self.hold_min = self.hold_max = self.hold_total = 0
         self.points: Counter = Counter()
         self.contending: Counter = Counter()
 
     def wait(self, ns: int):
+        """A contended acquisition after waiting ``ns`` (lock_acquired)."""
         if self.contentions == 0 or ns < self.wait_min:
             self.wait_min = ns
         if ns > self.wait_max:
             self.wait_max = ns
         self.wait_total += ns
         self.contentions += 1
+        self.waiting -= 1
 
     def hold(self, ns: int):
+        """A release after holding ``ns`` (lock_release)."""
         if self.acquisitions == 0 or ns < self.hold_min:
             self.hold_min = ns
         if ns > self.hold_max:
             self.hold_max = ns
         self.hold_total += ns
         self.acquisitions += 1
+        self.holding -= 1
 
     def frozen(self) -> "LockStatistics":
         return LockStatistics(
             self.contentions, self.con_bounces, self.acquisitions, self.acq_bounces,
             self.wait_min, self.wait_max, self.wait_total,
             self.hold_min, self.hold_max, self.hold_total,
-            tuple(self.points.most_common()), tuple(self.contending.most_common()))
+            tuple(self.points.most_common()), tuple(self.contending.most_common()),
+            self.waiting, self.holding)
 
 
 @dataclass(frozen=True)
@@ -79,6 +96,8 @@ class LockStatistics:
     holdtime_total_ns: int
     contention_points: tuple
     contending_points: tuple
+    waiting_at_end: int = 0
+    held_at_end: int = 0
 
     @property
     def waittime_avg_ns(self) -> float:
@@ -98,6 +117,7 @@ class LockStatistics:
             "holdtime_total_ns": self.holdtime_total_ns,
             "contention_points": [[p, n] for p, n in self.contention_points[:LOCKSTAT_POINTS]],
             "contending_points": [[p, n] for p, n in self.contending_points[:LOCKSTAT_POINTS]],
+            "waiting_at_end": self.waiting_at_end, "held_at_end": self.held_at_end,
         }
 
 
@@ -211,7 +231,7 @@ class LockRegistry:
         out = []
         for c in self.classes.values():
             for mode, st in (("W", c.stat_w), ("R", c.stat_r)):
-                if st.acquisitions or st.contentions:
+                if st.acquisitions or st.contentions or st.waiting or st.holding:
                     name = c.name + (f"-{mode}" if c.rw else "")
                     out.append((name, st.frozen()))
         return out

@@ -58,3 +58,8 @@ class Workload:
     def report(self) -> dict:
         """This workload's entry in the JSON result's ``workload_details``."""
         return {}
+
+    def progress(self) -> float | None:
+        """For a workload that ends on its own: the fraction of its work done
+        (the progress bar shows it); None for one that runs until the end."""
+        return None

@@ -31,7 +31,7 @@ from __future__ import annotations
 import heapq
 
 from .._core import ActorState
-from ..schema import Field, at_least, between, one_of
+from ..schema import Field, at_least, between, nanoseconds, one_of
 from .base import Workload
 
 __all__ = ["PageAlloc", "AllocFreeWorkload"]
@@ -56,10 +56,10 @@ COMMON_MM_FIELDS = [
     Field("gfp", str, "GFP_KERNEL", doc='GFP flags, e.g. "GFP_KERNEL" or "GFP_ATOMIC | __GFP_ZERO"'),
     Field("free_on", (str, list), "same", check=_check_free_on,
           doc='same | next | random | a list of CPUs: where each block is freed'),
-    Field("lifetime_ns", int, 1000, check=at_least(0), doc="time from allocation to free"),
+    Field("lifetime_ns", int, 1000, check=nanoseconds(0), doc="time from allocation to free"),
     Field("lifetime", str, "fixed", check=one_of("fixed", "exponential"),
           doc="fixed | exponential (mean lifetime_ns)"),
-    Field("think_ns", int, 0, check=at_least(0), doc="pause before each allocation"),
+    Field("think_ns", int, 0, check=nanoseconds(0), doc="pause before each allocation"),
     Field("iterations", int, 0, check=at_least(0),
           doc="allocations per allocating CPU (0: until the end of the run)"),
     Field("drain_at_end", bool, False,

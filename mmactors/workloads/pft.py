@@ -69,6 +69,11 @@ class PFT(Workload):
         for cpu in self.cpus:
             yield cpu, f"cpu{cpu}", self.body
 
+    @property
+    def _actor_ids(self):
+        return [a.id for a in self.machine.engine.actors if a.cpu in self.cpus
+                and a.name == f"cpu{a.cpu}"]
+
     async def body(self, cpu):
         from ..mm.addrspace import addrspace_of
         from ..mm.fork import dup_mmap
@@ -113,6 +118,11 @@ class PFT(Workload):
             cpu.ops += 1
         await eng.spend(0)                           # the loop ends when its costs are paid
         self.loops[j] = (start, eng.now)
+
+    def progress(self) -> float:
+        pages = len(self.cpus) * (self.bytes_per_test // 4096)
+        done = sum(self.machine.engine.actors[a].ops for a in self._actor_ids)
+        return min(1.0, done / pages) if pages else 1.0
 
     def _rates(self):
         done = self.loops

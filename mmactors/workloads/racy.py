@@ -29,7 +29,7 @@ Hypothesis.
 """
 from __future__ import annotations
 
-from ..schema import Field, at_least, one_of
+from ..schema import Field, at_least, nanoseconds, one_of
 from .base import Workload
 from .races import PROGRAMS, RaceProgram
 
@@ -84,7 +84,7 @@ class RaceWorkload(Workload):
         Field("iterations", int, 1000, check=at_least(1),
               doc="schedules to run, each from a fresh state"),
         Field("race_detector", bool, True, doc="run the KCSAN-style race detector"),
-        Field("jitter_ns", int, 300, check=at_least(0),
+        Field("jitter_ns", int, 300, check=nanoseconds(0),
               doc="random start offset of each CPU in each iteration"),
     ]
 

@@ -74,7 +74,7 @@ def test_report_names_both_accesses_like_kcsan():
     assert "write to x of 8 bytes by task cpu0 on cpu 0 at " in text
     assert "read to x of 8 bytes by task cpu1 on cpu 1 at " in text
     assert " plain_writer (test_race.py:" in text and " plain_reader (test_race.py:" in text
-    assert "replay: --strategy replay:v1" in text
+    assert "replay: --strategy replay:v2" in text
     d = err.to_json()
     assert d["kind"] == "data-race" and len(d["accesses"]) == 2
 
