@@ -27,11 +27,14 @@ __all__ = [
 
 
 def run_scenario(path_or_text, *, seed=None, strategy=None, trace=True, overrides=None):
-    """Load (a path) or parse (TOML text) a scenario, run it, return the RunResult."""
+    """Load (a path, or the name of a shipped scenario) or parse (TOML text) a
+    scenario, run it, return the RunResult."""
     from pathlib import Path
+
+    from .scenario import find_scenario
     s = str(path_or_text)
     if "\n" in s or "[" in s and not Path(s).exists():
         scn = parse_scenario(s, "<string>", overrides)
     else:
-        scn = load_scenario(s, overrides)
+        scn = load_scenario(find_scenario(s), overrides)
     return Machine(scn, seed=seed, strategy=strategy, trace=trace).run()

@@ -23,6 +23,7 @@ paths and keys back to lines with a small scanner.
 from __future__ import annotations
 
 import copy
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -88,7 +89,8 @@ def label(path: tuple) -> str:
         if isinstance(p, int):
             out += f"[{p}]"
         else:
-            out += ("." if out else "") + (p if re.fullmatch(r"[A-Za-z0-9_\-]+", p) else f'"{p}"')
+            out += ("." if out else "") + (p if re.fullmatch(r"[A-Za-z0-9_\-]+", p)
+                                           else json.dumps(p))
     return out
 
 

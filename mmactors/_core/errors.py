@@ -87,4 +87,9 @@ class ScenarioError(Exception):
     def __init__(self, path: str, key: str | None, message: str, line: int | None = None):
         self.path, self.key, self.line, self.message = path, key, line, message
         loc = path + (f":{line}" if line else "")
-        super().__init__(f"{loc}: {key + ': ' if key else ''}{message}")
+        # One line whatever the input held: control characters are escaped.
+        super().__init__(_one_line(f"{loc}: {key + ': ' if key else ''}{message}"))
+
+
+def _one_line(s: str) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in s)

@@ -404,7 +404,6 @@ class Memory:
 
     async def do_cow_fault(self, vmf: Fault, me) -> int:
         sub = self.sub
-        vma = vmf.vma
         ret = await self.vmf_anon_prepare(vmf, me)
         if ret:
             return ret
@@ -619,7 +618,6 @@ class Memory:
         """Unlink the VMAs from the rmap and free PTE tables no VMA still covers."""
         from .rmap import unlink_anon_vmas
         from .vma import unlink_file_vma
-        sub = self.sub
         for vma in vmas:
             await unlink_anon_vmas(vma)
             await unlink_file_vma(vma)

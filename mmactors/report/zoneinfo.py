@@ -40,7 +40,7 @@ def format_zoneinfo(pm) -> str:
             lines.append(f"              high:  {p.high}")
             lines.append(f"              batch: {p.batch}")
             lines.append(f"  vm stats threshold: {z.stat_threshold[p.cpu]}")
-        lines.append(f"  node_unreclaimable:  0")
+        lines.append("  node_unreclaimable:  0")
         lines.append(f"  start_pfn:           {z.zone_start_pfn}")
     return "\n".join(lines)
 

@@ -8,7 +8,7 @@ split across CPUs.
 """
 from __future__ import annotations
 
-from ..schema import Field, at_least, nanoseconds, one_of
+from ..schema import Field, nanoseconds, one_of
 from ..sync import LOCK_TYPES
 from .base import Workload
 
