@@ -13,10 +13,15 @@ import sys
 import time
 
 from . import __version__
-from ._core.errors import ScenarioError
+from ._core.errors import Interrupted, ScenarioError
+from ._core.files import OutputError, atomic_write, check_output_path
 from ._core.strategies import StrategyError
 
 __all__ = ["main"]
+
+
+class UsageError(ValueError):
+    """A bad option or environment variable: one line, exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,27 +31,34 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _progress_factory(quiet: bool):
-    """A progress callback that shows a rich bar once a run has taken > 1 s."""
+    """A progress callback that shows a rich bar once a run has taken > 1 s:
+    how far the run is (``Machine.progress``) and the virtual time."""
     if quiet or not sys.stderr.isatty():
-        return None, lambda: None
-    state = {"t0": time.monotonic(), "bar": None, "task": None}
+        return None, lambda: None, lambda m: None
+    state = {"t0": time.monotonic(), "bar": None, "task": None, "machine": None}
 
     def cb(now_ns, end_ns):
+        m = state["machine"]
+        if m is None:
+            return
         if state["bar"] is None:
-            if time.monotonic() - state["t0"] < 1.0 or not end_ns:
+            if time.monotonic() - state["t0"] < 1.0:
                 return
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
             bar = Progress(TextColumn("simulating"), BarColumn(),
-                           TextColumn("{task.completed:.1f}/{task.total:.1f} ms virtual"),
+                           TextColumn("{task.percentage:>3.0f}%  {task.fields[virt]} ms virtual"),
                            TimeElapsedColumn(), transient=True)
             bar.start()
-            state["bar"], state["task"] = bar, bar.add_task("run", total=end_ns / 1e6)
-        state["bar"].update(state["task"], completed=now_ns / 1e6)
+            state["bar"], state["task"] = bar, bar.add_task("run", total=1.0, virt="0")
+        state["bar"].update(state["task"], completed=m.progress(), virt=f"{now_ns / 1e6:,.1f}")
 
     def stop():
         if state["bar"] is not None:
             state["bar"].stop()
-    return cb, stop
+
+    def attach(machine):
+        state["machine"] = machine
+    return cb, stop, attach
 
 
 def _set_overrides(path, pairs) -> list:
@@ -60,23 +72,43 @@ def _set_overrides(path, pairs) -> list:
     return out
 
 
+def _check_outputs(args, *options):
+    """Every output path is checked before any work is done."""
+    for opt in options:
+        path = getattr(args, opt.lstrip("-"), None)
+        if path is not None:
+            check_output_path(path, opt)
+
+
+def _scenario_path(name):
+    from .scenario import find_scenario
+    if not name.strip():
+        raise UsageError(f"no scenario named {name!r} (`mmactors scenarios` lists them)")
+    return find_scenario(name)
+
+
 def cmd_run(args) -> int:
     from .machine import Machine
     from .report import format_summary, write_json
-    from .scenario import DEFAULT_SCENARIO, find_scenario, load_scenario
+    from .scenario import DEFAULT_SCENARIO, load_scenario
 
-    path = find_scenario(args.scenario) if args.scenario else DEFAULT_SCENARIO
+    path = _scenario_path(args.scenario) if args.scenario is not None else DEFAULT_SCENARIO
+    if args.seed is not None and (args.strategy or "").strip().startswith("replay:"):
+        raise UsageError("--seed: a replay token carries its own seed; drop --seed")
+    _check_outputs(args, "--json", "--trace")
     overrides = _set_overrides(path, args.set)
     if args.cpus is not None:
         overrides.append(("machine.cpus", args.cpus))
     if args.duration is not None:
         overrides.append(("run.duration_ns", args.duration))
     scn = load_scenario(path, overrides)
-    cb, stop = _progress_factory(args.quiet)
+    cb, stop, attach = _progress_factory(args.quiet)
     machine = Machine(scn, seed=args.seed, strategy=args.strategy,
                       trace=True, progress=cb)
-    for hook in _RUN_HOOKS:
-        hook(machine, args)
+    attach(machine)
+    if args.lockdep is not None:                  # --lockdep / --no-lockdep
+        from . import lockdep
+        (lockdep.attach if args.lockdep else lockdep.detach)(machine)
     try:
         res = machine.run()
     finally:
@@ -85,8 +117,17 @@ def cmd_run(args) -> int:
         machine.engine.trace.write(args.trace)
     if args.json:
         write_json(res, args.json)
+    if isinstance(res.error, Interrupted):
+        where = f"; partial result in {args.json}" if args.json and args.json != "-" else ""
+        print(f"mmactors: interrupted at {res.virtual_ns / 1e6:,.3f} ms of virtual time "
+              f"({res.events:,} events){where}", file=sys.stderr)
+        return res.exit_status
     if not args.quiet and args.json != "-":
-        print(format_summary(res))
+        width = None
+        if sys.stdout.isatty() and not args.wide:
+            import shutil
+            width = shutil.get_terminal_size().columns
+        print(format_summary(res, width=width))
     elif res.error is not None:
         print(res.error.report(), file=sys.stderr)
     return res.exit_status
@@ -116,11 +157,6 @@ def cmd_litmus(argv) -> int:
     return litmus_main(argv)
 
 
-# Subsystems that must see the machine before it runs (lockdep) register here.
-_RUN_HOOKS: list = []
-_EXTRA_RUN_ARGS: list = []
-
-
 def _lockdep_args(r):
     g = r.add_mutually_exclusive_group()
     g.add_argument("--lockdep", dest="lockdep", action="store_true", default=None,
@@ -129,52 +165,44 @@ def _lockdep_args(r):
                    help="turn lockdep off even if the scenario or $MMACTORS_LOCKDEP turns it on")
 
 
-def _lockdep_hook(machine, args):
-    from . import lockdep
-    if args.lockdep is True:
-        lockdep.attach(machine)
-    elif args.lockdep is False:
-        lockdep.detach(machine)
-
-
-_EXTRA_RUN_ARGS.append(_lockdep_args)
-_RUN_HOOKS.append(_lockdep_hook)
-
-
 def cmd_fuzz(args) -> int:
+    import json
+
     from .explore import format_result, fuzz
-    from .scenario import find_scenario
-    path = find_scenario(args.scenario)
+    path = _scenario_path(args.scenario)
     rel = os.path.relpath(path)
     if not rel.startswith(".."):
         path = rel
+    if args.runs < 1:
+        raise UsageError(f"fuzz: --runs must be >= 1, got {args.runs}")
+    if args.jobs < 1:
+        raise UsageError(f"fuzz: --jobs must be >= 1, got {args.jobs}")
+    if (args.strategy or "").strip().startswith("replay:"):
+        raise UsageError("fuzz: --strategy replay:... replays one run: use `mmactors run "
+                         "SCENARIO --strategy replay:TOKEN`")
+    _check_outputs(args, "--json")
     overrides = _set_overrides(path, args.set)
     if args.duration is not None:
         overrides.append(("run.duration_ns", args.duration))
-    if args.runs < 1 or args.jobs < 1:
-        raise StrategyError("--runs and --jobs must be >= 1")
     progress = None
     if not args.quiet and sys.stderr.isatty():
         def progress(done, total):
             print(f"\rfuzz: {done}/{total} runs", end="", file=sys.stderr, flush=True)
-    try:
-        res = fuzz(str(path), strategy=args.strategy, runs=args.runs, jobs=args.jobs,
-                   seed=args.seed, lockdep=args.lockdep, overrides=overrides,
-                   progress=progress)
-        if progress is not None:
-            print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
-    except ValueError as e:
-        if isinstance(e, StrategyError):
-            raise
-        raise StrategyError(str(e)) from None
+    res = fuzz(str(path), strategy=args.strategy, runs=args.runs, jobs=args.jobs,
+               seed=args.seed, lockdep=args.lockdep, overrides=overrides, progress=progress)
+    if progress is not None:
+        print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
     if args.json:
-        import json
         doc = json.dumps(res.to_json(), indent=2) + "\n"
         if args.json == "-":
             sys.stdout.write(doc)
         else:
-            with open(args.json, "w") as f:
-                f.write(doc)
+            atomic_write(args.json, doc)
+    if res.interrupted:
+        where = f"; partial result in {args.json}" if args.json and args.json != "-" else ""
+        print(f"mmactors: fuzz interrupted after {res.executed:,} runs, no failure in the "
+              f"first {res.runs:,}{where}", file=sys.stderr)
+        return res.exit_status
     if args.json != "-" and not args.quiet:
         print(format_result(res))
     elif res.failure is not None and args.json != "-":
@@ -217,8 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", metavar="PATH", help="write the JSON result to PATH (- for stdout)")
     r.add_argument("--trace", metavar="PATH", help="write a Chrome/Perfetto trace to PATH")
     r.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    for add in _EXTRA_RUN_ARGS:
-        add(r)
+    r.add_argument("--wide", action="store_true",
+                   help="print lock_stat with every column even on a narrow terminal")
+    _lockdep_args(r)
     r.set_defaults(fn=cmd_run)
     s = sub.add_parser("scenarios", help="list the shipped scenarios")
     s.set_defaults(fn=cmd_scenarios)
@@ -230,16 +259,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_environment():
+    """The environment variables mmactors reads, checked before any work."""
+    from .lockdep import env_default
+    try:
+        env_default()
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "litmus":
-        return cmd_litmus(argv[1:])
-    p = build_parser()
-    args = p.parse_args(argv)
-    if not getattr(args, "fn", None):
-        p.print_help()
-        return 2
     try:
+        if argv and argv[0] == "litmus":
+            return cmd_litmus(argv[1:])
+        p = build_parser()
+        args = p.parse_args(argv)
+        if not getattr(args, "fn", None):
+            p.print_help()
+            return 2
+        _check_environment()
         return args.fn(args)
     except ScenarioError as e:
         print(f"mmactors: {e}", file=sys.stderr)
@@ -247,5 +286,12 @@ def main(argv: list[str] | None = None) -> int:
     except StrategyError as e:
         print(f"mmactors: --strategy: {e}", file=sys.stderr)
         return 2
+    except (UsageError, OutputError) as e:
+        print(f"mmactors: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        # outside a run (loading, writing): nothing partial to keep
+        print("mmactors: interrupted", file=sys.stderr)
+        return Interrupted.exit_status
     except BrokenPipeError:
         return 0

@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import time
 from dataclasses import dataclass, field
+
+from ._core.errors import Interrupted
 
 __all__ = ["fuzz", "FuzzResult", "RunOutcome", "run_one", "effective_strategy",
            "DEFAULT_RANDOM_P"]
@@ -71,6 +74,7 @@ class FuzzResult:
     lockdep: bool
     failure: RunOutcome | None = None
     replay_command: str | None = None
+    interrupted: bool = False       # stopped by Ctrl-C: no failure among the runs done
     extra: dict = field(default_factory=dict)
 
     @property
@@ -79,7 +83,9 @@ class FuzzResult:
 
     @property
     def exit_status(self) -> int:
-        return self.failure.exit_status if self.failure is not None else 0
+        if self.failure is not None:
+            return self.failure.exit_status
+        return Interrupted.exit_status if self.interrupted else 0
 
     def to_json(self) -> dict:
         return {"scenario": self.scenario, "strategy": self.strategy, **self.extra,
@@ -88,7 +94,7 @@ class FuzzResult:
                 "lockdep": self.lockdep, "wall_s": round(self.wall_s, 4),
                 "runs_per_s": round(self.runs_per_s, 1),
                 "failure": self.failure.to_json() if self.failure is not None else None,
-                "replay_command": self.replay_command}
+                "replay_command": self.replay_command, "interrupted": self.interrupted}
 
 
 # ----------------------------------------------------------------- one run
@@ -102,6 +108,8 @@ def run_one(scn, index: int, base_seed: int, strategy: str, lockdep: bool) -> Ru
     else:
         L.detach(m)
     res = m.run()
+    if isinstance(res.error, Interrupted):
+        raise KeyboardInterrupt                # Ctrl-C: stop exploring, not a finding
     status = res.exit_status
     if status == 0:
         return None
@@ -145,6 +153,8 @@ def _load(path, overrides, text):
 
 
 def _init_worker(path, overrides, text, strategy, base, lockdep):
+    # Ctrl-C is the parent's to handle: it stops the pool at once.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _W.update(scn=_load(path, overrides, text), strategy=strategy, base=base, lockdep=lockdep)
 
 
@@ -164,11 +174,12 @@ def fuzz(scenario, *, strategy: str = "pct:3", runs: int = 1000, jobs: int = 1,
          progress=None, text: str | None = None) -> FuzzResult:
     """Explore ``runs`` schedules of ``scenario`` (a path, or a name with
     ``text`` the TOML); return the lowest-index failure, if any."""
-    from ._core.strategies import make_strategy
+    from ._core.strategies import StrategyError, make_strategy
     path = str(scenario)
     strategy = effective_strategy(strategy)
     if strategy.startswith("replay:"):
-        raise ValueError("fuzz explores schedules; use `mmactors run --strategy replay:...` to replay")
+        raise StrategyError("fuzz explores schedules; use `mmactors run --strategy "
+                            "replay:...` to replay")
     scn = _load(path, overrides, text)
     make_strategy(strategy, 0)                      # bad specs fail here, not in a worker
     base = scn.run["seed"] if seed is None else seed
@@ -179,23 +190,29 @@ def fuzz(scenario, *, strategy: str = "pct:3", runs: int = 1000, jobs: int = 1,
         calibrated = calibrate_steps(scn, base)
         strategy = f"{strategy}:{calibrated}"
     best: RunOutcome | None = None
-    executed = 0
-    if jobs == 1:
-        for i in range(runs):
-            out = run_one(scn, i, base, strategy, lockdep)
-            executed += 1
-            if progress is not None and (i & 63) == 63:
-                progress(executed, runs)
-            if out is not None:
-                best = out
-                break
-    else:
-        best, executed = _parallel(path, overrides, text, strategy, base, lockdep, runs, jobs,
-                                   chunk, progress)
+    state = {"executed": 0, "done": 0}
+    interrupted = False
+    try:
+        if jobs == 1:
+            for i in range(runs):
+                out = run_one(scn, i, base, strategy, lockdep)
+                state["executed"] = state["done"] = i + 1
+                if progress is not None and (i & 63) == 63:
+                    progress(i + 1, runs)
+                if out is not None:
+                    best = out
+                    break
+        else:
+            best = _parallel(path, overrides, text, strategy, base, lockdep, runs, jobs,
+                             chunk, progress, state)
+    except KeyboardInterrupt:
+        interrupted = True
     wall = time.perf_counter() - t0
-    counted = best.index + 1 if best is not None else runs
+    executed = state["executed"]
+    counted = best.index + 1 if best is not None else (state["done"] if interrupted else runs)
     res = FuzzResult(scenario=path, strategy=strategy, base_seed=base, runs=counted,
-                     executed=executed, jobs=jobs, wall_s=wall, lockdep=lockdep, failure=best)
+                     executed=executed, jobs=jobs, wall_s=wall, lockdep=lockdep, failure=best,
+                     interrupted=interrupted and best is None)
     if calibrated is not None:
         res.extra["pct_steps_calibrated"] = calibrated
     if best is not None:
@@ -207,18 +224,22 @@ def calibrate_steps(scn, seed: int) -> int:
     """PCT's K: the decision points of one run on the natural schedule (no
     preemption), as shuttle and Coyote size it.  ``pct:D`` in ``fuzz`` means
     ``pct:D:K`` with this K; the replay token carries K."""
-    from ._core.replay import encode_token
+    from ._core.strategies import ChoiceStrategy
     from .machine import Machine
-    m = Machine(scn, seed=seed, strategy="replay:" + encode_token(seed, [3, 0]), trace=False)
+    m = Machine(scn, seed=seed, strategy=ChoiceStrategy(), trace=False)
     from . import lockdep as L
     L.detach(m)
     m.run()
     return max(1, m.engine.decisions)
 
 
-def _parallel(path, overrides, text, strategy, base, lockdep, runs, jobs, chunk, progress):
+def _parallel(path, overrides, text, strategy, base, lockdep, runs, jobs, chunk, progress,
+              state):
+    """Chunks of runs on a pool of ``jobs`` processes, in index order; the
+    lowest failing index wins.  ``state["done"]`` is the length of the prefix
+    of runs known to pass (what an interrupted search reports)."""
     import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    import queue
 
     size = chunk or max(8, min(64, runs // (jobs * 8) or 8))
     starts = list(range(0, runs, size))
@@ -227,35 +248,42 @@ def _parallel(path, overrides, text, strategy, base, lockdep, runs, jobs, chunk,
     except ValueError:                              # pragma: no cover - not on Linux
         ctx = mp.get_context()
     best: RunOutcome | None = None
-    executed = 0
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
-                             initargs=(path, overrides, text, strategy, base, lockdep)) as ex:
-        pending = {}
+    results: queue.Queue = queue.Queue()
+    finished: dict[int, int] = {}                   # chunk start -> runs done in it
+    pool = ctx.Pool(jobs, initializer=_init_worker,
+                    initargs=(path, overrides, text, strategy, base, lockdep))
+    try:
+        pending: set[int] = set()
         nxt = 0
-        while nxt < len(starts) or pending:
+        while True:
             while nxt < len(starts) and len(pending) < 2 * jobs and \
                     (best is None or starts[nxt] < best.index):
                 s = starts[nxt]
-                pending[ex.submit(_chunk, s, min(s + size, runs))] = s
+                pool.apply_async(_chunk, (s, min(s + size, runs)), callback=results.put,
+                                 error_callback=results.put)
+                pending.add(s)
                 nxt += 1
-            if not pending:
+            # Chunks that start after the best failure cannot improve it.
+            if not pending or (best is not None and min(pending) > best.index):
                 break
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for f in done:
-                del pending[f]
-                s, n, out = f.result()
-                executed += n
-                if out is not None and (best is None or out.index < best.index):
-                    best = out
-            if best is not None:
-                # Chunks that start after the best failure cannot improve it.
-                for f, s in list(pending.items()):
-                    if s > best.index and f.cancel():
-                        del pending[f]
-                nxt = len(starts)       # later chunks all start after it
+            got = results.get()
+            if isinstance(got, BaseException):
+                raise got
+            s, n, out = got
+            pending.discard(s)
+            state["executed"] += n
+            finished[s] = n
+            if out is not None and (best is None or out.index < best.index):
+                best = out
+            while state["done"] < runs and \
+                    finished.get(state["done"]) == min(size, runs - state["done"]):
+                state["done"] += finished[state["done"]]
             if progress is not None:
-                progress(executed, runs)
-    return best, executed
+                progress(state["executed"], runs)
+    finally:
+        pool.terminate()                # at once, on Ctrl-C too: no worker outlives us
+        pool.join()
+    return best
 
 
 def replay_command(path, token, lockdep=True, overrides=None) -> str:

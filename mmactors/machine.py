@@ -1,9 +1,18 @@
 """The Machine: CPUs grouped into NUMA nodes, the engine, the locks, the
-workloads, built from a scenario; and the result of running it.
+subsystems and the workloads, built from a scenario; and the result of running it.
 
-Subsystems (the page allocator, lockdep, ...) attach to a machine as objects
-with an optional ``report(result: dict)`` method that adds their figures to
-the JSON result; the machine knows nothing else about them.
+How a machine is assembled (``Machine.__init__``, in this order):
+
+1. the engine, with the scenario's costs, seed and strategy;
+2. the subsystems of :data:`mmactors.scenario.SUBSYSTEMS`, in that order (lockdep,
+   physical memory, address spaces); each ``build(machine)`` returns the
+   subsystem object or None when the scenario does not use it, and the
+   machine keeps it in ``machine.subsystems[name]``;
+3. the workloads, one per ``[[workload]]``, from :data:`mmactors.workloads.KINDS`;
+4. their actors (one per CPU, usually), added to the engine.
+
+Subsystem objects may have a ``report(extra: dict)`` method that adds their
+figures to the JSON result; the machine knows nothing else about them.
 """
 from __future__ import annotations
 
@@ -14,25 +23,13 @@ from typing import Any
 from ._core.engine import Engine
 from ._core.errors import SimulationError
 from ._core.strategies import Strategy, make_strategy
-from .scenario import Scenario
-from .sync import Mutex, QSpinLock, RWLock, RWSemaphore, TicketSpinLock, format_lock_stat
-from .workloads import kinds
+from .scenario import SUBSYSTEMS, Scenario
+from .sync import LOCK_TYPES, lock_registry
+from .workloads import KINDS
 from .workqueue import Workqueues
 
-__all__ = ["Machine", "RunResult", "register_subsystem"]
+__all__ = ["Machine", "RunResult"]
 
-# Factories called with the machine before its workloads are built; each
-# returns a subsystem object (or None when the scenario does not use it).
-# A subsystem may have report(extra: dict) adding JSON keys and summary() -> str.
-_SUBSYSTEMS: list = []
-
-
-def register_subsystem(factory):
-    _SUBSYSTEMS.append(factory)
-    return factory
-
-_LOCK_TYPES = {"ticket": TicketSpinLock, "qspinlock": QSpinLock, "spinlock": QSpinLock,
-               "mutex": Mutex, "rwsem": RWSemaphore, "rwlock": RWLock}
 
 
 @dataclass
@@ -52,14 +49,9 @@ class RunResult:
     error: SimulationError | None
     end_reason: str
     wall_s: float
-    extra: dict = field(default_factory=dict)
+    exit_status: int = 0          # what `mmactors run` exits with (see cli.py)
+    extra: dict = field(default_factory=dict)   # JSON sections of workloads and subsystems
     machine: Any = None
-
-    @property
-    def exit_status(self) -> int:
-        if self.error is not None:
-            return self.error.exit_status
-        return self.extra.get("_exit_status", 0)
 
     def to_json(self) -> dict:
         d = {
@@ -72,9 +64,7 @@ class RunResult:
             "trace_sha256": self.trace_sha256,
             "error": self.error.to_json() if self.error is not None else None,
         }
-        for k, v in self.extra.items():
-            if not k.startswith("_"):
-                d[k] = v
+        d.update(self.extra)
         d["host"] = {"wall_s": round(self.wall_s, 3)}
         return d
 
@@ -91,8 +81,8 @@ class Machine:
         if isinstance(spec, Strategy):          # a ready strategy (Hypothesis's, a test's)
             self.strategy, self.seed = spec, seed
         else:
-            self.strategy, self.seed = make_strategy(spec, seed)
-        self.engine = Engine(seed=self.seed, strategy=self.strategy,
+            self.strategy, self.seed = make_strategy(spec, seed, scenario.digest)
+        self.engine = Engine(seed=self.seed, strategy=self.strategy, digest=scenario.digest,
                              duration_ns=scenario.run["duration_ns"], trace=trace,
                              costs=scenario.costs, node_of=self.node_of, progress=progress)
         self.costs = scenario.costs
@@ -102,15 +92,12 @@ class Machine:
         self.constants = sec.get("constants", {})  # [constants]
         self.locks: dict[str, Any] = {}
         self.workqueues = Workqueues(self)
-        self.subsystems: list[Any] = []
-        for factory in _SUBSYSTEMS:
-            sub = factory(self)
-            if sub is not None:
-                self.subsystems.append(sub)
-        self.workloads = []
-        reg = kinds()
-        for i, spec_ in enumerate(scenario.workloads):
-            self.workloads.append(reg[spec_["kind"]](self, spec_, i))
+        self.subsystems: dict[str, Any] = {}
+        for sub in SUBSYSTEMS:
+            obj = sub.build(self)
+            if obj is not None:
+                self.subsystems[sub.name] = obj
+        self.workloads = [KINDS[w["kind"]](self, w, i) for i, w in enumerate(scenario.workloads)]
         self._cpu_actors: list = []
         for w in self.workloads:
             for cpu, name, body in w.actors():
@@ -122,7 +109,7 @@ class Machine:
     def named_lock(self, name: str, kind: str):
         """The lock instance called ``name`` (one per name), created on first use."""
         lk = self.locks.get(name)
-        cls = _LOCK_TYPES[kind]
+        cls = LOCK_TYPES[kind]
         if lk is None:
             lk = self.locks[name] = cls(self.engine, name)
         elif type(lk) is not cls:
@@ -152,7 +139,7 @@ class Machine:
         res = RunResult(
             scenario=self.scenario.name, seed=self.seed, strategy=self.strategy.spec,
             replay_token=eng.replay_token(), virtual_ns=eng.now, ops=sum(per_cpu),
-            per_cpu_ops=per_cpu, locks=eng.locks.to_json(), events=eng.events,
+            per_cpu_ops=per_cpu, locks=lock_registry(eng).to_json(), events=eng.events,
             switches=eng.switches,
             trace_sha256=eng.trace.sha256() if eng.trace is not None else None,
             error=err, end_reason=eng.end_reason or "error", wall_s=wall, machine=self)
@@ -160,28 +147,27 @@ class Machine:
             rep = w.report()
             if rep:
                 res.extra.setdefault("workload_details", []).append(rep)
-            summ = getattr(w, "summary", None)
-            if summ is not None:
-                res.extra.setdefault("_summary", []).append(summ())
-        for s in self.subsystems:
-            rep = getattr(s, "report", None)
-            if rep is not None:
-                rep(res.extra)
-            summ = getattr(s, "summary", None)
-            if summ is not None:
-                text = summ()
-                if text:
-                    res.extra.setdefault("_summary", []).append(text)
+        for sub in list(self.subsystems.values()):
+            report = getattr(sub, "report", None)
+            if report is not None:
+                report(res.extra)
+        if err is not None:
+            res.exit_status = err.exit_status
+        else:
+            res.exit_status = max((getattr(sub, "exit_status", 0)
+                                   for sub in self.subsystems.values()), default=0)
         return res
+
+    def progress(self) -> float:
+        """How far the run is, 0..1: virtual time against the duration, or the
+        workloads' own progress when they all end on their own sooner."""
+        eng = self.engine
+        frac = eng.now / eng.duration_ns if eng.duration_ns else 0.0
+        own = [w.progress() for w in self.workloads]
+        if own and all(p is not None for p in own):
+            frac = max(frac, min(own))
+        return min(frac, 1.0)
 
     def queue_work_on(self, cpu: int, fn, name: str = "work"):
         """Run ``async fn(kworker)`` on ``cpu``'s kworker (kernel/workqueue.c)."""
         return self.workqueues.queue_work_on(cpu, fn, name)
-
-    def lock_stat(self, top: int | None = 10) -> str:
-        return format_lock_stat(self.engine.locks, top=top)
-
-
-# Lockdep registers its [lockdep] table and attaches itself through
-# register_subsystem (mmactors/lockdep/__init__.py).
-from . import lockdep as _lockdep  # noqa: E402,F401

@@ -1,196 +1,102 @@
-"""Scenario files: the TOML schema and its validation.
+"""Scenario files: the TOML schema, built from what each part of the model
+declares, and its validation.
 
-A scenario is a TOML file with these tables (later subsystems add their own
-through :func:`register_section`; workload kinds through
-``mmactors.workloads.register``):
+A scenario is a TOML file with these tables:
 
 ``name``, ``description``   strings, optional
-``[machine]``               cpus, nodes, ...
+``[machine]``               cpus, nodes, and the keys subsystems add (memory_mib, ...)
 ``[costs]``                 overrides of :class:`mmactors.costs.CostModel`
+``[sysctl]``, ``[kconfig]``, ``[constants]``   the kernel knobs subsystems model
 ``[[workload]]``            what the CPUs run; ``kind`` selects the schema
 ``[run]``                   duration_ns, seed, strategy
+and the tables subsystems and workload kinds own (``[lockdep]``, ``[[lock]]``).
+
+The assembly
+------------
+:data:`SUBSYSTEMS` lists every subsystem a machine can have, in the order
+:class:`~mmactors.machine.Machine` builds them; each is a
+:class:`~mmactors.schema.Subsystem` value its own module exports, with its
+knobs as data.  :data:`~mmactors.workloads.KINDS` is the table of workload
+kinds.  The schema is built from these two lists and nothing else: no part
+of the package registers anything by being imported.  Adding a subsystem is
+its module plus one line in :data:`SUBSYSTEMS`; adding a knob touches only
+the module that owns it.
 
 Every error is a :class:`ScenarioError`: one line naming the file, the line
-where known, and the key (``scenarios/x.toml:7: workload[0].think_ns: must be
-an integer >= 0, got -5``).  tomllib does not report positions of keys, so a
-small scanner (:class:`_Lines`) maps table paths and keys back to lines.
+where known, and the key (see :mod:`mmactors.schema`).
 """
 from __future__ import annotations
 
-import copy
+import hashlib
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from . import lockdep
 from ._core.errors import ScenarioError
+from ._core.strategies import StrategyError, make_strategy
 from .costs import CostModel
+from .mm import addrspace, physmem
+from .schema import (COST_MAX_NS, Ctx, Field, LineMap, Section, Subsystem, at_least, between,
+                     check_table, knob_section, nanoseconds, one_of)
+from .workloads import KINDS, validate_workload
 
-__all__ = ["Scenario", "ScenarioError", "load_scenario", "parse_scenario", "Field",
-           "check_table", "register_section", "apply_override", "find_scenario",
-           "list_scenarios", "DEFAULT_SCENARIO", "register_machine_field"]
+__all__ = ["Scenario", "ScenarioError", "load_scenario", "parse_scenario", "SUBSYSTEMS",
+           "apply_override", "find_scenario", "list_scenarios", "DEFAULT_SCENARIO",
+           "Field", "check_table", "at_least", "between", "one_of"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # The built-in default scenario ships inside the package, so it works from any install.
 DEFAULT_SCENARIO = PACKAGE_DIR / "data" / "default.toml"
 
-
-# --------------------------------------------------------------------- lines
-class _Lines:
-    """Where each table and key of a TOML text is, as far as a line scan can tell."""
-
-    _HDR = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-    _KEY = re.compile(r'^\s*("(?:[^"\\]|\\.)*"|\'[^\']*\'|[A-Za-z0-9_.\-]+)\s*=')
-
-    def __init__(self, text: str):
-        self.where: dict[tuple, int] = {}
-        counts: dict[str, int] = {}
-        cur: tuple = ()
-        for i, line in enumerate(text.splitlines(), 1):
-            m = self._HDR.match(line)
-            if m:
-                name = m.group(2).strip().strip('"')
-                if m.group(1) == "[[":
-                    idx = counts.get(name, 0)
-                    counts[name] = idx + 1
-                    cur = (name, idx)
-                else:
-                    cur = (name,)
-                self.where.setdefault(cur, i)
-                continue
-            m = self._KEY.match(line)
-            if m:
-                key = m.group(1).strip("\"'")
-                self.where.setdefault(cur + (key,), i)
-
-    def line(self, path: tuple) -> int | None:
-        while path:
-            if path in self.where:
-                return self.where[path]
-            path = path[:-1]
-        return None
-
-
-# -------------------------------------------------------------------- fields
-@dataclass
-class Field:
-    """One key of a table: its type, default, a check, and a line of doc."""
-    name: str
-    type: Any                       # a type or tuple of types (bool is never an int)
-    default: Any = None
-    required: bool = False
-    check: Callable[[Any], str | None] | None = None   # returns an error or None
-    doc: str = ""
-
-
-def _type_ok(value, typ) -> bool:
-    types = typ if isinstance(typ, tuple) else (typ,)
-    if isinstance(value, bool) and bool not in types:
-        return False
-    if float in types and isinstance(value, int) and not isinstance(value, bool):
-        return True
-    return isinstance(value, types)
-
-
-def _type_name(typ) -> str:
-    names = {int: "an integer", float: "a number", str: "a string", bool: "a boolean",
-             list: "a list", dict: "a table"}
-    types = typ if isinstance(typ, tuple) else (typ,)
-    return " or ".join(names.get(t, t.__name__) for t in types)
-
-
-class Ctx:
-    """Validation context: the file, its line map, and the path being checked."""
-
-    def __init__(self, path: str, lines: _Lines):
-        self.path, self.lines = path, lines
-
-    def error(self, tpath: tuple, key: str | None, msg: str) -> ScenarioError:
-        label = _label(tpath + ((key,) if key else ()))
-        line = self.lines.line(tpath + ((key,) if key else ()))
-        return ScenarioError(self.path, label, msg, line)
-
-
-def _label(path: tuple) -> str:
-    out = ""
-    for p in path:
-        if isinstance(p, int):
-            out += f"[{p}]"
-        else:
-            out += ("." if out else "") + (p if re.fullmatch(r"[A-Za-z0-9_\-]+", p) else f'"{p}"')
-    return out
-
-
-def check_table(ctx: Ctx, tpath: tuple, table: Any, spec: list[Field],
-                allow_extra: bool = False) -> dict:
-    """Validate ``table`` against ``spec``; return it with defaults filled in."""
-    if not isinstance(table, dict):
-        raise ctx.error(tpath, None, f"must be a table, got {type(table).__name__}")
-    by_name = {f.name: f for f in spec}
-    if not allow_extra:
-        for k in table:
-            if k not in by_name:
-                known = ", ".join(sorted(by_name)) or "none"
-                raise ctx.error(tpath, k, f"unknown key (known: {known})")
-    out = dict(table)
-    for f in spec:
-        if f.name not in table:
-            if f.required:
-                raise ctx.error(tpath, f.name, "is required")
-            out[f.name] = copy.deepcopy(f.default)
-            continue
-        v = table[f.name]
-        if not _type_ok(v, f.type):
-            raise ctx.error(tpath, f.name, f"must be {_type_name(f.type)}, got {v!r}")
-        if f.check is not None:
-            msg = f.check(v)
-            if msg:
-                raise ctx.error(tpath, f.name, msg)
-    return out
-
-
-def at_least(lo):
-    return lambda v: None if v >= lo else f"must be >= {lo}, got {v}"
-
-
-def between(lo, hi):
-    return lambda v: None if lo <= v <= hi else f"must be between {lo} and {hi}, got {v}"
-
-
-def one_of(*choices):
-    return lambda v: None if v in choices else \
-        f"must be one of {', '.join(map(str, choices))}, got {v!r}"
+# Every subsystem, in the order a machine builds them: the lock validator
+# first (so that it sees every lock taken while the rest boots), then physical
+# memory (as mm_core_init() brings up the page allocator), then address
+# spaces on top of it.
+SUBSYSTEMS: tuple[Subsystem, ...] = (lockdep.SUBSYSTEM, physmem.SUBSYSTEM, addrspace.SUBSYSTEM)
 
 
 # ------------------------------------------------------------------ sections
-MACHINE_FIELDS = [
+MACHINE_FIELDS = (
     Field("cpus", int, 4, check=between(1, 4096), doc="number of CPUs"),
     Field("nodes", int, 1, check=between(1, 64), doc="NUMA nodes; CPUs split evenly"),
-]
+)
 
-def register_machine_field(f: Field):
-    """Let a subsystem add a ``[machine]`` key (``memory_mib``, ...)."""
-    MACHINE_FIELDS.append(f)
-
-
-RUN_FIELDS = [
-    Field("duration_ns", int, 5_000_000, check=between(1, 10**13),
+RUN_FIELDS = (
+    Field("duration_ns", int, 5_000_000, check=nanoseconds(1),
           doc="virtual run time in nanoseconds"),
     Field("seed", int, 1, doc="seed of every random choice"),
     Field("strategy", str, "random", doc="random | random:P | pct:D | replay:TOKEN"),
-]
+)
 
-_cost_fields = [Field(f.name, int, f.default, check=at_least(0), doc=f.metadata["doc"])
-                for f in fields(CostModel)]
-
-# Extra top-level sections: name -> (validator(ctx, table) -> value, default).
-_SECTIONS: dict[str, tuple[Callable, Callable[[], Any]]] = {}
+COST_FIELDS = tuple(Field(f.name, int, f.default, check=nanoseconds(0, COST_MAX_NS),
+                          doc=f.metadata["doc"]) for f in fields(CostModel))
 
 
-def register_section(name: str, validate: Callable, default: Callable[[], Any]):
-    """Let a subsystem own a top-level table (``[sysctl]``, ``[kconfig]``, ``[[lock]]``)."""
-    _SECTIONS[name] = (validate, default)
+@dataclass(frozen=True)
+class Schema:
+    """Everything a scenario may say, gathered from the subsystems and kinds."""
+    machine: tuple
+    sections: dict            # name -> Section, in validation order
+    checks: tuple             # cross-key checks of the subsystems
+
+
+def build_schema(subsystems=SUBSYSTEMS, kinds=KINDS) -> Schema:
+    machine = MACHINE_FIELDS + tuple(f for s in subsystems for f in s.machine)
+    sections: dict[str, Section] = {}
+    for title in ("sysctl", "kconfig", "constants"):
+        knobs = [f for s in subsystems for f in getattr(s, title)]
+        sections[title] = knob_section(title, knobs)
+    for owner in list(subsystems) + list(kinds.values()):
+        for sec in owner.sections:
+            sections[sec.name] = sec
+    return Schema(machine, sections, tuple(s.check for s in subsystems if s.check))
+
+
+SCHEMA = build_schema()
 
 
 @dataclass
@@ -204,6 +110,9 @@ class Scenario:
     run: dict
     sections: dict = field(default_factory=dict)
     text: str = ""
+    needs: frozenset = frozenset()   # subsystems the workloads need ("physmem", ...)
+    digest: int = 0                  # short hash of what the run is made from (replay tokens)
+    overrides: tuple = ()            # the --set KEY=VALUE pairs applied to the file
 
     @property
     def cpus(self) -> int:
@@ -212,11 +121,7 @@ class Scenario:
 
 def parse_scenario(text: str, path: str = "<scenario>",
                    overrides: list[tuple[str, Any]] | None = None) -> Scenario:
-    from . import sysctl as _sysctl  # noqa: F401  (registers [sysctl], [kconfig], [constants])
-    from .workloads import validate_workload   # the registry of workload kinds
-
-    lines = _Lines(text)
-    ctx = Ctx(path, lines)
+    ctx = Ctx(path, LineMap(text))
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -228,27 +133,28 @@ def parse_scenario(text: str, path: str = "<scenario>",
     for key, value in overrides or []:
         apply_override(ctx, data, key, value)
 
-    known = {"name", "description", "machine", "costs", "workload", "run", *_SECTIONS}
+    schema = SCHEMA
+    known = {"name", "description", "machine", "costs", "workload", "run", *schema.sections}
     for k in data:
         if k not in known:
             raise ctx.error((), k, f"unknown table or key (known: {', '.join(sorted(known))})")
     for k in ("name", "description"):
         if k in data and not isinstance(data[k], str):
             raise ctx.error((), k, f"must be a string, got {data[k]!r}")
-    machine = check_table(ctx, ("machine",), data.get("machine", {}), MACHINE_FIELDS)
+    machine = check_table(ctx, ("machine",), data.get("machine", {}), schema.machine)
     if machine["cpus"] % machine["nodes"]:
         raise ctx.error(("machine",), "nodes",
                         f"{machine['cpus']} cpus do not split evenly over {machine['nodes']} nodes")
-    costs = check_table(ctx, ("costs",), data.get("costs", {}), _cost_fields)
+    costs = check_table(ctx, ("costs",), data.get("costs", {}), COST_FIELDS)
     run = check_table(ctx, ("run",), data.get("run", {}), RUN_FIELDS)
-    from ._core.strategies import StrategyError, make_strategy
+    digest = scenario_digest(data)
     try:
-        make_strategy(run["strategy"], run["seed"])
+        make_strategy(run["strategy"], run["seed"], digest)
     except StrategyError as e:
         raise ctx.error(("run",), "strategy", str(e)) from None
     sections = {}
-    for name, (validate, default) in _SECTIONS.items():
-        sections[name] = validate(ctx, data[name], machine) if name in data else default()
+    for name, sec in schema.sections.items():
+        sections[name] = sec.validate(ctx, data[name], machine) if name in data else sec.default()
     wl = data.get("workload", [])
     if isinstance(wl, dict):
         wl = [wl]
@@ -258,6 +164,12 @@ def parse_scenario(text: str, path: str = "<scenario>",
                  for i, w in enumerate(wl)]
     if not workloads:
         raise ctx.error((), "workload", "the scenario has no [[workload]]: nothing would run")
+    first: dict[str, int] = {}
+    for i, w in enumerate(workloads):
+        k = w["kind"]
+        if KINDS[k].one_per_scenario and first.setdefault(k, i) != i:
+            raise ctx.error(("workload", i), "kind", f"only one {k!r} workload per scenario "
+                            f"(workload[{first[k]}] is one)")
     claimed: dict[int, int] = {}
     for i, w in enumerate(workloads):
         for c in w["_cpus"]:
@@ -265,10 +177,24 @@ def parse_scenario(text: str, path: str = "<scenario>",
                 raise ctx.error(("workload", i), "cpus",
                                 f"cpu {c} is already used by workload[{claimed[c]}]")
             claimed[c] = i
+    needs = frozenset(n for w in workloads for n in KINDS[w["kind"]].needs)
+    parts = {"machine": machine, "sections": sections, "workloads": workloads, "needs": needs}
+    for check in schema.checks:
+        check(ctx, parts)
     return Scenario(path=path, name=data.get("name", Path(path).stem),
                     description=data.get("description", ""), machine=machine,
                     costs=CostModel(**costs), workloads=workloads, run=run,
-                    sections=sections, text=text)
+                    sections=sections, text=text, needs=needs, digest=digest,
+                    overrides=tuple((k, v) for k, v in overrides or []))
+
+
+def scenario_digest(data: dict) -> int:
+    """A 24-bit hash of everything in a scenario (after ``--set`` overrides)
+    but its seed and strategy: what a replay token must be replayed with.
+    Comments and key order do not change it."""
+    run = {k: v for k, v in data.get("run", {}).items() if k not in ("seed", "strategy")}
+    canon = json.dumps(dict(data, run=run), sort_keys=True, default=str)
+    return int(hashlib.sha256(canon.encode()).hexdigest()[:6], 16) or 1
 
 
 def load_scenario(path: str | Path, overrides=None) -> Scenario:
@@ -296,26 +222,35 @@ def apply_override(ctx: Ctx, data: dict, key: str, value: Any):
     if isinstance(value, str):
         value = _parse_value(value)
     parts = key.split(".")
+    if not key or any(not p for p in parts):
+        raise ScenarioError(ctx.path, key or "''", "--set: a key is names joined by dots, "
+                            "e.g. machine.cpus or workload.0.hold_ns")
     # Sysctl names contain dots: [sysctl] "vm.swappiness" -> sysctl.vm.swappiness
     if parts[0] in ("sysctl",) and len(parts) > 2:
         parts = [parts[0], ".".join(parts[1:])]
     cur = data
     for i, p in enumerate(parts[:-1]):
+        where = ".".join(parts[:i]) or "the scenario"
         if isinstance(cur, list):
             if not p.isdigit() or int(p) >= len(cur):
-                raise ScenarioError(ctx.path, key, f"--set: no element {p} in {'.'.join(parts[:i])}")
+                raise ScenarioError(ctx.path, key, f"--set: no element {p} in {where} "
+                                    f"(it has {len(cur)})")
             cur = cur[int(p)]
-        else:
-            if p == "workload" and "workload" in cur and not parts[i + 1].isdigit():
+        elif isinstance(cur, dict):
+            if p == "workload" and isinstance(cur.get("workload"), list) \
+                    and not parts[i + 1].isdigit():
                 # --set workload.hold_ns=... applies to every workload
                 for w in cur["workload"]:
-                    w[parts[-1]] = value
+                    if isinstance(w, dict):
+                        w[parts[-1]] = value
                 return
             cur = cur.setdefault(p, {})
-    last = parts[-1]
-    if isinstance(cur, list):
-        raise ScenarioError(ctx.path, key, "--set: name a key, not a list element")
-    cur[last] = value
+        else:
+            raise ScenarioError(ctx.path, key, f"--set: {where} is {cur!r}, not a table")
+    if not isinstance(cur, dict):
+        where = ".".join(parts[:-1])
+        raise ScenarioError(ctx.path, key, f"--set: {where} is {cur!r}, not a table")
+    cur[parts[-1]] = value
 
 
 # ----------------------------------------------------------------- discovery
@@ -324,6 +259,8 @@ def scenarios_dir() -> Path | None:
     an editable install), or $MMACTORS_SCENARIOS."""
     import os
     env = os.environ.get("MMACTORS_SCENARIOS")
+    if env and not Path(env).is_dir():
+        raise ScenarioError("$MMACTORS_SCENARIOS", None, f"{env}: no such directory")
     for cand in ([Path(env)] if env else []) + [PACKAGE_DIR.parent / "scenarios",
                                                 Path.cwd() / "scenarios"]:
         if cand.is_dir():

@@ -13,21 +13,29 @@ __all__ = ["sweep", "lock_loop_throughput", "lock_loop_scenario"]
 
 
 def _one(args):
-    text, overrides, seed = args
+    text, overrides, seed, lockdep = args
+    from . import lockdep as L
     from .machine import Machine
     from .scenario import parse_scenario
     scn = parse_scenario(text, "<sweep>", overrides)
-    res = Machine(scn, seed=seed, trace=False).run()
+    old = L.set_default(lockdep)
+    try:
+        res = Machine(scn, seed=seed, trace=False).run()
+    finally:
+        L.set_default(old)
     d = res.to_json()
     d.pop("host", None)
     return d
 
 
-def sweep(text: str, grid: dict[str, list], *, seed: int | None = None, jobs: int = 1):
-    """Run the scenario ``text`` for every combination of ``grid`` values."""
+def sweep(text: str, grid: dict[str, list], *, seed: int | None = None, jobs: int = 1,
+          lockdep: bool | None = None):
+    """Run the scenario ``text`` for every combination of ``grid`` values.
+    ``lockdep``: on or off for every run (None: as the scenario and
+    $MMACTORS_LOCKDEP say)."""
     keys = list(grid)
     combos = list(itertools.product(*(grid[k] for k in keys)))
-    tasks = [(text, list(zip(keys, c)), seed) for c in combos]
+    tasks = [(text, list(zip(keys, c)), seed, lockdep) for c in combos]
     if jobs <= 1:
         out = [_one(t) for t in tasks]
     else:
@@ -55,9 +63,10 @@ seed = {seed}
 """
 
 
-def lock_loop_throughput(lock: str, cpus_list, *, jobs: int = 1, **kw) -> dict[int, float]:
+def lock_loop_throughput(lock: str, cpus_list, *, jobs: int = 1, lockdep: bool | None = None,
+                         **kw) -> dict[int, float]:
     """Acquisitions per microsecond for each CPU count (Boyd-Wickizer's setup)."""
     text = lock_loop_scenario(lock, 1, **kw)
     dur = kw.get("duration_ns", 20_000_000)
-    rows = sweep(text, {"machine.cpus": list(cpus_list)}, jobs=jobs)
+    rows = sweep(text, {"machine.cpus": list(cpus_list)}, jobs=jobs, lockdep=lockdep)
     return {p["machine.cpus"]: r["workloads"]["ops"] / (dur / 1000) for p, r in rows}

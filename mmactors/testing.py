@@ -33,7 +33,7 @@ from ._core.strategies import ChoiceStrategy
 
 __all__ = ["Schedule", "schedules", "LockProgram", "lock_programs", "run_scenario",
            "lockdep_enabled", "lockdep_reports", "assert_clean", "assert_no_lockdep",
-           "install_strategy", "lockdep_on", "every_schedule"]
+           "install_strategy", "lockdep_on", "every_schedule", "run_selftest_case"]
 
 
 # ---------------------------------------------------------------- lockdep
@@ -94,6 +94,7 @@ class Schedule:
         self._plan = None
         self.last: ChoiceStrategy | None = None
         self.seed: int | None = None
+        self.digest = 0                      # the scenario's, once run
 
     BLOCK = 16
 
@@ -143,7 +144,7 @@ class Schedule:
     def token(self, seed: int | None = None) -> str:
         s = self.seed if seed is None else seed
         fields = self.last.token_fields() if self.last is not None else [3, 0]
-        return encode_token(1 if s is None else s, fields)
+        return encode_token(1 if s is None else s, fields, self.digest)
 
     def __repr__(self):
         if self.last is None:
@@ -183,17 +184,10 @@ def _schedule_strategy(p, max_preemptions, max_decisions):
 
 
 def install_strategy(machine, strategy) -> None:
-    """Run ``machine`` under ``strategy`` (a Strategy object, e.g. a
-    Schedule's) instead of the one it was built with.  Heap entries are
-    re-keyed with the new strategy's priorities."""
-    import heapq
+    """Run ``machine`` (or a bare engine) under ``strategy`` (a Strategy
+    object, e.g. a Schedule's) instead of the one it was built with."""
     eng = machine.engine if hasattr(machine, "engine") else machine
-    eng.strategy = strategy
-    strategy.attach(eng)
-    eng._prio = strategy.prio
-    eng._decide = strategy.choose if strategy.preemptive else None
-    eng._heap = [(t, strategy.prio(a) if a is not None else p, s, a) for t, p, s, a in eng._heap]
-    heapq.heapify(eng._heap)
+    eng.set_strategy(strategy)
     if hasattr(machine, "strategy"):
         machine.strategy = strategy
 
@@ -241,12 +235,11 @@ def run_scenario(scenario, *, schedule: Schedule | None = None, seed: int | None
     scn = _scenario(scenario, overrides)
     seed_ = scn.run["seed"] if seed is None else seed
     if schedule is not None:
-        # ChoiceStrategy with no choices: prio 0 like the schedule's, so the
-        # heap keys are the ones a replay of the schedule's token builds.
-        m = Machine(scn, seed=seed_, strategy="replay:" + encode_token(seed_, [3, 0]),
-                    trace=trace)
-        install_strategy(m, schedule.strategy())
+        # The schedule's ChoiceStrategy from the start (prio 0), so the heap
+        # keys are the ones a replay of the schedule's token builds.
+        m = Machine(scn, seed=seed_, strategy=schedule.strategy(), trace=trace)
         schedule.seed = seed_
+        schedule.digest = scn.digest
     else:
         m = Machine(scn, seed=seed_, strategy=strategy, trace=trace)
     if lockdep is True:
@@ -270,6 +263,26 @@ def _note(text: str) -> None:
         note(text)
     except Exception:  # noqa: BLE001 - not inside @given
         pass
+
+
+# ------------------------------------------------- lib/locking-selftest.c
+def run_selftest_case(case):
+    """Run one case of :mod:`mmactors.lockdep.selftest` as a one-CPU machine
+    with a fresh lockdep; returns (debug_locks, reports, result):
+    debug_locks is 1 if lockdep stayed silent, as dotest() compares it with
+    the case's ``expected``."""
+    from .lockdep import lockdep_of
+    from .machine import Machine
+    from .scenario import parse_scenario
+    scn = parse_scenario(case.scenario_text(), f"<selftest {case.name}>")
+    m = Machine(scn, trace=False)
+    res = m.run()
+    ld = lockdep_of(m)
+    reports = list(ld.reports) if ld is not None else []
+    if res.error is not None and not reports:
+        raise RuntimeError(f"{case.name}: the run failed without a lockdep report: "
+                           f"{res.error.report()}")
+    return (0 if reports else 1), reports, res
 
 
 # ------------------------------------------------------------ lock programs

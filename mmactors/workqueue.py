@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 
+from ._core import ActorState
 from .sync.completion import Completion
 
 __all__ = ["Workqueues", "Work"]
@@ -72,7 +73,7 @@ class Workqueues:
                                 node=self.machine.node_of[cpu])
             return work
         w.queue.append(work)
-        if w.idle and w.actor.state == "parked":
+        if w.idle and w.actor.state is ActorState.PARKED:
             w.idle = False
             eng.wake(w.actor, eng.now + eng.costs.wakeup_ns)
         return work

@@ -118,7 +118,7 @@ def test_default_run_and_scenarios_listing():
     assert "default (built-in)" in r.stdout
     r = cli("run", "lock-scaling", "--cpus", "4", "--duration", "100000")
     assert "lock_stat version 0.4" in r.stdout and "&lock_loop->lock" in r.stdout
-    assert "replay token: v1" in r.stdout
+    assert "replay token: v2" in r.stdout
 
 
 def test_costs_listing():

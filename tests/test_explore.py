@@ -78,9 +78,10 @@ def test_cli_fuzz_and_replay(tmp_path):
 
 
 @pytest.mark.parametrize("args,msg", [
-    (["--strategy", "replay:v1abc"], "use `mmactors run --strategy replay"),
+    (["--strategy", "replay:v1abc"], "use `mmactors run SCENARIO --strategy replay"),
     (["--strategy", "bogus"], "unknown strategy"),
-    (["--runs", "0"], "--runs and --jobs must be >= 1"),
+    (["--runs", "0"], "fuzz: --runs must be >= 1"),
+    (["--jobs", "0"], "fuzz: --jobs must be >= 1"),
 ])
 def test_cli_fuzz_bad_input(args, msg):
     r = _cli("fuzz", SCN, *args)

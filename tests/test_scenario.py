@@ -52,14 +52,14 @@ def _err(text):
     ("cpus = 48", "cpus = true", "bad.toml:2: machine.cpus: must be an integer"),
     ("nodes = 1", "nodes = 5", "bad.toml:3: machine.nodes: 48 cpus do not split evenly"),
     ("line_transfer_ns = 100", "line_transfer_ns = -1",
-     "bad.toml:6: costs.line_transfer_ns: must be >= 0"),
+     "bad.toml:6: costs.line_transfer_ns: must be between 0 and 1,000,000,000 ns"),
     ("line_transfer_ns = 100", "line_xfer_ns = 1", "bad.toml:6: costs.line_xfer_ns: unknown key"),
     ('kind = "lock-loop"', 'kind = "lock-lop"', "bad.toml:9: workload[0].kind: unknown workload kind"),
     ('cpus = "all"', "cpus = [0, 99]", "bad.toml:10: workload[0].cpus: cpu 99 does not exist"),
     ('cpus = "all"', "cpus = [1, 1]", "bad.toml:10: workload[0].cpus: lists a CPU twice"),
     ('cpus = "all"', 'cpus = "some"', "bad.toml:10: workload[0].cpus: must be \"all\""),
     ('lock = "ticket"', 'lock = "spinny"', "bad.toml:11: workload[0].lock: must be one of"),
-    ("think_ns = 20000", "think_ns = -5", "bad.toml:12: workload[0].think_ns: must be >= 0"),
+    ("think_ns = 20000", "think_ns = -5", "bad.toml:12: workload[0].think_ns: must be between 0 and"),
     ("hold_ns = 400", "hold_ns = 4.5", "bad.toml:13: workload[0].hold_ns: must be an integer"),
     ("hold_ns = 400", "hold_ms = 4", "bad.toml:13: workload[0].hold_ms: unknown key"),
     ("duration_ns = 20000000", "duration_ns = 0", "bad.toml:16: run.duration_ns: must be between"),
@@ -107,7 +107,7 @@ def test_cli_bad_scenario_is_one_line_exit_2(tmp_path):
     p.write_text(GOOD.replace("think_ns = 20000", "think_ns = -5"))
     r = _cli("run", str(p))
     assert r.returncode == 2
-    assert r.stderr.strip() == f"mmactors: {p}:12: workload[0].think_ns: must be >= 0, got -5"
+    assert r.stderr.strip() == f"mmactors: {p}:12: workload[0].think_ns: must be between 0 and 10,000,000,000,000 ns, got -5"
     assert "Traceback" not in r.stderr and r.stdout == ""
 
 
@@ -121,3 +121,23 @@ def test_cli_missing_file_and_bad_options(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr
     r = _cli("run", "--set", "machine.cpus=0", "--quiet")
     assert r.returncode == 2 and "machine.cpus: must be between 1 and 4096" in r.stderr
+
+
+def test_two_race_workloads_are_refused_at_validation():
+    """The machine has one memory model: a second race workload is a scenario
+    error found while validating, with its line, not while building."""
+    text = """
+[machine]
+cpus = 4
+[[workload]]
+kind = "race"
+program = "page-counter"
+cpus = [0, 1]
+[[workload]]
+kind = "race"
+program = "lru-isolate"
+cpus = [2, 3]
+"""
+    with pytest.raises(ScenarioError) as ei:
+        parse_scenario(text, "two.toml")
+    assert str(ei.value).startswith("two.toml:9: workload[1].kind: only one 'race' workload")

@@ -80,7 +80,7 @@ def test_schedule_repr_and_token_replay():
                          rep=repr(schedule))
 
     check()
-    assert found["rep"].startswith("Schedule(preemptions=") and "replay='v1" in found["rep"]
+    assert found["rep"].startswith("Schedule(preemptions=") and "replay='v2" in found["rep"]
     again = run_scenario(text, strategy="replay:" + found["tok"], lockdep=False, trace=True)
     assert again.trace_sha256 == found["sha"] and again.virtual_ns == found["ns"]
 

@@ -33,7 +33,7 @@ duration_ns = 10_000_000_000
 
 
 def pft_curve(cpus, mode="threads", *, mapping_mib=128, touch="cacheline", overrides=(),
-              jobs=1):
+              jobs=1, lockdep=None):
     """{(per_vma_lock, cpus): pft's workload report} for both lock settings."""
     text = TEMPLATE.format(mode=mode, mapping_mib=mapping_mib, touch=touch,
                            memory_mib=max(4096, 4 * mapping_mib))
@@ -41,7 +41,7 @@ def pft_curve(cpus, mode="threads", *, mapping_mib=128, touch="cacheline", overr
     for k, v in overrides:
         grid[k] = [v]
     out = {}
-    for p, r in sweep(text, grid, jobs=jobs):
+    for p, r in sweep(text, grid, jobs=jobs, lockdep=lockdep):
         (d,) = r["workload_details"]
         out[(p["kconfig.CONFIG_PER_VMA_LOCK"], p["machine.cpus"])] = d
     return out

@@ -32,7 +32,7 @@ duration_ns = {duration}
 
 
 def wis_curve(test, cpus, mode, *, region_mib=4, duration=1_000_000, memory_mib=None,
-              overrides=(), jobs=1):
+              overrides=(), jobs=1, lockdep=None):
     """{cpus: result-json} for one test and mode."""
     if memory_mib is None:
         # Big enough that pcp high (a fraction of managed pages per CPU) is not
@@ -43,7 +43,7 @@ def wis_curve(test, cpus, mode, *, region_mib=4, duration=1_000_000, memory_mib=
     grid = {"machine.cpus": list(cpus), "workload.0.mode": [mode]}
     for k, v in overrides:
         grid[k] = [v]
-    return {p["machine.cpus"]: r for p, r in sweep(text, grid, jobs=jobs)}
+    return {p["machine.cpus"]: r for p, r in sweep(text, grid, jobs=jobs, lockdep=lockdep)}
 
 
 def top_waits(result, n=3):

@@ -39,6 +39,7 @@ preemption", so Hypothesis shrinks towards the natural schedule.
 """
 from __future__ import annotations
 
+import enum
 import heapq
 import random
 from typing import Any, Callable
@@ -46,14 +47,25 @@ from typing import Any, Callable
 import outcome
 import trio
 
-from .errors import ActorError, Deadlock, SimulationError
+from .errors import ActorError, Deadlock, Interrupted, SimulationError
 from .replay import encode_token
 from .strategies import Strategy
 from .trace import Trace
 
-__all__ = ["Engine", "Actor"]
+__all__ = ["Engine", "Actor", "ActorState"]
 
-_READY, _RUNNING, _PARKED, _DONE = "ready", "running", "parked", "done"
+
+class ActorState(enum.Enum):
+    """Where an actor is: in the heap (READY), holding the baton (RUNNING),
+    blocked until someone wakes it (PARKED), or finished (DONE)."""
+    READY = "ready"
+    RUNNING = "running"
+    PARKED = "parked"
+    DONE = "done"
+
+
+_READY, _RUNNING, _PARKED, _DONE = (ActorState.READY, ActorState.RUNNING, ActorState.PARKED,
+                                    ActorState.DONE)
 
 _reschedule = trio.lowlevel.reschedule
 _wait_rescheduled = trio.lowlevel.wait_task_rescheduled
@@ -94,7 +106,7 @@ class Actor:
         self._fn = fn
 
     def __repr__(self):
-        return f"<Actor {self.name} cpu{self.cpu} {self.state}>"
+        return f"<Actor {self.name} cpu{self.cpu} {self.state.value}>"
 
     # Convenience: workloads write ``await cpu.spend(ns)``.
     def spend(self, ns: int):
@@ -106,12 +118,12 @@ class Engine:
 
     def __init__(self, *, seed: int = 1, strategy: Strategy | None = None,
                  duration_ns: int | None = None, trace: bool = True,
-                 costs=None, node_of=None,
+                 costs=None, node_of=None, digest: int = 0,
                  progress: Callable[[int, int], None] | None = None):
         from ..costs import CostModel
-        from ..sync.lockstat import LockRegistry
         from .strategies import RandomStrategy
         self.seed = int(seed)
+        self.digest = digest          # the scenario's short hash, carried in replay tokens
         self.strategy = strategy if strategy is not None else RandomStrategy()
         self.duration_ns = duration_ns
         self.now = 0
@@ -129,7 +141,10 @@ class Engine:
         self.end_reason = None
         self.costs = costs if costs is not None else CostModel()
         self.node_of = node_of if node_of is not None else _AllNodeZero()
-        self.locks = LockRegistry()   # lock classes, lock_stat, the lockdep hook
+        # Per-run state of the layers above (the lock classes of mmactors.sync,
+        # ...), keyed by whoever owns it, as trio.lowlevel.RunVar keeps it:
+        # the engine itself never looks inside.
+        self.runvars: dict = {}
         self._heap: list = []
         self._seq = 0
         self._started = 0
@@ -137,9 +152,20 @@ class Engine:
         self._done = None
         self._progress = progress
         self._next_progress = 1 << 16 if progress is not None else 1 << 62
-        self.strategy.attach(self)
-        self._prio = self.strategy.prio
-        self._decide = self.strategy.choose if self.strategy.preemptive else None
+        self.set_strategy(self.strategy)
+
+    def set_strategy(self, strategy: Strategy) -> None:
+        """Decide with ``strategy`` from now on (before the run, or to swap in
+        a Hypothesis schedule).  Pending heap entries are re-keyed with its
+        priorities."""
+        self.strategy = strategy
+        strategy.attach(self)
+        self._prio = strategy.prio
+        self._decide = strategy.choose if strategy.preemptive else None
+        if self._heap:
+            self._heap = [(t, strategy.prio(a) if a is not None else p, s, a)
+                          for t, p, s, a in self._heap]
+            heapq.heapify(self._heap)
 
     # ------------------------------------------------------------------ setup
     def add_actor(self, name: str, fn: Callable[[Actor], Any], *, cpu: int = 0,
@@ -170,8 +196,19 @@ class Engine:
 
     # --------------------------------------------------------------- running
     def run(self):
-        """Run to completion (synchronously, inside a fresh ``trio.run``)."""
-        trio.run(self.run_async)
+        """Run to completion (synchronously, inside a fresh ``trio.run``).  A
+        Ctrl-C (KeyboardInterrupt) ends the run with :class:`Interrupted`,
+        the clock and counters left where the run stopped."""
+        try:
+            trio.run(self.run_async)
+        except BaseException as e:          # noqa: B036 - KeyboardInterrupt, maybe in a group
+            if not _is_interrupt(e):
+                raise
+            self.finished = True
+            self.end_reason = "interrupted"
+            self.current = None
+            raise Interrupted(f"stopped after {self.events:,} events",
+                              now=self.now, token=self.replay_token()) from None
         return self
 
     async def run_async(self):
@@ -341,7 +378,8 @@ class Engine:
     async def sync(self):
         """Pay the current actor's debt before it touches shared state, so that
         every shared-state decision happens at the right virtual time.  Free
-        (no scheduling point) when there is no debt."""
+        (no scheduling point) when there is no debt; hot paths test
+        ``actor.debt`` first and skip the call: ``if me.debt: await eng.sync()``."""
         if self.current.debt:
             await self.spend(0)
 
@@ -364,8 +402,8 @@ class Engine:
 
     def wake(self, a: Actor, at_ns: int | None = None) -> None:
         """Make a parked actor runnable at ``at_ns`` (default: now)."""
-        if a.state != _PARKED:
-            raise RuntimeError(f"wake of {a.name}, which is {a.state}")
+        if a.state is not _PARKED:
+            raise RuntimeError(f"wake of {a.name}, which is {a.state.value}")
         t = self.now if at_ns is None else at_ns
         if t < self.now:
             raise ValueError("cannot wake an actor in the past")
@@ -397,7 +435,7 @@ class Engine:
         """Parking ``me`` closes a cycle of waits?  Then it is a deadlock."""
         hs = self._holders(me.waiting_on)
         for h in hs:
-            if h.state == _PARKED or h is me:
+            if h.state is _PARKED or h is me:
                 break
         else:
             return                    # the common case: the holder is running
@@ -408,7 +446,7 @@ class Engine:
             for h in self._holders(a.waiting_on):
                 if h is me:
                     return True
-                if h.state == _PARKED and h.id not in seen:
+                if h.state is _PARKED and h.id not in seen:
                     seen.add(h.id)
                     path.append(h)
                     if dfs(h):
@@ -439,7 +477,7 @@ class Engine:
 
     def _stalled(self):
         """Nothing is runnable.  Either everyone finished, or a deadlock."""
-        parked = [a for a in self.actors if a.state == _PARKED]
+        parked = [a for a in self.actors if a.state is _PARKED]
         if not parked:
             self._finish("done")
             return
@@ -448,7 +486,7 @@ class Engine:
             path, seen = [a], {a.id}
             cur = a
             while True:
-                hs = [h for h in self._holders(cur.waiting_on) if h.state == _PARKED]
+                hs = [h for h in self._holders(cur.waiting_on) if h.state is _PARKED]
                 if not hs:
                     break
                 h = hs[0]
@@ -470,10 +508,16 @@ class Engine:
 
     # --------------------------------------------------------------- replay
     def replay_token(self) -> str:
-        return encode_token(self.seed, self.strategy.token_fields())
+        return encode_token(self.seed, self.strategy.token_fields(), self.digest)
 
-    def host_info(self, wall_s: float) -> dict:
-        return {"wall_s": round(wall_s, 4)}
+
+def _is_interrupt(e: BaseException) -> bool:
+    """A KeyboardInterrupt, bare or inside trio's exception groups."""
+    if isinstance(e, KeyboardInterrupt):
+        return True
+    if isinstance(e, BaseExceptionGroup):
+        return e.subgroup(lambda x: isinstance(x, KeyboardInterrupt)) is not None
+    return False
 
 
 class _AllNodeZero:

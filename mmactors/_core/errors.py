@@ -5,7 +5,7 @@ reproducible with ``mmactors run SCENARIO --strategy replay:TOKEN``.
 """
 from __future__ import annotations
 
-__all__ = ["SimulationError", "ActorError", "Deadlock", "ScenarioError"]
+__all__ = ["SimulationError", "ActorError", "Deadlock", "Interrupted", "ScenarioError"]
 
 
 class SimulationError(Exception):
@@ -71,10 +71,25 @@ class Deadlock(SimulationError):
         return d
 
 
+class Interrupted(SimulationError):
+    """The run was stopped by the user (Ctrl-C, SIGINT) before it ended."""
+
+    exit_status = 130                 # 128 + SIGINT, as a shell reports it
+    kind = "interrupted"
+
+    def report(self) -> str:
+        return f"interrupted at {self.now:,} ns of virtual time: {self.message}"
+
+
 class ScenarioError(Exception):
     """Bad input: one line naming the file, the line where known and the key."""
 
     def __init__(self, path: str, key: str | None, message: str, line: int | None = None):
         self.path, self.key, self.line, self.message = path, key, line, message
         loc = path + (f":{line}" if line else "")
-        super().__init__(f"{loc}: {key + ': ' if key else ''}{message}")
+        # One line whatever the input held: control characters are escaped.
+        super().__init__(_one_line(f"{loc}: {key + ': ' if key else ''}{message}"))
+
+
+def _one_line(s: str) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in s)

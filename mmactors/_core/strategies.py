@@ -185,6 +185,13 @@ class ChoiceStrategy(Strategy):
         return out
 
 
+def _number(text: str, typ, message: str):
+    try:
+        return typ(text)
+    except ValueError:
+        raise StrategyError(f"{message}, got {text!r}") from None
+
+
 def _from_fields(fields: list[int]) -> Strategy:
     if not fields:
         raise TokenError("token has no strategy")
@@ -202,10 +209,12 @@ def _from_fields(fields: list[int]) -> Strategy:
     raise TokenError("token names an unknown strategy")
 
 
-def make_strategy(spec: str, seed: int) -> tuple[Strategy, int]:
+def make_strategy(spec: str, seed: int, digest: int = 0) -> tuple[Strategy, int]:
     """Parse ``random``, ``random:P``, ``pct:D``, ``pct:D:K``, ``replay:TOKEN``.
 
     Returns the strategy and the seed to use (a replay token carries its own).
+    ``digest``: the short hash of the scenario and options the run is made
+    from; a replay token made for another one is refused (0: not checked).
     """
     spec = spec.strip()
     name, _, arg = spec.partition(":")
@@ -213,7 +222,7 @@ def make_strategy(spec: str, seed: int) -> tuple[Strategy, int]:
         if name == "random":
             if not arg:
                 return RandomStrategy(), seed
-            p = float(arg)
+            p = _number(arg, float, "random:P needs a probability P, as random:0.05")
             if not 0.0 <= p <= 1.0:
                 raise StrategyError("random:P needs 0 <= P <= 1")
             return RandomStrategy(round(p * 1_000_000)), seed
@@ -221,15 +230,19 @@ def make_strategy(spec: str, seed: int) -> tuple[Strategy, int]:
             d, _, k = arg.partition(":")
             if not d:
                 raise StrategyError("pct needs a depth, as pct:3")
-            return PCTStrategy(int(d), int(k) if k else 1000), seed
+            return PCTStrategy(_number(d, int, "pct:D needs an integer depth D, as pct:3"),
+                               _number(k, int, "pct:D:K needs an integer K, as pct:3:1000")
+                               if k else 1000), seed
         if name == "replay":
-            s, fields = decode_token(arg)
+            s, fields, tok_digest = decode_token(arg)
+            if digest and tok_digest and digest != tok_digest:
+                raise StrategyError(
+                    f"the replay token was made for another scenario or other options "
+                    f"(its scenario hash is {tok_digest:06x}, this run's is {digest:06x}): "
+                    f"replay with the scenario, --set and --cpus/--duration of the run that "
+                    f"printed it")
             return _from_fields(fields), s
     except TokenError as e:
         raise StrategyError(str(e)) from None
-    except ValueError as e:
-        if isinstance(e, StrategyError):
-            raise
-        raise StrategyError(f"bad strategy {spec!r}: {e}") from None
     raise StrategyError(f"unknown strategy {spec!r} (expected random, random:P, pct:D, "
                         f"pct:D:K or replay:TOKEN)")

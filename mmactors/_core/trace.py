@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+from .files import atomic_write
+
 __all__ = ["Trace"]
 
 
@@ -53,5 +55,4 @@ class Trace:
         return hashlib.sha256(self.to_bytes()).hexdigest()
 
     def write(self, path: str):
-        with open(path, "wb") as f:
-            f.write(self.to_bytes())
+        atomic_write(path, self.to_bytes())

@@ -13,7 +13,7 @@ scenario, ``MMACTORS_LOCKDEP=1`` in the environment, or (in tests)
 A run with a report exits with status 4; ``--json`` carries
 ``"lockdep": {"reports": [{"kind": ..., "classes": [...], "text": ...}]}``.
 The validator is :class:`~mmactors.lockdep.core.Lockdep`; the irq-state
-helpers for model code are in :mod:`mmactors.lockdep.irq`; the mm lock order
+helpers for model code are in :mod:`mmactors.sync.irq` (re-exported here); the mm lock order
 table is :mod:`mmactors.lockdep.hierarchy`; the port of
 lib/locking-selftest.c is :mod:`mmactors.lockdep.selftest`.
 """
@@ -21,16 +21,18 @@ from __future__ import annotations
 
 import os
 
-from ..machine import register_subsystem
-from ..scenario import Field, check_table, one_of, register_section
+from ..schema import Field, Section, Subsystem, check_table, one_of
 from .core import HeldLock, Lockdep, LockdepClass
-from .irq import (hardirq_enter, hardirq_exit, local_bh_disable, local_bh_enable,
-                  local_irq_disable, local_irq_enable, local_irq_restore, local_irq_save,
-                  softirq_enter, softirq_exit)
+from ..sync.irq import (hardirq_enter, hardirq_exit, local_bh_disable, local_bh_enable,
+                        local_irq_disable, local_irq_enable, local_irq_restore, local_irq_save,
+                        softirq_enter, softirq_exit)
+from ..sync.lockstat import lock_registry
 from .report import KINDS, LockdepError, LockdepReport
 
 __all__ = ["Lockdep", "LockdepClass", "HeldLock", "LockdepError", "LockdepReport", "KINDS",
-           "attach", "lockdep_of", "set_default", "default_enabled", "LOCKDEP_FIELDS",
+           "attach", "detach", "lockdep_of", "set_default", "default_enabled", "env_default",
+           "LOCKDEP_FIELDS",
+           "SUBSYSTEM",
            "local_irq_disable", "local_irq_enable", "local_irq_save", "local_irq_restore",
            "local_bh_disable", "local_bh_enable", "hardirq_enter", "hardirq_exit",
            "softirq_enter", "softirq_exit"]
@@ -52,7 +54,6 @@ def _defaults():
     return {f.name: f.default for f in LOCKDEP_FIELDS}
 
 
-register_section("lockdep", _validate, _defaults)
 
 # Process-wide default when a scenario does not say: None = ask the environment.
 _DEFAULT: list = [None]
@@ -66,34 +67,48 @@ def set_default(enabled: bool | None) -> bool | None:
     return old
 
 
+_ON, _OFF = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+
+
+def env_default() -> bool:
+    """$MMACTORS_LOCKDEP: 1/true/yes/on or 0/false/no/off (unset: off)."""
+    v = os.environ.get("MMACTORS_LOCKDEP", "").strip().lower()
+    if v in _ON:
+        return True
+    if v in _OFF:
+        return False
+    raise ValueError(f"MMACTORS_LOCKDEP={os.environ['MMACTORS_LOCKDEP']!r}: expected "
+                     "1, true, yes or on (lockdep on), or 0, false, no or off")
+
+
 def default_enabled() -> bool:
     if _DEFAULT[0] is not None:
         return bool(_DEFAULT[0])
-    return os.environ.get("MMACTORS_LOCKDEP", "").strip().lower() in ("1", "true", "yes", "on")
+    return env_default()
 
 
 class LockdepSubsystem:
-    """What a machine carries: adds ``"lockdep"`` to the JSON result and a line
-    to the summary; a report without a stopped run still exits with 4."""
+    """What a machine carries (``machine.subsystems["lockdep"]``): adds
+    ``"lockdep"`` to the JSON result and a line to the summary; a report
+    without a stopped run still exits with 4."""
 
     def __init__(self, machine, ld: Lockdep):
         self.machine = machine
         self.lockdep = ld
 
+    @property
+    def exit_status(self) -> int:
+        return LockdepError.exit_status if self.lockdep.reports else 0
+
     def report(self, extra: dict):
         extra["lockdep"] = self.lockdep.to_json()
-        if self.lockdep.reports:
-            extra.setdefault("_exit_status", 4)
-
-    def summary(self) -> str:
-        return self.lockdep.summary()
 
 
 def attach(machine, *, stop=None, rwlock_read=None, hierarchy=None) -> Lockdep:
     """Attach lockdep to ``machine`` (a Machine, or a bare Engine) before it
     runs; options default to the scenario's ``[lockdep]`` table."""
     eng = getattr(machine, "engine", machine)
-    cur = _in_slot(eng.locks.validator)
+    cur = lock_registry(eng).find(Lockdep)
     if cur is not None:
         if (stop is None or stop == cur.stop) and \
                 (rwlock_read is None or rwlock_read == cur.rwlock_read) and \
@@ -109,38 +124,30 @@ def attach(machine, *, stop=None, rwlock_read=None, hierarchy=None) -> Lockdep:
                  hierarchy=cfg["hierarchy"] if hierarchy is None else hierarchy)
     ld.attach()
     if hasattr(machine, "subsystems"):
-        machine.subsystems.append(LockdepSubsystem(machine, ld))
+        machine.subsystems["lockdep"] = LockdepSubsystem(machine, ld)
     return ld
 
 
 def detach(machine) -> None:
     eng = getattr(machine, "engine", machine)
-    v = _in_slot(eng.locks.validator)
+    v = lock_registry(eng).find(Lockdep)
     if v is not None:
         v.detach()
     if hasattr(machine, "subsystems"):
-        machine.subsystems[:] = [s for s in machine.subsystems
-                                 if not isinstance(s, LockdepSubsystem)]
+        machine.subsystems.pop("lockdep", None)
 
 
 def lockdep_of(machine_or_result) -> Lockdep | None:
     """The Lockdep attached to a Machine, an Engine or a RunResult's machine."""
     m = getattr(machine_or_result, "machine", None) or machine_or_result
     eng = getattr(m, "engine", m)
-    locks = getattr(eng, "locks", None)
-    return _in_slot(getattr(locks, "validator", None))
+    if not hasattr(eng, "runvars"):
+        return None
+    return lock_registry(eng).find(Lockdep)
 
 
-def _in_slot(v) -> "Lockdep | None":
-    """The Lockdep in a validator slot, alone or inside a ValidatorMux."""
-    if isinstance(v, Lockdep):
-        return v
-    find = getattr(v, "find", None)
-    return find(Lockdep) if find is not None else None
-
-
-@register_subsystem
-def _factory(machine):
+def build(machine) -> LockdepSubsystem | None:
+    """Lockdep for a machine whose scenario (or the process default) turns it on."""
     cfg = machine.scenario.sections.get("lockdep") or {}
     enabled = cfg.get("enabled")
     if enabled is None:
@@ -152,3 +159,7 @@ def _factory(machine):
                  hierarchy=cfg.get("hierarchy", True))
     ld.attach()
     return LockdepSubsystem(machine, ld)
+
+
+SUBSYSTEM = Subsystem("lockdep", sections=(Section("lockdep", _validate, _defaults),),
+                      build=build, doc="lock-order validation")

@@ -61,8 +61,8 @@ from __future__ import annotations
 from collections import deque
 
 from ..sync.lock import site_name
-from ..sync.lockstat import Validator
-from .irq import irq_state
+from ..sync.irq import irq_state
+from ..sync.lockstat import Validator, add_validator, remove_validator
 from .report import KINDS, LockdepError, LockdepReport, kernel_ident
 
 __all__ = ["Lockdep", "LockdepClass", "HeldLock"]
@@ -291,19 +291,12 @@ class Lockdep(Validator):
 
     # --------------------------------------------------------------- attach
     def attach(self):
-        # Alone in the slot when it is free (no multiplexing cost); beside the
-        # race detector (or any other validator) when it is not.
-        from ..sync.lockstat import add_validator
-        reg = self.engine.locks
-        if reg.validator is None:
-            reg.validator = self
-        else:
-            add_validator(reg, self)
+        """Watch every lock of the engine's run (beside any other validator)."""
+        add_validator(self.engine, self)
         return self
 
     def detach(self):
-        from ..sync.lockstat import remove_validator
-        remove_validator(self.engine.locks, self)
+        remove_validator(self.engine, self)
 
     # -------------------------------------------------------------- classes
     def _new_class(self, name, subclass, kind, sleeping):
@@ -1131,14 +1124,3 @@ class Lockdep(Validator):
         return {"enabled": True, "stop": self.stop, "rwlock_read": self.rwlock_read,
                 "hierarchy": self.hierarchy, "stats": self.stats(),
                 "reports": [r.to_json() for r in self.reports]}
-
-    def summary(self) -> str:
-        s = self.stats()
-        nc, nd, nh = s["lock_classes"], s["direct_dependencies"], s["lock_chains"]
-        head = (f"lockdep: {nc} class{'' if nc == 1 else 'es'}, "
-                f"{nd} dependenc{'y' if nd == 1 else 'ies'}"
-                + (f" (+{self.nr_seeded} from the mm lock order)" if self.nr_seeded else "")
-                + f", {nh} chain{'' if nh == 1 else 's'}; ")
-        if not self.reports:
-            return head + "no reports"
-        return head + "; ".join(r.summary() for r in self.reports)

@@ -70,6 +70,7 @@ CLASSES: dict[str, tuple[str, str]] = {
     "&wb->list_lock": ("spinlock", "bdi.wb->list_lock"),
     "sb_lock": ("spinlock", "sb_lock"),
     "tasklist_lock": ("rwlock", "tasklist_lock"),
+    "pcpu_drain_mutex": ("mutex", "pcpu_drain_mutex"),
     "&pcp->lock": ("spinlock", "per_cpu_pages->lock"),
     "&zone->lock": ("spinlock", "zone->lock"),
     "slab_mutex": ("mutex", "slab_mutex"),
@@ -157,6 +158,7 @@ MM_LOCK_ORDER: list[tuple[str, str, str]] = [
     # (lock_vma_under_rcu) closes a cycle.
     ("&mm->mmap_lock", "vm_lock", "include/linux/mmap_lock.h: vma_start_write under mmap_write_lock"),
     # ---- allocators (others' mm/ models are checked against these too) ----
+    ("pcpu_drain_mutex", "&pcp->lock", "mm/page_alloc.c: __drain_all_pages -> drain_pages_zone"),
     ("&pcp->lock", "&zone->lock", "mm/page_alloc.c: free_pcppages_bulk under pcp_spin_lock"),
     ("slab_mutex", "&n->list_lock", "mm/slub.c: Lock order: slab_mutex, node->list_lock"),
 ]

@@ -33,7 +33,7 @@ KINDS = {
 
 def kernel_ident() -> str:
     """print_kernel_ident(): release, version, taint."""
-    from .. import __version__
+    from .._version import __version__
     return f"{__version__}-mmactors #1 Not tainted"
 
 

@@ -18,14 +18,15 @@ Not ported (the simulator has no such locks): ww_mutex tests, local_lock
 tests, rtmutex column, wait-context tests (CONFIG_PROVE_RAW_LOCK_NESTING),
 fs_reclaim tests, the lockdep_set_subclass() name test.
 
-Run ``python -m mmactors.lockdep.selftest`` for the kernel-style table.
+The cases are data; :func:`mmactors.testing.run_selftest_case` runs one on a
+machine, and ``python tools/locking_selftest.py`` prints the kernel-style table.
 """
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
 
-__all__ = ["Case", "cases", "run_case", "FAILURE", "SUCCESS", "COLUMNS", "main"]
+__all__ = ["Case", "cases", "FAILURE", "SUCCESS", "COLUMNS"]
 
 FAILURE, SUCCESS = 0, 1
 COLUMNS = ("spin", "wlock", "rlock", "mutex", "wsem", "rsem")
@@ -381,57 +382,3 @@ def cases() -> list[Case]:
     """Every ported test case, in the kernel's print order."""
     return list(itertools.chain(_main_table(), _rw_rows(), _rlock_perms(), _irq_families(),
                                 _queued_rwlock(), _special()))
-
-
-def run_case(case: Case):
-    """Run one case; returns (debug_locks, reports, result): debug_locks is
-    1 if lockdep stayed silent, as dotest() compares it with ``expected``."""
-    from ..machine import Machine
-    from ..scenario import parse_scenario
-    from . import lockdep_of
-    scn = parse_scenario(case.scenario_text(), f"<selftest {case.name}>")
-    m = Machine(scn, trace=False)
-    res = m.run()
-    ld = lockdep_of(m)
-    reports = list(ld.reports) if ld is not None else []
-    if res.error is not None and not reports:
-        raise RuntimeError(f"{case.name}: the run failed without a lockdep report: "
-                           f"{res.error.report()}")
-    return (0 if reports else 1), reports, res
-
-
-def main(argv=None) -> int:
-    """Print the kernel's table: ``  ok  `` where lockdep agrees with the
-    kernel's expectation, ``FAILED`` where it does not."""
-    import sys
-    rows: dict[str, dict[str, str]] = {}
-    order: list[str] = []
-    bad = total = 0
-    for c in cases():
-        got, _, _ = run_case(c)
-        ok = got == c.expected
-        total += 1
-        bad += not ok
-        if c.group not in rows:
-            rows[c.group] = {}
-            order.append(c.group)
-        rows[c.group][c.column] = "  ok  " if ok else "FAILED"
-    print("------------------------")
-    print("| Locking API testsuite:")
-    print("-" * 76)
-    print(f"{'':33} |" + "|".join(f"{k:^6}" for k in COLUMNS) + "|")
-    print("  " + "-" * 74)
-    for g in order:
-        cells = "|".join(rows[g].get(k, "      ") for k in COLUMNS)
-        print(f"{g:>33}:{cells}|")
-    print("-" * 55)
-    if bad:
-        print(f"BUG: {bad:3d} unexpected failures (out of {total:3d}) - debugging disabled! |")
-    else:
-        print(f"Good, all {total:3d} testcases passed! |")
-    sys.stdout.flush()
-    return 1 if bad else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

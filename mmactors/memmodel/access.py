@@ -231,7 +231,7 @@ class Memory:
         self.race = RaceDetector(engine, lambda: self.context()) if race else None
         if self.race is not None:
             from ..sync.lockstat import add_validator
-            add_validator(engine.locks, _race.HBValidator(self.race))
+            add_validator(engine, _race.HBValidator(self.race))
         self.model = make_model(self, model, lanes)
 
     def _service_named(self, name):
@@ -1028,5 +1028,5 @@ def memory_of(machine, model: str = "sc", *, cpus=None, race: bool = False,
         machine.memmodel = mem
         subs = getattr(machine, "subsystems", None)
         if subs is not None:
-            subs.append(mem)
+            subs["memmodel"] = mem
     return mem

@@ -29,7 +29,7 @@ Where happens-before comes from
 -------------------------------
 * program order (each CPU's own clock);
 * locks: a release (unlock) happens before the next acquisition of the same
-  lock; ``mmactors.sync`` locks report through the lock validator slot
+  lock; ``mmactors.sync`` locks report through the lock validator hooks
   (:class:`HBValidator`), memory-model spinlocks through their lock word;
 * release/acquire on memory, C11 style: a release store (smp_store_release,
   rcu_assign_pointer, atomic_set_release, a _release or fully ordered RMW,
@@ -353,7 +353,7 @@ class RaceDetector:
 
 class HBValidator(Validator):
     """Gives the race detector the happens-before edges of ``mmactors.sync``
-    locks: it sits in the engine's lock-validator slot beside lockdep."""
+    locks: it watches the run's locks beside lockdep (``add_validator``)."""
 
     def __init__(self, detector: RaceDetector):
         self.detector = detector

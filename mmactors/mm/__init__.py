@@ -10,21 +10,7 @@ Physical memory (this package's first half):
 * :mod:`._internal`   constants, ``alloc_context``, enums, per-CPU cache counters
 * :mod:`.physmem`     the machine subsystem tying them together, and its knobs
 
-This ``__init__`` stays light (it imports nothing heavy) so that other mm
-modules can be imported on their own.  The physical-memory models register
-their knobs when :mod:`.physmem` is imported.
+This ``__init__`` imports nothing, so that each mm module can be imported on
+its own.  :mod:`.physmem` and :mod:`.addrspace` export the two subsystems a
+machine builds (``SUBSYSTEM``, with their knobs as data).
 """
-from __future__ import annotations
-
-__all__ = ["physmem_of", "ensure_registered"]
-
-
-def physmem_of(machine):
-    """The machine's physical-memory subsystem (a :class:`.physmem.PhysMem`) or None."""
-    from .physmem import physmem_of as _of
-    return _of(machine)
-
-
-def ensure_registered() -> bool:
-    from .physmem import ensure_registered as _e
-    return _e()

@@ -12,8 +12,6 @@ keeps (pcp lists, SLUB cpu slabs and cpu partials, vmstat diffs).
 """
 from __future__ import annotations
 
-import enum
-
 # ---------------------------------------------------------------- page sizes
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -137,13 +135,6 @@ class AllocContext:
             if z.zone_idx <= highest_zoneidx and (nodemask is None or z.node in nodemask):
                 self.preferred_zoneref = z
                 break
-
-
-class AllocResult(enum.Enum):
-    """How an allocation ended (the simulator's outcome record)."""
-    FASTPATH = "fastpath"          # get_page_from_freelist at the low watermark
-    SLOWPATH = "slowpath"          # __alloc_pages_slowpath succeeded
-    FAILED = "failed"              # nopage: warn_alloc and NULL
 
 
 # --------------------------------------------------------- per-CPU caches

@@ -18,25 +18,29 @@ CONFIG_DEBUG_TLBFLUSH=y (``nr_tlb_remote_flush`` ...).
 """
 from __future__ import annotations
 
-from ..sysctl import register_constant, register_kconfig
+from ..schema import Field, Subsystem
 from .filemap import FolioLocks
 from .gfp import __GFP_ZERO, GFP_HIGHUSER_MOVABLE, GFP_KERNEL
 from .memory import Memory, pte_pfn, _PAGE_PRESENT, _PAGE_SPECIAL
-from .mmap import MM, PAGE_SHIFT, PMD_SHIFT
+from .mm_types import MM, PAGE_SHIFT, PMD_SHIFT
 from .rmap import Rmap
 from .shmem import ShmemInode
 from .swap import LRU, LRU_NAMES
 
-__all__ = ["AddrSpace", "addrspace_of", "ensure_registered"]
+__all__ = ["AddrSpace", "addrspace_of", "SUBSYSTEM", "KCONFIG", "CONSTANTS"]
 
-register_kconfig("CONFIG_PER_VMA_LOCK", bool, True,
-                 doc="per-VMA locks for page faults (6.4+); false: every fault takes mmap_lock")
-register_constant("PREFETCHW_MMAP_LOCK", bool, True,
-                  doc="x86 exc_page_fault()'s prefetchw(&current->mm->mmap_lock) on every "
-                      "fault, per-VMA or not (until 6.16: 1701771d3069); false models 6.16+")
-register_constant("PAGEVEC_SIZE", int, 31,
-                  check=lambda v: None if 1 <= v <= 255 else f"must be between 1 and 255, got {v}",
-                  doc="folio batch size of the per-CPU LRU batches (31 since 6.9, 15 before)")
+KCONFIG = (
+    Field("CONFIG_PER_VMA_LOCK", bool, True,
+          doc="per-VMA locks for page faults (6.4+); false: every fault takes mmap_lock"),
+)
+CONSTANTS = (
+    Field("PREFETCHW_MMAP_LOCK", bool, True,
+          doc="x86 exc_page_fault()'s prefetchw(&current->mm->mmap_lock) on every "
+              "fault, per-VMA or not (until 6.16: 1701771d3069); false models 6.16+"),
+    Field("PAGEVEC_SIZE", int, 31,
+          check=lambda v: None if 1 <= v <= 255 else f"must be between 1 and 255, got {v}",
+          doc="folio batch size of the per-CPU LRU batches (31 since 6.9, 15 before)"),
+)
 
 # __GFP_ACCOUNT is not modelled (no memcg): GFP_PGTABLE_USER = GFP_KERNEL | __GFP_ZERO here.
 GFP_PGTABLE_USER = GFP_KERNEL | __GFP_ZERO
@@ -168,23 +172,6 @@ class AddrSpace:
                     for m in self.mms],
         }
 
-    def summary(self) -> str:
-        e = self.event
-        s = self.lru.stats
-        h, m = s.hits(), s.misses()
-        lines = [f"address spaces: {len(self.mms)} mm, {e('pgfault'):,} faults "
-                 f"(per-VMA locks {'on' if self.per_vma_lock else 'off'}: "
-                 f"vma_lock_success {e('vma_lock_success'):,}, retry {e('vma_lock_retry'):,}, "
-                 f"abort {e('vma_lock_abort'):,}, miss {e('vma_lock_miss'):,})",
-                 f"  TLB: {e('nr_tlb_remote_flush'):,} remote flushes "
-                 f"({e('nr_tlb_remote_flush_received'):,} IPIs), "
-                 f"{e('nr_tlb_local_flush_all') + e('nr_tlb_local_flush_one'):,} local; "
-                 f"lru_add batch (PAGEVEC_SIZE {self.lru.PAGEVEC_SIZE}): hit rate "
-                 f"{(h / (h + m) if h + m else 0):.1%}, {sum(s.drains):,} flushes under lru_lock"]
-        if e("fault_oom"):
-            lines.append(f"  {e('fault_oom'):,} faults failed to allocate a page (VM_FAULT_OOM)")
-        return "\n".join(lines)
-
     # -- invariants -----------------------------------------------------------
     def _check(self):
         """VMAs never overlap; every present PTE is counted by its frame's
@@ -212,7 +199,7 @@ class AddrSpace:
                     maps[pfn] = maps.get(pfn, 0) + 1
                     m = rmap.mapping.get(pfn)
                     assert m is not None, f"pfn {pfn:#x} mapped at {addr:#x} has no mapping"
-                    if hasattr(m[0], "root"):
+                    if rmap.folio_test_anon(pfn):
                         anon += 1
                         assert vma in m[0].vmas(), (
                             f"anon folio {pfn:#x}: its anon_vma does not reach {vma} (mm{mm.id})")
@@ -245,37 +232,16 @@ class AddrSpace:
 
 
 def addrspace_of(machine) -> AddrSpace | None:
-    for s in getattr(machine, "subsystems", ()):
-        if isinstance(s, AddrSpace):
-            return s
-    return None
+    return machine.subsystems.get("addrspace")
 
 
-def _factory(machine):
-    from ..workloads import kinds
-    reg = kinds()
-    if not any(getattr(reg.get(w["kind"]), "needs_mm", False)
-               for w in machine.scenario.workloads):
+def build(machine) -> AddrSpace | None:
+    """The virtual-memory side, built on the machine's physical memory when a
+    workload needs address spaces."""
+    if "addrspace" not in machine.scenario.needs:
         return None
-    from .physmem import physmem_of
-    pm = physmem_of(machine)
-    if pm is None:
-        raise RuntimeError("address spaces need physical memory ([machine] memory_mib)")
-    return AddrSpace(machine, pm)
+    return AddrSpace(machine, machine.subsystems["physmem"])
 
 
-_registered = False
-
-
-def ensure_registered() -> bool:
-    """Register the factory after physmem's (so that it finds PhysMem built)."""
-    global _registered
-    if _registered:
-        return True
-    from .physmem import ensure_registered as physmem_registered
-    if not physmem_registered():
-        return False
-    import mmactors.machine as mod
-    mod.register_subsystem(_factory)
-    _registered = True
-    return True
+SUBSYSTEM = Subsystem("addrspace", kconfig=KCONFIG, constants=CONSTANTS, build=build,
+                      doc="mm_structs, VMAs, page tables, faults, rmap, LRU batches")

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import deque
 
 from ..costs import CacheLine
-from ..sync import RWSemaphore, SpinLock
+from ..sync import RWSemaphore, SpinLock, might_sleep
 
 __all__ = ["AddressSpace", "FolioLocks", "PG_locked", "PG_uptodate", "PG_dirty",
            "PG_swapbacked", "PG_waiters", "PG_active", "PG_referenced"]
@@ -99,9 +99,7 @@ class FolioLocks:
     async def folio_lock(self, pfn: int, me):
         """folio_lock: test_and_set PG_locked, else sleep until handed the lock."""
         eng = self.engine
-        v = eng.locks.validator
-        if v is not None:
-            v.might_sleep(me, "folio_lock")
+        might_sleep(me, "folio_lock")
         if self.folio_trylock(pfn, me):
             eng.charge(eng.costs.atomic_rmw_ns)
             return

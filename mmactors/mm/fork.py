@@ -9,7 +9,7 @@ COW).  Then ``flush_tlb_mm(oldmm)``: the parent's other CPUs get IPIs.
 """
 from __future__ import annotations
 
-from .mmap import MM, VMA, VM_DONTCOPY, vma_start_write
+from .mm_types import MM, VM_DONTCOPY, VMA, vma_start_write
 from .rmap import anon_vma_fork
 from .vma import vma_link_file
 

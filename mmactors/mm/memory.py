@@ -35,8 +35,8 @@ from array import array
 
 from ..sync import SpinLock
 from .filemap import PG_dirty
-from .mmap import (PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PTRS_PER_PTE, VM_EXEC, VM_READ, VM_SHARED,
-                   VM_WRITE)
+from .mm_types import (PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PTRS_PER_PTE, VM_EXEC, VM_READ, VM_SHARED,
+                       VM_WRITE)
 
 __all__ = ["PageTable", "VM_FAULT_RETRY", "VM_FAULT_OOM", "VM_FAULT_SIGSEGV",
            "pte_pfn", "pte_present", "pte_write", "mk_pte"]
@@ -97,6 +97,12 @@ def access_error(vma, write: bool) -> bool:
     if write:
         return not vma.vm_flags & VM_WRITE
     return not vma.vm_flags & (VM_READ | VM_WRITE | VM_EXEC)
+
+
+async def vma_alloc_folio(sub, gfp: int, order: int = 0) -> int:
+    """vma_alloc_folio() (mm/mempolicy.c): a folio for a user mapping.
+    Simplification: no NUMA memory policies, the local node's zonelist."""
+    return await sub.pa.alloc_pages(gfp, order)
 
 
 class PageTable:
@@ -318,9 +324,7 @@ class Memory:
         ret = await self.vmf_anon_prepare(vmf, me)
         if ret:
             return ret
-        pfn = sub.pa.alloc_pages_fast(sub.GFP_HIGHUSER_MOVABLE_ZERO, 0)   # pcp hit: no await
-        if pfn == -2:
-            pfn = await sub.pa.alloc_pages(sub.GFP_HIGHUSER_MOVABLE_ZERO, 0)
+        pfn = await vma_alloc_folio(sub, sub.GFP_HIGHUSER_MOVABLE_ZERO)  # vma_alloc_zeroed_movable_folio
         if pfn < 0:
             sub.count(me.cpu, "fault_oom")
             return VM_FAULT_OOM
@@ -400,13 +404,10 @@ class Memory:
 
     async def do_cow_fault(self, vmf: Fault, me) -> int:
         sub = self.sub
-        vma = vmf.vma
         ret = await self.vmf_anon_prepare(vmf, me)
         if ret:
             return ret
-        new = sub.pa.alloc_pages_fast(sub.GFP_HIGHUSER_MOVABLE, 0)    # folio_prealloc
-        if new == -2:
-            new = await sub.pa.alloc_pages(sub.GFP_HIGHUSER_MOVABLE, 0)
+        new = await vma_alloc_folio(sub, sub.GFP_HIGHUSER_MOVABLE)    # folio_prealloc
         if new < 0:
             return VM_FAULT_OOM
         old = await self._shmem_fault(vmf, me)
@@ -492,8 +493,7 @@ class Memory:
     def _can_reuse(self, pfn: int) -> bool:
         """wp_can_reuse_anon_folio: an anon folio nobody else references."""
         sub = self.sub
-        m = sub.rmap.mapping.get(pfn)
-        if m is None or not hasattr(m[0], "root"):     # not anonymous
+        if not sub.rmap.folio_test_anon(pfn):
             return False
         ref = sub.mem_map.ref[pfn]
         if pfn in sub.lru.in_batches():
@@ -512,9 +512,7 @@ class Memory:
                 await sub.lru.folios_put_refs([(old, 1)], me)
             return ret
         gfp = sub.GFP_HIGHUSER_MOVABLE_ZERO if special else sub.GFP_HIGHUSER_MOVABLE
-        new = sub.pa.alloc_pages_fast(gfp, 0)
-        if new == -2:
-            new = await sub.pa.alloc_pages(gfp, 0)
+        new = await vma_alloc_folio(sub, gfp)                   # folio_prealloc
         if new < 0:
             if not special:
                 await sub.lru.folios_put_refs([(old, 1)], me)
@@ -526,7 +524,7 @@ class Memory:
         if pt.ptes[vmf.idx] == orig:
             if special:
                 mm.rss[mm.MM_ANONPAGES] += 1
-            elif not hasattr(sub.rmap.mapping.get(old, (None,))[0], "root"):
+            elif not sub.rmap.folio_test_anon(old):
                 mm.rss[mm.MM_SHMEMPAGES] -= 1
                 mm.rss[mm.MM_ANONPAGES] += 1
             pt.ptes[vmf.idx] = 0                       # ptep_clear_flush
@@ -593,8 +591,7 @@ class Memory:
                 pfn = v >> PAGE_SHIFT
                 if v & _PAGE_SPECIAL or pfn == zero:
                     continue
-                m = rmap.mapping.get(pfn)
-                if m is not None and hasattr(m[0], "root"):
+                if rmap.folio_test_anon(pfn):
                     mm.rss[mm.MM_ANONPAGES] -= 1
                 else:
                     mm.rss[mm.MM_SHMEMPAGES] -= 1
@@ -621,7 +618,6 @@ class Memory:
         """Unlink the VMAs from the rmap and free PTE tables no VMA still covers."""
         from .rmap import unlink_anon_vmas
         from .vma import unlink_file_vma
-        sub = self.sub
         for vma in vmas:
             await unlink_anon_vmas(vma)
             await unlink_file_vma(vma)
@@ -685,8 +681,7 @@ class Memory:
                 if not v & _PAGE_SPECIAL:
                     ref[pfn] += 1                      # folio_get
                     rmap.folio_dup_rmap_pte(pfn)
-                    m = rmap.mapping.get(pfn)
-                    if m is not None and hasattr(m[0], "root"):
+                    if rmap.folio_test_anon(pfn):
                         dst_mm.rss[dst_mm.MM_ANONPAGES] += 1
                     else:
                         dst_mm.rss[dst_mm.MM_SHMEMPAGES] += 1

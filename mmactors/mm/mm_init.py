@@ -1,4 +1,5 @@
-"""Memory layout and the memmap: mm/mm_init.c, arch/x86/mm/init.c, mm/memblock.c (6.12).
+"""Memory layout, the memmap and the page allocator's boot: mm/mm_init.c,
+arch/x86/mm/init.c, mm/memblock.c and build_all_zonelists() of mm/page_alloc.c (6.12).
 
 The machine's ``memory_mib`` is split evenly over its NUMA nodes, node ``i``
 owning one contiguous pfn range.  Zones are the x86-64 ones
@@ -30,10 +31,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._internal import (MAX_DMA32_PFN, MAX_DMA_PFN, MAX_NR_ZONES, MAX_ORDER_NR_PAGES,
-                        MAX_PAGE_ORDER, PAGE_SHIFT, STRUCT_PAGE_SIZE, ZONE_DMA, ZONE_DMA32,
-                        ZONE_MOVABLE, ZONE_NORMAL, pageblock_order)
+                        MAX_PAGE_ORDER, MIGRATE_MOVABLE, MIGRATE_TYPES, PAGE_SHIFT, PG_reserved,
+                        PGTY_buddy, STRUCT_PAGE_SIZE, ZONE_DMA, ZONE_DMA32, ZONE_MOVABLE,
+                        ZONE_NORMAL, pageblock_nr_pages, pageblock_order)
+from .page_alloc import PageAllocator
+from .vmstat import NR_FREE_PAGES
 
-__all__ = ["MemMap", "ZoneSpan", "NodeSpan", "plan_layout", "LayoutError", "aligned_blocks"]
+__all__ = ["MemMap", "ZoneSpan", "NodeSpan", "plan_layout", "LayoutError", "aligned_blocks",
+           "mm_core_init"]
 
 PAGES_PER_MIB = (1 << 20) >> PAGE_SHIFT
 FIRST_RESERVED_PFN_END = (1 << 20) >> PAGE_SHIFT      # the first 1 MiB
@@ -241,3 +246,80 @@ class MemMap:
 
     def bytes_per_frame(self) -> float:
         return self.nbytes / self.max_pfn
+
+
+# ------------------------------------------------------------------ boot
+def mm_core_init(engine, ncpus: int, node_of: list, layout, **kw):
+    """The page allocator of a machine, booted as the kernel boots it: the
+    memmap (``memmap_init``), the zonelists, ``memblock_free_all``, the
+    watermarks and pcp sizes (``init_per_zone_wmark_min``), the pcp cache
+    sizes and mobility grouping.  ``kw`` goes to :class:`PageAllocator`."""
+    pa = PageAllocator(engine, ncpus, node_of, layout, MemMap(layout[-1].end_pfn), **kw)
+    memmap_init(pa)
+    build_all_zonelists(pa)
+    memblock_free_all(pa)
+    pa.init_per_zone_wmark_min()
+    pa.setup_pcp_cacheinfo()
+    set_mobility_grouping(pa)
+    return pa
+
+
+def memmap_init(pa):
+    """memmap_init(): every frame's zone, the reserved ranges, pageblocks MOVABLE."""
+    mm = pa.mem_map
+    for z in pa.zones:
+        if z.spanned_pages:
+            mm.zone[z.zone_start_pfn:z.end_pfn] = z.zid
+        for s, e in z.reserved_ranges:
+            mm.flags[s:e] |= PG_reserved
+            mm.refcount[s:e] = 1
+    mm.pageblock_mt[:] = MIGRATE_MOVABLE      # memmap_init_range: every block MOVABLE
+
+
+def build_all_zonelists(pa):
+    """build_zonelists(): node order by distance (local 10, remote 20; nodes
+    after the local one first, as find_next_best_node's penalty does), zones
+    highest first, populated zones only."""
+    n = len(pa.nodes)
+    for pg in pa.nodes:
+        order = [pg.node_id] + sorted((m for m in range(n) if m != pg.node_id),
+                                      key=lambda m: (m < pg.node_id, m))
+        zl = []
+        for m in order:
+            for z in reversed(pa.nodes[m].node_zones):
+                if z.populated():
+                    zl.append(z)
+        pg.node_zonelists = zl
+
+
+def memblock_free_all(pa):
+    """memblock_free_all: free every unreserved range, lowest first, to the tail."""
+    mm = pa.mem_map
+    for z in pa.populated:
+        blocks = []
+        for s, e in free_ranges(z.zone_start_pfn, z.end_pfn, z.reserved_ranges):
+            blocks.extend(aligned_blocks(s, e))
+        z.managed_pages = sum(1 << o for _, o in blocks)
+        z.initial_blocks = sorted(blocks)
+        # FPI_TO_TAIL in ascending pfn order == head is the lowest block.
+        for pfn, o in reversed(blocks):
+            area = z.free_area[o]
+            area.free_list[MIGRATE_MOVABLE][pfn] = None
+            area.nr_free += 1
+        if blocks:
+            heads = np.array([p for p, _ in blocks], dtype=np.int64)
+            orders = np.array([o for _, o in blocks], dtype=np.uint8)
+            mm.flags[heads] |= PGTY_buddy
+            mm.order[heads] = orders
+        z.vm_stat[NR_FREE_PAGES] = z.managed_pages
+        pa.vmstat.vm_zone_stat[NR_FREE_PAGES] += z.managed_pages
+
+
+def set_mobility_grouping(pa):
+    """build_all_zonelists: page_group_by_mobility_disabled when there are
+    fewer than pageblock_nr_pages * MIGRATE_TYPES pages above the high marks."""
+    total = 0
+    for z in pa.nodes[0].node_zonelists:
+        if z.managed_pages > z.high_wmark_pages():
+            total += z.managed_pages - z.high_wmark_pages()
+    pa.page_group_by_mobility_disabled = total < pageblock_nr_pages * MIGRATE_TYPES

@@ -5,8 +5,9 @@ new VMA elsewhere and ``move_page_tables`` moves the PTEs (both PTE locks
 held), then the old range is unmapped (nothing left to free there)."""
 from __future__ import annotations
 
-from .mmap import (EINVAL, ENOMEM, PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PTRS_PER_PTE, VMA,
-                   page_align, vma_start_write)
+from .mm_types import (PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PTRS_PER_PTE, VMA, page_align,
+                       vma_start_write)
+from .mmap import EINVAL, ENOMEM
 from .rmap import anon_vma_clone
 from .vma import detach_range, vma_link_file
 

@@ -1,5 +1,14 @@
 """The zoned buddy allocator and its per-CPU page lists: mm/page_alloc.c (Linux 6.12).
 
+Lock ordering in this file (as mm/rmap.c writes its own)::
+
+    pcpu_drain_mutex            (drain_all_pages)
+      pcp->lock                 (pcp_spin_lock/trylock; interrupts stay on)
+        zone->lock              (spin_lock_irqsave: rmqueue_bulk, free_pcppages_bulk)
+
+The boot of the allocator (memmap, zonelists, memblock_free_all) is in
+:mod:`.mm_init`; this file holds what runs after it.
+
 What is modelled, in the kernel's words
 ---------------------------------------
 * ``struct zone`` with ``free_area[0..MAX_PAGE_ORDER]``, one free list per
@@ -51,12 +60,13 @@ Costs accrue as the actor's debt and are paid with ``spend`` before a lock is
 released, so hold times and contention are outcomes.  ``__GFP_ZERO`` and
 ``init_on_alloc`` cost ``page_zero_ns`` per page.
 
-Speed: :meth:`PageAllocator.alloc_pages_fast` and
+Speed: :meth:`PageAllocator.alloc_pages_nowait` and
 :meth:`PageAllocator.free_pages_nowait` run the common case (the pcp list
 serves the request) synchronously and do exactly what the full async path
-does in that case; the pcp trylock/unlock pair around it is one
-:meth:`PcpSpinLock.try_pass` (same lock_stat figures, zero hold) unless
-lockdep is attached.
+does in that case, through the same helpers (``watermark_fast_ok``,
+``pcp_take``, ``account_alloc``, ``clear_boost``, ``free_unref_page_commit``); the pcp trylock/unlock pair around it is one
+:meth:`~mmactors.sync.SpinLock.try_pass` (same lock_stat figures, zero hold,
+the same validator calls).
 
 Other simplifications: no CMA or MIGRATE_ISOLATE, no cpusets, no
 node_reclaim (``node_reclaim_mode`` is 0), no memory hotplug; zone and node
@@ -68,7 +78,8 @@ them): ``rmqueue_smallest`` is ``__rmqueue_smallest``, ``rmqueue`` is
 ``__rmqueue``, ``rmqueue_zone`` is ``rmqueue()``, ``free_one_page_locked`` is
 ``__free_one_page``, ``alloc_pages`` is ``__alloc_pages``.  Kernels after
 6.12 split ``__rmqueue_fallback`` into ``__rmqueue_claim``/``__rmqueue_steal``
-and rename ``free_unref_page`` to ``free_frozen_pages``; this follows 6.12.
+and rename ``free_unref_page`` (here the pcp half of ``free_pages_nowait``)
+to ``free_frozen_pages``; this follows 6.12.
 """
 from __future__ import annotations
 
@@ -95,7 +106,6 @@ from ._internal import (ALLOC_CPUSET, ALLOC_HIGHATOMIC, ALLOC_KSWAPD, ALLOC_MIN_
                         migratetype_is_mergeable, pageblock_nr_pages, pageblock_order,
                         zone_names)
 from .gfp import GFP, format_gfp, gfp_migratetype, gfp_zone
-from .mm_init import MemMap, aligned_blocks, free_ranges
 from .vmstat import (NR_FREE_PAGES, NUMA_FOREIGN, NUMA_HIT, NUMA_LOCAL, NUMA_MISS, NUMA_OTHER,
                      VM_STAT_ITEMS, ZONE_STAT_ITEMS, NODE_STAT_ITEMS, calculate_normal_threshold)
 
@@ -207,47 +217,6 @@ class FreeArea:
         self.nr_free = 0
 
 
-class PcpSpinLock(SpinLock):
-    """``pcp->lock``: a queued spinlock whose trylock can also be taken
-    synchronously.  ``pcp_spin_trylock`` is one cmpxchg on a line the CPU
-    normally owns; charging its latency as debt (paid at the actor's next
-    scheduling point) instead of spending it saves a scheduling point per
-    page on the hot path.  Contention stays visible: the lock is held across
-    every wait for zone->lock, which is where a remote drainer meets it."""
-
-    _l1 = 1                              # the unlock's store (set from the cost model)
-
-    def try_pass(self, me) -> bool:
-        """A trylock immediately followed by its unlock, with nothing that can
-        wait in between (the pcp hit paths): the same line costs and lock_stat
-        figures (one acquisition, a zero hold) without the holder bookkeeping.
-        Only when no validator (lockdep) is attached; callers check
-        ``self.fast`` and use :meth:`trylock_charge`/``unlock`` otherwise."""
-        if self.owner is not None or self.waiters.q:
-            me.debt += self.line.read(me.cpu)
-            return False
-        me.debt += self.line.write(me.cpu) + self._l1
-        st = self.lclass.stat_w
-        if self.cpu != me.cpu:
-            st.acq_bounces += 1
-            self.cpu = me.cpu
-        st.hold(0)
-        tr = self.engine.trace
-        if tr is not None:             # the zero hold span unlock() would record
-            now = self.engine.now
-            tr.span(me.id, "hold " + self.name, "lock-hold", now, now)
-        return True
-
-    @property
-    def fast(self) -> bool:
-        return self.engine.locks.validator is None
-
-    def trylock_charge(self, site) -> bool:
-        """pcp_spin_trylock without paying pending costs first: only this CPU
-        (and a remote drain, rarely) takes a pcp lock."""
-        return self._try_now(self.engine.current, site)
-
-
 class PerCpuPages:
     """struct per_cpu_pages (include/linux/mmzone.h).  ``lists[pindex]`` are
     deques whose right end is the list head (LIFO for the cache-hot page)."""
@@ -256,8 +225,7 @@ class PerCpuPages:
                  "alloc_factor", "expire", "free_count", "lists", "cpu", "zone")
 
     def __init__(self, engine, zone, cpu: int, nr_lists: int):
-        self.lock = PcpSpinLock(engine, "&pcp->lock")
-        self.lock._l1 = engine.costs.l1_hit_ns
+        self.lock = SpinLock(engine, "&pcp->lock")
         self.line = self.lock.line       # ____cacheline_aligned: the lock shares the line
         self.line.owner = cpu
         self.line.sharers = 1 << cpu
@@ -375,8 +343,11 @@ class PgData:
 class PageAllocator:
     """Zones, the buddy allocator and the pcp lists of one machine."""
 
-    def __init__(self, engine, ncpus: int, node_of: list, layout, *, sysctl: dict, kconfig: dict,
-                 vmstat, line_factory, queue_work_on=None, cpu_data_slice_kib: int = 2048):
+    def __init__(self, engine, ncpus: int, node_of: list, layout, mem_map, *, sysctl: dict,
+                 kconfig: dict, vmstat, line_factory, queue_work_on=None,
+                 cpu_data_slice_kib: int = 2048):
+        """The structures only (nodes, zones, pcp lists, knobs); ``mm_init.mm_core_init``
+        fills them as the kernel boots."""
         self.engine = engine
         self.costs = engine.costs
         self.ncpus = ncpus
@@ -412,9 +383,8 @@ class PageAllocator:
         # them, so it holds after a run that stopped at any instant.
         self.inflight: dict = {}
         # -- memory, nodes, zones
-        max_pfn = layout[-1].end_pfn
-        self.mem_map = MemMap(max_pfn)
-        self.max_pfn = max_pfn
+        self.mem_map = mem_map
+        self.max_pfn = mem_map.max_pfn
         self.nodes: list[PgData] = []
         self.zones: list[Zone] = []              # every zone, by zid
         for ns in layout:
@@ -432,12 +402,7 @@ class PageAllocator:
         self.nr_online_nodes = len(self.nodes)
         self.node_cpus = [sum(1 for c in range(ncpus) if node_of[c] == n)
                           for n in range(len(self.nodes))]
-        self._memmap_init()
-        self._build_all_zonelists()
-        self._memblock_free_all()
-        self._init_per_zone_wmark_min()
-        self.setup_pcp_cacheinfo()
-        self._mobility()
+        self.page_group_by_mobility_disabled = False
         self._line = self.costs.line_transfer_ns
         self._line_remote = self.costs.line_transfer_remote_ns
         # A struct page no CPU has cached: the memmap is walked in pfn order by
@@ -446,64 +411,8 @@ class PageAllocator:
         self._dram = self.costs.llc_hit_ns
         self._l1 = self.costs.l1_hit_ns
 
-    # ============================================================ boot
-    def _memmap_init(self):
-        mm = self.mem_map
-        for z in self.zones:
-            if z.spanned_pages:
-                mm.zone[z.zone_start_pfn:z.end_pfn] = z.zid
-            for s, e in z.reserved_ranges:
-                mm.flags[s:e] |= PG_reserved
-                mm.refcount[s:e] = 1
-        mm.pageblock_mt[:] = MIGRATE_MOVABLE      # memmap_init_range: every block MOVABLE
-
-    def _build_all_zonelists(self):
-        """build_zonelists(): node order by distance (local 10, remote 20; nodes
-        after the local one first, as find_next_best_node's penalty does), zones
-        highest first, populated zones only."""
-        n = len(self.nodes)
-        for pg in self.nodes:
-            order = [pg.node_id] + sorted((m for m in range(n) if m != pg.node_id),
-                                          key=lambda m: (m < pg.node_id, m))
-            zl = []
-            for m in order:
-                for z in reversed(self.nodes[m].node_zones):
-                    if z.populated():
-                        zl.append(z)
-            pg.node_zonelists = zl
-
-    def _memblock_free_all(self):
-        """memblock_free_all: free every unreserved range, lowest first, to the tail."""
-        mm = self.mem_map
-        for z in self.populated:
-            blocks = []
-            for s, e in free_ranges(z.zone_start_pfn, z.end_pfn, z.reserved_ranges):
-                blocks.extend(aligned_blocks(s, e))
-            z.managed_pages = sum(1 << o for _, o in blocks)
-            z.initial_blocks = sorted(blocks)
-            # FPI_TO_TAIL in ascending pfn order == head is the lowest block.
-            for pfn, o in reversed(blocks):
-                area = z.free_area[o]
-                area.free_list[MIGRATE_MOVABLE][pfn] = None
-                area.nr_free += 1
-            if blocks:
-                heads = np.array([p for p, _ in blocks], dtype=np.int64)
-                orders = np.array([o for _, o in blocks], dtype=np.uint8)
-                mm.flags[heads] |= PGTY_buddy
-                mm.order[heads] = orders
-            z.vm_stat[NR_FREE_PAGES] = z.managed_pages
-            self.vmstat.vm_zone_stat[NR_FREE_PAGES] += z.managed_pages
-
-    def _mobility(self):
-        """build_all_zonelists: page_group_by_mobility_disabled when there are
-        fewer than pageblock_nr_pages * MIGRATE_TYPES pages above the high marks."""
-        total = 0
-        for z in self.nodes[0].node_zonelists:
-            if z.managed_pages > z.high_wmark_pages():
-                total += z.managed_pages - z.high_wmark_pages()
-        self.page_group_by_mobility_disabled = total < pageblock_nr_pages * MIGRATE_TYPES
-
-    def _init_per_zone_wmark_min(self):
+    # ==================================== watermarks, reserves, pcp sizes
+    def init_per_zone_wmark_min(self):
         """init_per_zone_wmark_min(): min_free_kbytes, watermarks (and pcp
         high/batch), vmstat thresholds, lowmem reserves."""
         self.calculate_min_free_kbytes()
@@ -1013,6 +922,11 @@ class PageAllocator:
 
     def zone_watermark_fast(self, z, order, mark, highest_zoneidx, alloc_flags, me) -> bool:
         me.debt += z.stat_line.read(me.cpu)
+        return self.watermark_fast_ok(z, order, mark, highest_zoneidx, alloc_flags)
+
+    def watermark_fast_ok(self, z, order, mark, highest_zoneidx, alloc_flags) -> bool:
+        """zone_watermark_fast()'s decision, without its cost (the read of the
+        zone's vmstat line): shared by the full path and the pcp-hit path."""
         free = z.vm_stat[NR_FREE_PAGES]
         if free < 0:
             free = 0
@@ -1119,8 +1033,7 @@ class PageAllocator:
         zone.lock.unlock_irqrestore(flags, "rmqueue_buddy")
         if pfn >= 0:
             self.buddy_allocs += 1
-            self.vmstat.events[me.cpu][self.vmstat.PGALLOC[zone.zone_idx]] += 1 << order
-            self.zone_statistics(preferred, zone, me)
+            self.account_alloc(preferred, zone, order, me)
         return pfn
 
     def zone_statistics(self, preferred, z, me):
@@ -1137,7 +1050,7 @@ class PageAllocator:
         pcp = zone.per_cpu_pageset[me.cpu]
         st = self.stats
         cpu = me.cpu
-        if not pcp.lock.trylock_charge("rmqueue_pcplist"):
+        if not pcp.lock.trylock_now(me, "rmqueue_pcplist"):
             self.pcp_trylock_fail[cpu] += 1
             st.alloc_misses[cpu] += 1
             return -1
@@ -1154,14 +1067,31 @@ class PageAllocator:
                 return -1
         else:
             st.alloc_hits[cpu] += 1
+        pfn = self.pcp_take(pcp, lst, order, me)
+        pcp.lock.unlock("rmqueue_pcplist")
+        self.account_alloc(preferred, zone, order, me)
+        return pfn
+
+    # The synchronous pair under pcp->lock (the page's way off and onto a pcp
+    # list), shared by the full paths and the pcp-hit paths.
+    def pcp_take(self, pcp, lst, order, me) -> int:
+        """The hot page off a pcp list (``__rmqueue_pcplist``'s list_del)."""
         pfn = lst.pop()
         pcp.count -= 1 << order
         self.mem_map.f[pfn] &= ~PG_pcp
-        me.debt += pcp.line.write(cpu)
-        pcp.lock.unlock("rmqueue_pcplist")
-        self.vmstat.events[cpu][self.vmstat.PGALLOC[zone.zone_idx]] += 1 << order
-        self.zone_statistics(preferred, zone, me)
+        me.debt += pcp.line.write(me.cpu)
         return pfn
+
+    def account_alloc(self, preferred, zone, order, me):
+        """PGALLOC and the NUMA counters of one allocation from ``zone``."""
+        self.vmstat.events[me.cpu][self.vmstat.PGALLOC[zone.zone_idx]] += 1 << order
+        self.zone_statistics(preferred, zone, me)
+
+    def clear_boost(self, zone, alloc_flags):
+        """rmqueue()'s end: a boosted zone wakes kswapd to reclaim the boost."""
+        if alloc_flags & ALLOC_KSWAPD and zone.flags & ZONE_BOOSTED_WATERMARK:
+            zone.flags &= ~ZONE_BOOSTED_WATERMARK
+            self.wakeup_kswapd(zone, 0, 0, zone.zone_idx)
 
     async def rmqueue_zone(self, preferred, zone, order, gfp, alloc_flags, mt, me) -> int:
         """rmqueue(): pcp lists for cheap orders, else the buddy under zone->lock."""
@@ -1170,9 +1100,7 @@ class PageAllocator:
             pfn = await self.rmqueue_pcplist(preferred, zone, order, mt, alloc_flags, me)
         if pfn < 0:
             pfn = await self.rmqueue_buddy(preferred, zone, order, alloc_flags, mt, me)
-        if alloc_flags & ALLOC_KSWAPD and zone.flags & ZONE_BOOSTED_WATERMARK:
-            zone.flags &= ~ZONE_BOOSTED_WATERMARK
-            self.wakeup_kswapd(zone, 0, 0, zone.zone_idx)
+        self.clear_boost(zone, alloc_flags)
         return pfn
 
     def wakeup_kswapd(self, zone, gfp, order, highest_zoneidx):
@@ -1266,14 +1194,13 @@ class PageAllocator:
             return flags
         return flags | ALLOC_NOFRAGMENT
 
-    def alloc_pages_fast(self, gfp: int, order: int = 0, nid: int = -1, nodemask=None) -> int:
-        """``__alloc_pages`` when its first zone's pcp list can serve it without
-        waiting: exactly what the full path does in that case, synchronously.
-        Returns the pfn, or -2 (nothing done) when the full :meth:`alloc_pages`
-        must run."""
+    def alloc_pages_nowait(self, gfp: int, order: int = 0, nid: int = -1, nodemask=None):
+        """``__alloc_pages`` when its first zone's pcp list serves it without
+        waiting: what the full path does in that case, synchronously.  The pfn,
+        or None (nothing done) when the full path must run."""
         me = self.engine.current
         if order > PAGE_ALLOC_COSTLY_ORDER and not (self.thp and order == HPAGE_PMD_ORDER):
-            return -2
+            return None
         cpu = me.cpu
         if nid < 0:
             nid = self.node_of[cpu]
@@ -1283,51 +1210,33 @@ class PageAllocator:
         ac, alloc_flags = r
         zone = ac.preferred_zoneref
         if zone is None:
-            return -2
+            return None
         pcp = zone.per_cpu_pageset[cpu]
         lst = pcp.lists[ac.migratetype if not order else order_to_pindex(ac.migratetype, order)]
         lk = pcp.lock
-        if not lst or lk.owner is not None or lk.waiters.q:
-            return -2
-        # the watermark tests of get_page_from_freelist, without side effects
-        hz = ac.highest_zoneidx
+        if not lst or lk.owner is not None or lk.waiters:
+            return None
+        # get_page_from_freelist's watermark test for the first zone
         mark = zone.wmark_pages(alloc_flags & ALLOC_WMARK_MASK) if zone.flags & ZONE_BELOW_HIGH \
             else zone._watermark[WMARK_HIGH] + zone.watermark_boost
-        free = zone.vm_stat[NR_FREE_PAGES]
-        if free < 0:
-            free = 0
-        if order:
-            if not self.zone_watermark_ok_free(zone, order, mark, hz, alloc_flags, free):
-                return -2
-        elif free - min(free, zone.nr_free_highatomic) <= mark + zone.lowmem_reserve[hz]:
-            return -2
-        # commit: what zone_watermark_fast + rmqueue_pcplist + prep_new_page do
-        me.debt += zone.stat_line.read(cpu)
-        fast = self.engine.locks.validator is None
-        if fast:
-            lk.try_pass(me)                    # pcp_spin_trylock ... pcp_spin_unlock
-        else:
-            lk.trylock_charge("rmqueue_pcplist")
+        if not self.watermark_fast_ok(zone, order, mark, ac.highest_zoneidx, alloc_flags):
+            return None
+        me.debt += zone.stat_line.read(cpu)    # zone_watermark_fast's read
+        lk.try_pass(me, "rmqueue_pcplist")     # pcp_spin_trylock ... pcp_spin_unlock
         pcp.free_count >>= 1
         self.stats.alloc_hits[cpu] += 1
-        pfn = lst.pop()
-        pcp.count -= 1 << order
-        self.mem_map.f[pfn] &= ~PG_pcp
-        me.debt += pcp.line.write(cpu)
-        if not fast:
-            lk.unlock("rmqueue_pcplist")
-        vm = self.vmstat
-        vm.events[cpu][vm.PGALLOC[zone.zone_idx]] += 1 << order
-        self.zone_statistics(zone, zone, me)
-        if alloc_flags & ALLOC_KSWAPD and zone.flags & ZONE_BOOSTED_WATERMARK:
-            zone.flags &= ~ZONE_BOOSTED_WATERMARK
-            self.wakeup_kswapd(zone, 0, 0, zone.zone_idx)
+        pfn = self.pcp_take(pcp, lst, order, me)
+        self.account_alloc(zone, zone, order, me)
+        self.clear_boost(zone, alloc_flags)
         self.prep_new_page(pfn, order, gfp, alloc_flags, me)
         return pfn
 
     async def alloc_pages(self, gfp: int, order: int = 0, nid: int = -1, nodemask=None) -> int:
         """``__alloc_pages(gfp, order, preferred_nid, nodemask)``: the pfn of a
         block of 2**order pages, or -1 (NULL).  ``nid`` -1 is the local node."""
+        pfn = self.alloc_pages_nowait(gfp, order, nid, nodemask)
+        if pfn is not None:
+            return pfn
         eng = self.engine
         me = eng.current
         if order > MAX_PAGE_ORDER:
@@ -1542,46 +1451,19 @@ class PageAllocator:
             mt = MIGRATE_MOVABLE
         pcp = zone.per_cpu_pageset[cpu]
         lk = pcp.lock
-        if lk.owner is not None or lk.waiters.q:        # pcp_spin_trylock fails
+        if lk.owner is not None or lk.waiters:          # pcp_spin_trylock fails
             me.debt += lk.line.read(cpu)
             self.pcp_trylock_fail[cpu] += 1
             self.stats.free_misses[cpu] += 1
             return self.free_one_page(zone, pfn, order, FPI_NONE, me)
-        if self.engine.locks.validator is not None:
-            lk.trylock_charge("free_unref_page")
-            need = self.free_unref_page_commit(zone, pcp, pfn, mt, order, me)
-            if need is None:
-                lk.unlock("free_unref_page")
-                return None
-            return self._free_unref_page_bulk(zone, pcp, need, me)
         # The commit runs without waiting: take and drop the lock around it as
         # one pass, unless a batch must go back to the buddy (then hold it).
         need = self.free_unref_page_commit(zone, pcp, pfn, mt, order, me)
         if need is None:
-            lk.try_pass(me)
+            lk.try_pass(me, "free_unref_page")
             return None
-        lk.trylock_charge("free_unref_page")
+        lk.trylock_now(me, "free_unref_page")
         return self._free_unref_page_bulk(zone, pcp, need, me)
-
-    async def free_unref_page(self, pfn: int, order: int, me):
-        """The pcp part of a free (the page already prepared)."""
-        mm = self.mem_map
-        mt = mm.pbmt[pfn >> pageblock_order]
-        zone = self.zones[mm.zid[pfn]]
-        if mt >= MIGRATE_PCPTYPES:
-            mt = MIGRATE_MOVABLE
-        cpu = me.cpu
-        pcp = zone.per_cpu_pageset[cpu]
-        if not pcp.lock.trylock_charge("free_unref_page"):
-            self.pcp_trylock_fail[cpu] += 1
-            self.stats.free_misses[cpu] += 1
-            await self.free_one_page(zone, pfn, order, FPI_NONE, me)
-            return
-        need = self.free_unref_page_commit(zone, pcp, pfn, mt, order, me)
-        if need is None:
-            pcp.lock.unlock("free_unref_page")
-        else:
-            await self._free_unref_page_bulk(zone, pcp, need, me)
 
     def free_unref_page_commit(self, zone, pcp, pfn, mt, order, me):
         """The page onto the pcp list, and the high/batch decisions.  Returns

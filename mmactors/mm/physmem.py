@@ -1,15 +1,12 @@
 """Physical memory as a machine subsystem: zones, the page allocator, SLUB, vmstat.
 
-Importing this module registers the knobs it models (the ``[machine]`` keys
+:data:`SUBSYSTEM` says, as data, which knobs it models (the ``[machine]`` keys
 ``memory_mib``/``movablecore_mib``, the ``vm.*`` sysctls, the Kconfig
-symbols and SLUB's boot parameters); :func:`ensure_registered` adds the
-subsystem factory to :mod:`mmactors.machine`.  That second step is lazy
-because ``mmactors.machine`` imports the workload kinds, which import this
-module, while it is itself being imported.
+symbols and SLUB's boot parameters) and how a machine builds it.
 
 A machine models physical memory when ``[machine] memory_mib`` is set or a
-workload needs memory (its class has ``needs_memory = True``); otherwise the
-factory returns None and nothing here costs anything.
+workload needs it (its kind lists ``"physmem"`` in ``needs``); otherwise
+:func:`build` returns None and nothing here costs anything.
 
 Per CPU, the subsystem runs what the kernel runs per CPU: ``vmstat_update``
 (``refresh_cpu_vm_stats(true)``: folding the vmstat diffs and
@@ -20,19 +17,15 @@ The shepherd exists only when the interval is shorter than the run.
 """
 from __future__ import annotations
 
-import re
-
-from .._core.errors import ScenarioError
 from ..costs import CacheLine
-from ..scenario import Field, register_machine_field
-from ..sysctl import register_constant, register_kconfig, register_sysctl
+from ..schema import Field, Subsystem
 from ._internal import CacheStats
-from .mm_init import LayoutError, plan_layout
-from .page_alloc import PageAllocator
-from .slub import Slub
-from .vmstat import VmStat
+from .mm_init import LayoutError, mm_core_init, plan_layout
+from .slub import STAT_ITEMS, Slub, cache_json, cache_sort_key
+from .vmstat import VmStat, zoneinfo_json
 
-__all__ = ["PhysMem", "physmem_of", "ensure_registered", "check_memory", "DEFAULT_MEMORY_MIB"]
+__all__ = ["PhysMem", "physmem_of", "check_memory", "DEFAULT_MEMORY_MIB", "SUBSYSTEM",
+           "MACHINE_FIELDS", "SYSCTL", "KCONFIG", "CONSTANTS"]
 
 DEFAULT_MEMORY_MIB = 4096
 MAX_MEMORY_MIB = 1 << 20      # 1 TiB: the memmap arrays alone take 3 GiB there
@@ -42,22 +35,20 @@ MAX_MEMORY_MIB = 1 << 20      # 1 TiB: the memmap arrays alone take 3 GiB there
 def _mem_check(v):
     if v < 0 or v > MAX_MEMORY_MIB:
         return f"must be between 0 and {MAX_MEMORY_MIB} (MiB), got {v}"
-    if v:
-        ensure_registered()         # a scenario with memory gets the subsystem
     return None
 
 
-register_machine_field(Field(
-    "memory_mib", int, 0, check=_mem_check,
-    doc="physical memory in MiB, split evenly over the nodes (0: none unless a workload "
-        f"needs memory, then {DEFAULT_MEMORY_MIB})"))
-register_machine_field(Field(
-    "cpu_data_slice_kib", int, 2048, check=lambda v: None if v >= 0 else f"must be >= 0, got {v}",
-    doc="each CPU's share of the data caches (cacheinfo per_cpu_data_slice_size): above "
-        "3 * pcp->batch pages it sets PCPF_FREE_HIGH_BATCH"))
-register_machine_field(Field(
-    "movablecore_mib", int, 0, check=lambda v: None if v >= 0 else f"must be >= 0, got {v}",
-    doc="movablecore= in MiB: the top of each node becomes ZONE_MOVABLE (0: none)"))
+MACHINE_FIELDS = (
+    Field("memory_mib", int, 0, check=_mem_check,
+          doc="physical memory in MiB, split evenly over the nodes (0: none unless a workload "
+              f"needs memory, then {DEFAULT_MEMORY_MIB})"),
+    Field("cpu_data_slice_kib", int, 2048,
+          check=lambda v: None if v >= 0 else f"must be >= 0, got {v}",
+          doc="each CPU's share of the data caches (cacheinfo per_cpu_data_slice_size): above "
+              "3 * pcp->batch pages it sets PCPF_FREE_HIGH_BATCH"),
+    Field("movablecore_mib", int, 0, check=lambda v: None if v >= 0 else f"must be >= 0, got {v}",
+          doc="movablecore= in MiB: the top of each node becomes ZONE_MOVABLE (0: none)"),
+)
 
 
 def _fraction(v):
@@ -71,46 +62,52 @@ def _ratio_list(v):
     return None
 
 
-register_sysctl("vm.percpu_pagelist_high_fraction", int, 0, check=_fraction,
-                doc="pcp->high = managed / fraction / CPUs of the node; 0 = auto-tuning "
-                    "between high_min (low watermark share) and high_max (fraction 8)")
-register_sysctl("vm.min_free_kbytes", int, -1,
-                check=lambda v: None if v >= -1 else f"must be >= 0 (or -1), got {v}",
-                doc="reserve for the min watermark in KiB; -1 = computed at boot "
-                    "(int_sqrt(lowmem_kbytes * 16), 128..262144)")
-register_sysctl("vm.watermark_scale_factor", int, 10,
-                check=lambda v: None if 1 <= v <= 3000 else f"must be 1..3000, got {v}",
-                doc="distance between watermarks in 1/10000 of the zone (default 10 = 0.1%)")
-register_sysctl("vm.watermark_boost_factor", int, 15000,
-                check=lambda v: None if v >= 0 else f"must be >= 0, got {v}",
-                doc="boost on fragmenting fallbacks, in 1/10000 of the high mark (0: off)")
-register_sysctl("vm.lowmem_reserve_ratio", list, [256, 256, 32, 0], check=_ratio_list,
-                doc="lowmem_reserve ratio per zone (DMA, DMA32, Normal, Movable)")
-register_sysctl("vm.stat_interval", (int, float), 1,
-                check=lambda v: None if v > 0 else f"must be > 0 (seconds), got {v}",
-                doc="seconds between vmstat_update runs per CPU (fractions allowed here; "
-                    "the kernel takes whole seconds)")
-register_kconfig("CONFIG_PCP_BATCH_SCALE_MAX", int, 5,
-                 check=lambda v: None if 0 <= v <= 6 else f"must be 0..6, got {v}",
-                 doc="pcp alloc/free batches scale up to batch << this (mm/Kconfig)")
-register_kconfig("CONFIG_TRANSPARENT_HUGEPAGE", bool, True,
-                 doc="two extra pcp lists for order-9 (THP) pages, and THP-aligned placement "
-                     "of PMD-multiple anonymous mmaps (huge-page faults are not modelled)")
-register_kconfig("CONFIG_ZONE_DMA", bool, True, doc="a 16 MiB ZONE_DMA below ZONE_DMA32")
-register_kconfig("CONFIG_SLUB_CPU_PARTIAL", bool, True, doc="SLUB per-CPU partial slab lists")
-register_kconfig("CONFIG_SLAB_FREELIST_RANDOM", bool, False,
-                 doc="shuffle each new slab's freelist")
-register_kconfig("CONFIG_INIT_ON_ALLOC_DEFAULT_ON", bool, False,
-                 doc="init_on_alloc=1: zero every page and object on allocation")
-register_constant("slub_min_order", int, 0,
-                  check=lambda v: None if 0 <= v <= 10 else "must be 0..10",
-                  doc="boot parameter slab_min_order=")
-register_constant("slub_max_order", int, 3,
-                  check=lambda v: None if 0 <= v <= 10 else "must be 0..10",
-                  doc="boot parameter slab_max_order= (default PAGE_ALLOC_COSTLY_ORDER)")
-register_constant("slub_min_objects", int, 0,
-                  check=lambda v: None if v >= 0 else "must be >= 0",
-                  doc="boot parameter slab_min_objects= (0: 4 * (fls(nr_cpus) + 1))")
+# The sysctls of mm/page_alloc.c and mm/vmstat.c, with the kernel's defaults.
+SYSCTL = (
+    Field("vm.percpu_pagelist_high_fraction", int, 0, check=_fraction,
+          doc="pcp->high = managed / fraction / CPUs of the node; 0 = auto-tuning "
+              "between high_min (low watermark share) and high_max (fraction 8)"),
+    Field("vm.min_free_kbytes", int, -1,
+          check=lambda v: None if v >= -1 else f"must be >= 0 (or -1), got {v}",
+          doc="reserve for the min watermark in KiB; -1 = computed at boot "
+              "(int_sqrt(lowmem_kbytes * 16), 128..262144)"),
+    Field("vm.watermark_scale_factor", int, 10,
+          check=lambda v: None if 1 <= v <= 3000 else f"must be 1..3000, got {v}",
+          doc="distance between watermarks in 1/10000 of the zone (default 10 = 0.1%)"),
+    Field("vm.watermark_boost_factor", int, 15000,
+          check=lambda v: None if v >= 0 else f"must be >= 0, got {v}",
+          doc="boost on fragmenting fallbacks, in 1/10000 of the high mark (0: off)"),
+    Field("vm.lowmem_reserve_ratio", list, [256, 256, 32, 0], check=_ratio_list,
+          doc="lowmem_reserve ratio per zone (DMA, DMA32, Normal, Movable)"),
+    Field("vm.stat_interval", (int, float), 1,
+          check=lambda v: None if v > 0 else f"must be > 0 (seconds), got {v}",
+          doc="seconds between vmstat_update runs per CPU (fractions allowed here; "
+              "the kernel takes whole seconds)"),
+)
+
+KCONFIG = (
+    Field("CONFIG_PCP_BATCH_SCALE_MAX", int, 5,
+          check=lambda v: None if 0 <= v <= 6 else f"must be 0..6, got {v}",
+          doc="pcp alloc/free batches scale up to batch << this (mm/Kconfig)"),
+    Field("CONFIG_TRANSPARENT_HUGEPAGE", bool, True,
+          doc="two extra pcp lists for order-9 (THP) pages, and THP-aligned placement "
+              "of PMD-multiple anonymous mmaps (huge-page faults are not modelled)"),
+    Field("CONFIG_ZONE_DMA", bool, True, doc="a 16 MiB ZONE_DMA below ZONE_DMA32"),
+    Field("CONFIG_SLUB_CPU_PARTIAL", bool, True, doc="SLUB per-CPU partial slab lists"),
+    Field("CONFIG_SLAB_FREELIST_RANDOM", bool, False, doc="shuffle each new slab's freelist"),
+    Field("CONFIG_INIT_ON_ALLOC_DEFAULT_ON", bool, False,
+          doc="init_on_alloc=1: zero every page and object on allocation"),
+)
+
+# SLUB's boot parameters (slab_min_order= ...), spelled as mm/slub.c's variables.
+CONSTANTS = (
+    Field("slub_min_order", int, 0, check=lambda v: None if 0 <= v <= 10 else "must be 0..10",
+          doc="boot parameter slab_min_order="),
+    Field("slub_max_order", int, 3, check=lambda v: None if 0 <= v <= 10 else "must be 0..10",
+          doc="boot parameter slab_max_order= (default PAGE_ALLOC_COSTLY_ORDER)"),
+    Field("slub_min_objects", int, 0, check=lambda v: None if v >= 0 else "must be >= 0",
+          doc="boot parameter slab_min_objects= (0: 4 * (fls(nr_cpus) + 1))"),
+)
 
 
 def effective_memory_mib(machine: dict) -> int:
@@ -138,10 +135,7 @@ def check_memory(machine: dict) -> str | None:
 
 def physmem_of(machine) -> "PhysMem | None":
     """The machine's PhysMem subsystem, if it models memory."""
-    for s in getattr(machine, "subsystems", ()):
-        if isinstance(s, PhysMem):
-            return s
-    return None
+    return machine.subsystems.get("physmem")
 
 
 # --------------------------------------------------------------- subsystem
@@ -174,10 +168,10 @@ class PhysMem:
         zones_present = [0, 1, 2, 3] if zone_dma else [1, 2, 3]
         self.vmstat = VmStat(ncpus, zones_present, costs, node_of, line,
                              thp=bool(kconfig.get("CONFIG_TRANSPARENT_HUGEPAGE", True)))
-        self.pa = PageAllocator(engine, ncpus, node_of, self.layout, sysctl=sysctl,
-                                kconfig=kconfig, vmstat=self.vmstat, line_factory=line,
-                                queue_work_on=queue_work_on,
-                                cpu_data_slice_kib=cpu_data_slice_kib)
+        self.pa = mm_core_init(engine, ncpus, node_of, self.layout, sysctl=sysctl,
+                               kconfig=kconfig, vmstat=self.vmstat, line_factory=line,
+                               queue_work_on=queue_work_on,
+                               cpu_data_slice_kib=cpu_data_slice_kib)
         self.slub = Slub(self.pa, self.vmstat, constants=constants, kconfig=kconfig,
                          queue_work_on=queue_work_on)
         self.queue_work_on = queue_work_on
@@ -195,15 +189,14 @@ class PhysMem:
                    seed: int = 1, costs=None, cpu_data_slice_kib: int = 2048) -> "PhysMem":
         """A PhysMem on its own engine, with a :class:`~._sync.SyncDriver` as
         ``.driver`` for calling its async operations one at a time (tests)."""
-        from .._core.engine import Engine
-        from ..sysctl import CONSTANTS, KCONFIG, SYSCTL
+        from .._core import Engine
         from ._sync import SyncDriver
         node_of = [c * nodes // cpus for c in range(cpus)]
         eng = Engine(seed=seed, trace=False, costs=costs, node_of=node_of)
-        # the registered defaults, overridden by what is given
-        sc = dict({k: f.default for k, f in SYSCTL.items()}, **(sysctl or {}))
-        kc = dict({k: f.default for k, f in KCONFIG.items()}, **(kconfig or {}))
-        co = dict({k: f.default for k, f in CONSTANTS.items()}, **(constants or {}))
+        # the kernel defaults, overridden by what is given
+        sc = dict({f.name: f.default for f in SYSCTL}, **(sysctl or {}))
+        kc = dict({f.name: f.default for f in KCONFIG}, **(kconfig or {}))
+        co = dict({f.name: f.default for f in CONSTANTS}, **(constants or {}))
         pm = cls(eng, ncpus=cpus, node_of=node_of, memory_mib=memory_mib,
                  movablecore_mib=movablecore_mib, sysctl=sc, kconfig=kc, constants=co,
                  cpu_data_slice_kib=cpu_data_slice_kib)
@@ -269,20 +262,27 @@ class PhysMem:
     # --------------------------------------------------------------- report
     def caches(self) -> list[CacheStats]:
         out = [self.pa.stats]
-        for name in sorted(self.slub.caches, key=_cache_sort_key):
+        for name in sorted(self.slub.caches, key=cache_sort_key):
             out.append(self.slub.caches[name].stats)
         out.append(self.vmstat.stats)
         return out
 
+    def caches_json(self) -> dict:
+        """Every per-CPU cache's hits and misses, in total and per CPU."""
+        out = {"pcp": self.pa.stats.to_json()}
+        for name, s in sorted(self.slub.caches.items(), key=lambda kv: cache_sort_key(kv[0])):
+            if s.stats.used():
+                out[f"slub:{name}"] = cache_json(s)
+        out["vmstat"] = self.vmstat.stats.to_json()
+        return out
+
     def report(self, extra: dict):
-        from ..report.caches import caches_json
-        from ..report.zoneinfo import zones_json
         snap = self.vmstat.snapshot()
         extra["vmstat"] = snap
         extra["vmstat_delta"] = {k: v - self.boot_vmstat.get(k, 0) for k, v in snap.items()
                                  if v != self.boot_vmstat.get(k, 0)}
-        extra["zones"] = zones_json(self)
-        extra["caches"] = caches_json(self)
+        extra["zones"] = zoneinfo_json(self.pa, self.vmstat)
+        extra["caches"] = self.caches_json()
         pa = self.pa
         extra["memory"] = {
             "memory_mib": self.memory_mib, "nodes": len(pa.nodes), "max_pfn": pa.max_pfn,
@@ -302,9 +302,9 @@ class PhysMem:
             "vmstat_updates": self.vmstat_updates,
         }
         extra["slub"] = {name: dict(s.info(), stats={k: s.stat(i) for i, k in
-                                                      enumerate(_stat_names())})
+                                                      enumerate(STAT_ITEMS)})
                          for name, s in sorted(self.slub.caches.items(),
-                                               key=lambda kv: _cache_sort_key(kv[0]))
+                                               key=lambda kv: cache_sort_key(kv[0]))
                          if s.slabs or any(s.stat(i) for i in range(4))}
         extra["slub_failures"] = self.slub.failures
         fails = sum(pa.failures.values()) + self.slub.failures
@@ -312,39 +312,30 @@ class PhysMem:
             extra.setdefault("warnings", []).append(
                 f"{fails} allocation failure(s): reclaim is not modelled yet")
 
-    def summary(self) -> str:
-        from ..report.caches import format_caches
-        from ..report.zoneinfo import format_memory_summary
-        return format_memory_summary(self) + "\n" + format_caches(self)
+
+# ------------------------------------------------------------ the subsystem
+def _wanted(machine_table: dict, needs) -> bool:
+    return bool(machine_table.get("memory_mib")) or "physmem" in needs
 
 
-def _stat_names():
-    from .slub import STAT_ITEMS
-    return STAT_ITEMS
+def _check(ctx, parts) -> None:
+    """The memory layout must work for the machine (checked at validation)."""
+    m = parts["machine"]
+    if _wanted(m, parts["needs"]):
+        err = check_memory(m)
+        if err:
+            raise ctx.error(("machine",), "memory_mib", err)
 
 
-def _cache_sort_key(name: str):
-    m = re.match(r"(.*?)(\d+)(k?)$", name)
-    if not m:
-        return (name, 0)
-    return (m.group(1), int(m.group(2)) * (1024 if m.group(3) else 1))
-
-
-# ---------------------------------------------------------------- registry
-def _factory(machine):
+def build(machine) -> "PhysMem | None":
+    """mm_core_init()'s physical-memory half: memblock, zones, the page
+    allocator, SLUB and vmstat, and the vmstat_shepherd kernel thread."""
     scn = machine.scenario
     m = scn.machine
-    mib = m.get("memory_mib", 0)
-    if not mib:
-        from ..workloads import kinds
-        reg = kinds()
-        if not any(getattr(reg.get(w["kind"]), "needs_memory", False) for w in scn.workloads):
-            return None
-        mib = effective_memory_mib(m)
-    err = check_memory(dict(m, memory_mib=mib))
-    if err:
-        raise ScenarioError(scn.path, "machine.memory_mib", err, _line_of(scn.text, "memory_mib"))
-    pm = PhysMem(machine.engine, ncpus=machine.ncpus, node_of=machine.node_of, memory_mib=mib,
+    if not _wanted(m, scn.needs):
+        return None
+    pm = PhysMem(machine.engine, ncpus=machine.ncpus, node_of=machine.node_of,
+                 memory_mib=effective_memory_mib(m),
                  movablecore_mib=m.get("movablecore_mib", 0), sysctl=machine.sysctl,
                  kconfig=machine.kconfig, constants=machine.constants,
                  queue_work_on=machine.queue_work_on, machine=machine,
@@ -353,32 +344,6 @@ def _factory(machine):
     return pm
 
 
-def _line_of(text: str, key: str):
-    for i, line in enumerate(text.splitlines(), 1):
-        if re.match(rf"\s*{re.escape(key)}\s*=", line):
-            return i
-    return None
-
-
-_registered = False
-
-
-def ensure_registered() -> bool:
-    """Add the subsystem factory to the machine (once), if the machine module
-    has finished importing.  Returns whether it is registered."""
-    global _registered
-    if _registered:
-        return True
-    import sys
-    mod = sys.modules.get("mmactors.machine")
-    if mod is None:
-        try:
-            import mmactors.machine as mod          # noqa: F811
-        except ImportError:
-            return False
-    reg = getattr(mod, "register_subsystem", None)
-    if reg is None:
-        return False                                 # mid-import; a later call registers
-    reg(_factory)
-    _registered = True
-    return True
+SUBSYSTEM = Subsystem("physmem", machine=MACHINE_FIELDS, sysctl=SYSCTL, kconfig=KCONFIG,
+                      constants=CONSTANTS, check=_check, build=build,
+                      doc="zones, the buddy allocator, pcp lists, SLUB, vmstat")

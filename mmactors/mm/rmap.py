@@ -84,6 +84,11 @@ class Rmap:
     def folio_mapped(self, pfn: int) -> bool:
         return self.mc[pfn] > 0
 
+    def folio_test_anon(self, pfn: int) -> bool:
+        """folio->mapping points to an anon_vma (PAGE_MAPPING_ANON)."""
+        m = self.mapping.get(pfn)
+        return m is not None and type(m[0]) is AnonVMA
+
     # -- adding and removing mappings (charged by the caller's cache-line costs)
     def folio_add_new_anon_rmap(self, pfn: int, vma, addr: int):
         """A freshly allocated folio becomes anonymous, mapped once, exclusive."""

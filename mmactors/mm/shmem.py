@@ -51,9 +51,7 @@ class ShmemInode:
             sub.folio_locks.folio_unlock(pfn, me)      # truncated meanwhile: retry
             await sub.lru.folios_put_refs([(pfn, 1)], me)
         # shmem_alloc_and_add_folio
-        pfn = sub.pa.alloc_pages_fast(sub.GFP_HIGHUSER_MOVABLE, 0)   # pcp hit: no await
-        if pfn == -2:
-            pfn = await sub.pa.alloc_pages(sub.GFP_HIGHUSER_MOVABLE, 0)
+        pfn = await sub.pa.alloc_pages(sub.GFP_HIGHUSER_MOVABLE, 0)  # shmem_alloc_folio
         if pfn < 0:
             return -1
         f = sub.mem_map.f

@@ -49,6 +49,7 @@ fast path and CONFIG_SLUB_CPU_PARTIAL.
 """
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 
 from .._core.errors import SimulationError
@@ -413,7 +414,7 @@ class Slub:
 
     async def slab_alloc_node(self, s: KmemCache, gfp: int, node: int, orig_size: int) -> int:
         addr = self.slab_alloc_fast(s, gfp, node)
-        if addr >= 0:
+        if addr is not None:
             return addr
         me = self.engine.current
         addr = await self.slab_alloc_slow(s, gfp, node, s.cpu_slab[me.cpu], me)
@@ -422,7 +423,7 @@ class Slub:
         return addr
 
     def slab_alloc_fast(self, s: KmemCache, gfp: int, node: int = -1) -> int:
-        """The lockless fast path of ``slab_alloc_node``: an address, or -2
+        """The lockless fast path of ``slab_alloc_node``: an address, or None
         (nothing done) when ``___slab_alloc`` must run."""
         me = self.engine.current
         cpu = me.cpu
@@ -430,7 +431,7 @@ class Slub:
         fl = c.freelist
         slab = c.slab
         if not fl or slab is None or (node >= 0 and slab.node != node):
-            return -2
+            return None
         e = fl.pop()                                       # this_cpu_cmpxchg_double
         c.tid += self.tid_step
         c.stat[ALLOC_FASTPATH] += 1
@@ -441,19 +442,6 @@ class Slub:
             cost += max(1, (self.costs.page_zero_ns * s.object_size) >> PAGE_SHIFT)
         me.debt += cost
         return e & _ADDR_MASK
-
-    def kmalloc_fast(self, size: int, gfp: int, node: int = -1) -> int:
-        """kmalloc's fast path (see :meth:`slab_alloc_fast`); -2: call :meth:`kmalloc`."""
-        if size > KMALLOC_MAX_CACHE_SIZE:
-            return -2
-        if size == 0:
-            return ZERO_SIZE_PTR
-        if gfp & (_GFP_DMA | _GFP_RECLAIMABLE | _GFP_ACCOUNT):
-            s = self.kmalloc_slab(size, gfp)
-        else:
-            s = self.kmalloc_caches[KMALLOC_NORMAL].get(kmalloc_size_index[(size - 1) >> 3]
-                                                       if size <= 192 else (size - 1).bit_length())
-        return self.slab_alloc_fast(s, gfp, node)
 
     def kfree_fast(self, addr: int) -> bool:
         """do_slab_free's fast path: True when the object went onto this CPU's
@@ -1014,3 +1002,44 @@ class Slub:
                 if not listed:
                     assert not sl.frozen and not sl.freelist, f"{s.name}: {sl} lost"
             assert used == s.live, f"{s.name}: {used} objects in use, {s.live} handed out"
+
+
+# ------------------------------------------------------------------ reports
+def cache_sort_key(name: str):
+    """kmalloc-8 < kmalloc-16 < ... < kmalloc-8k: caches in size order."""
+    m = re.match(r"(.*?)(\d+)(k?)$", name)
+    if not m:
+        return (name, 0)
+    return (m.group(1), int(m.group(2)) * (1024 if m.group(3) else 1))
+
+
+def _rate(h, m):
+    return CacheStats.rate(h, m)
+
+
+def _level(cache, hits_of, misses_of, refills_of=None, drains_of=None) -> dict:
+    per = []
+    H = M = R = D = 0
+    for c in cache.cpu_slab:
+        h, m = hits_of(c.stat), misses_of(c.stat)
+        r = refills_of(c.stat) if refills_of else 0
+        d = drains_of(c.stat) if drains_of else 0
+        H, M, R, D = H + h, M + m, R + r, D + d
+        per.append({"cpu": c.cpu, "hits": h, "misses": m, "hit_rate": _rate(h, m),
+                    "refills": r, "drains": d})
+    return {"hits": H, "misses": M, "hit_rate": _rate(H, M), "refills": R, "drains": D,
+            "per_cpu": per}
+
+
+def cache_json(cache) -> dict:
+    """One cache's per-CPU hit figures (cpu slab and cpu partial levels) and
+    its CONFIG_SLUB_STATS counters, as /sys/kernel/slab/<cache>/ shows them."""
+    d = cache.stats.to_json()
+    d["cpu_slab"] = _level(cache, lambda s: s[ALLOC_FASTPATH] + s[FREE_FASTPATH],
+                           lambda s: s[ALLOC_SLOWPATH] + s[FREE_SLOWPATH])
+    d["cpu_partial"] = _level(
+        cache, lambda s: s[CPU_PARTIAL_ALLOC],
+        lambda s: max(0, s[ALLOC_SLOWPATH] - s[CPU_PARTIAL_ALLOC] - s[ALLOC_REFILL]),
+        lambda s: s[CPU_PARTIAL_NODE] + s[CPU_PARTIAL_FREE], lambda s: s[CPU_PARTIAL_DRAIN])
+    d["stats"] = {k: cache.stat(i) for i, k in enumerate(STAT_ITEMS)}
+    return d

@@ -13,7 +13,7 @@
 """
 from __future__ import annotations
 
-from .mmap import PAGE_SHIFT, VMA, vma_start_write
+from .mm_types import PAGE_SHIFT, VMA, vma_start_write
 from .rmap import anon_vma_clone
 
 __all__ = ["split_vma", "vma_merge_new_range", "do_vmi_align_munmap", "vma_link_file",

@@ -30,7 +30,7 @@ there by 9d8573111024).
 """
 from __future__ import annotations
 
-from ._internal import CacheStats, zone_suffix
+from ._internal import MIGRATE_TYPES, CacheStats, migratetype_names, zone_suffix
 
 __all__ = ["ZONE_STAT_ITEMS", "NUMA_EVENT_ITEMS", "NODE_STAT_ITEMS", "VM_STAT_ITEMS",
            "vm_event_items", "VmStat", "calculate_normal_threshold",
@@ -319,3 +319,44 @@ class VmStat:
             for cpu, t in enumerate(z.stat_threshold):
                 for i, v in enumerate(z.vm_stat_diff[cpu]):
                     assert -t <= v <= t, f"{z.name} cpu{cpu} diff {ZONE_STAT_ITEMS[i]}={v} > {t}"
+
+
+# ------------------------------------------------------- /proc/zoneinfo
+def _pageblocks(pa, z):
+    pb = pa.mem_map.pageblock_mt[z.zone_start_pfn >> 9:(z.end_pfn + 511) >> 9]
+    return {migratetype_names[mt]: int((pb == mt).sum()) for mt in range(MIGRATE_TYPES)}
+
+
+def zoneinfo_json(pa, vm) -> list:
+    """Every zone as /proc/zoneinfo shows it (``zoneinfo_show_print``), field
+    by field, plus what /proc/buddyinfo and /proc/pagetypeinfo show (free
+    blocks per order and migratetype, pageblocks per migratetype)."""
+    out = []
+    for z in pa.zones:
+        d = {"node": z.node, "zone": z.name, "start_pfn": z.zone_start_pfn,
+             "spanned": z.spanned_pages, "present": z.present_pages, "managed": z.managed_pages,
+             "populated": z.populated(),
+             "protection": list(z.lowmem_reserve)}
+        if z.populated():
+            d.update({
+                "free": vm.zone_page_state_snapshot(z, NR_FREE_PAGES),
+                "boost": z.watermark_boost,
+                "min": z.min_wmark_pages(), "low": z.low_wmark_pages(),
+                "high": z.high_wmark_pages(), "promo": z._watermark[3] + z.watermark_boost,
+                "nr_reserved_highatomic": z.nr_reserved_highatomic,
+                "flags": [n for b, n in ((1, "ZONE_BOOSTED_WATERMARK"), (2, "ZONE_RECLAIM_ACTIVE"),
+                                         (4, "ZONE_BELOW_HIGH")) if z.flags & b],
+                "free_area": [a.nr_free for a in z.free_area],
+                "free_by_migratetype": {
+                    migratetype_names[mt]: [len(a.free_list[mt]) for a in z.free_area]
+                    for mt in range(MIGRATE_TYPES)},
+                "pageblocks": _pageblocks(pa, z),
+                "vm_stat": {n: vm.zone_page_state_snapshot(z, i)
+                            for i, n in enumerate(ZONE_STAT_ITEMS)},
+                "vm_stats_threshold": z.stat_threshold[0] if z.stat_threshold else 0,
+                "pageset_batch": z.pageset_batch, "pageset_high_min": z.pageset_high_min,
+                "pageset_high_max": z.pageset_high_max,
+                "pagesets": [p.to_json() for p in z.per_cpu_pageset],
+            })
+        out.append(d)
+    return out

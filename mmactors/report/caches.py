@@ -24,11 +24,9 @@ Every per-CPU cache of the mm models keeps a
 from __future__ import annotations
 
 from ..mm._internal import CacheStats
-from ..mm.slub import (ALLOC_FASTPATH, ALLOC_REFILL, ALLOC_SLOWPATH, CPU_PARTIAL_ALLOC,
-                       CPU_PARTIAL_DRAIN, CPU_PARTIAL_FREE, CPU_PARTIAL_NODE, FREE_FASTPATH,
-                       FREE_SLOWPATH, STAT_ITEMS)
+from ..mm.slub import cache_json, cache_sort_key
 
-__all__ = ["caches_json", "format_caches"]
+__all__ = ["format_caches"]
 
 _SHOWN_STATS = ("ALLOC_FASTPATH", "ALLOC_SLOWPATH", "FREE_FASTPATH", "FREE_SLOWPATH",
                 "ALLOC_REFILL", "CPU_PARTIAL_ALLOC", "ALLOC_FROM_PARTIAL", "ALLOC_SLAB",
@@ -41,53 +39,13 @@ def _rate(h, m):
     return CacheStats.rate(h, m)
 
 
-def _level(cache, hits_of, misses_of, refills_of=None, drains_of=None) -> dict:
-    per = []
-    H = M = R = D = 0
-    for c in cache.cpu_slab:
-        h, m = hits_of(c.stat), misses_of(c.stat)
-        r = refills_of(c.stat) if refills_of else 0
-        d = drains_of(c.stat) if drains_of else 0
-        H, M, R, D = H + h, M + m, R + r, D + d
-        per.append({"cpu": c.cpu, "hits": h, "misses": m, "hit_rate": _rate(h, m),
-                    "refills": r, "drains": d})
-    return {"hits": H, "misses": M, "hit_rate": _rate(H, M), "refills": R, "drains": D,
-            "per_cpu": per}
-
-
-def slub_cache_json(cache) -> dict:
-    d = cache.stats.to_json()
-    d["cpu_slab"] = _level(cache, lambda s: s[ALLOC_FASTPATH] + s[FREE_FASTPATH],
-                           lambda s: s[ALLOC_SLOWPATH] + s[FREE_SLOWPATH])
-    d["cpu_partial"] = _level(
-        cache, lambda s: s[CPU_PARTIAL_ALLOC],
-        lambda s: max(0, s[ALLOC_SLOWPATH] - s[CPU_PARTIAL_ALLOC] - s[ALLOC_REFILL]),
-        lambda s: s[CPU_PARTIAL_NODE] + s[CPU_PARTIAL_FREE], lambda s: s[CPU_PARTIAL_DRAIN])
-    d["stats"] = {k: cache.stat(i) for i, k in enumerate(STAT_ITEMS)}
-    return d
-
-
-def caches_json(pm) -> dict:
-    out = {"pcp": pm.pa.stats.to_json()}
-    for name, s in sorted(pm.slub.caches.items(), key=lambda kv: _sort_key(kv[0])):
-        if s.stats.used():
-            out[f"slub:{name}"] = slub_cache_json(s)
-    out["vmstat"] = pm.vmstat.stats.to_json()
-    return out
-
-
-def _sort_key(name):
-    from ..mm.physmem import _cache_sort_key
-    return _cache_sort_key(name)
-
-
 def _pct(r):
     return "     -" if r is None else f"{100 * r:6.2f}%"
 
 
 def format_caches(pm, per_cpu: bool = True) -> str:
     rows = [("pcp", pm.pa.stats, None)]
-    for name, s in sorted(pm.slub.caches.items(), key=lambda kv: _sort_key(kv[0])):
+    for name, s in sorted(pm.slub.caches.items(), key=lambda kv: cache_sort_key(kv[0])):
         if s.stats.used():
             rows.append((f"slub:{name}", s.stats, s))
     rows.append(("vmstat", pm.vmstat.stats, None))
@@ -103,7 +61,7 @@ def format_caches(pm, per_cpu: bool = True) -> str:
                  f"{_pct(_rate(ah, am)):>9}{_pct(_rate(fh, fm)):>9}"
                  f"{sum(st.refills):>10,}{sum(st.drains):>10,}")
         if cache is not None:
-            sj = slub_cache_json(cache)
+            sj = cache_json(cache)
             cs, cp = sj["cpu_slab"], sj["cpu_partial"]
             L.append(f"  {'':<{w}}  cpu slab {_pct(cs['hit_rate']).strip()} "
                      f"({cs['hits']:,} fast / {cs['misses']:,} slow), cpu partial "

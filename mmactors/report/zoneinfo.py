@@ -1,58 +1,16 @@
-"""Zone state and vmstat in the human summary and the JSON result.
+"""Zone state and vmstat in the human summary.
 
-``zones_json`` follows /proc/zoneinfo (``zoneinfo_show_print`` in
-mm/vmstat.c) field by field, plus what /proc/buddyinfo and
-/proc/pagetypeinfo show (free blocks per order and migratetype, pageblocks
-per migratetype).  ``format_memory_summary`` is the compact human form: one
-line per zone, free blocks per order, each CPU's pcp count/high/batch, and
-the vmstat counters that changed over the run.
+``format_zoneinfo`` prints /proc/zoneinfo; ``format_memory_summary`` is the
+compact human form: one line per zone, free blocks per order, each CPU's pcp
+count/high/batch, and the vmstat counters that changed over the run.  The
+JSON form is the model's own (:func:`mmactors.mm.vmstat.zoneinfo_json`).
 """
 from __future__ import annotations
 
-from ..mm._internal import MIGRATE_TYPES, migratetype_names
 from ..mm.gfp import format_gfp
 from ..mm.vmstat import NR_FREE_PAGES, ZONE_STAT_ITEMS
 
-__all__ = ["zones_json", "format_memory_summary", "format_vmstat_delta", "format_zoneinfo"]
-
-
-def _pageblocks(pa, z):
-    pb = pa.mem_map.pageblock_mt[z.zone_start_pfn >> 9:(z.end_pfn + 511) >> 9]
-    return {migratetype_names[mt]: int((pb == mt).sum()) for mt in range(MIGRATE_TYPES)}
-
-
-def zones_json(pm) -> list:
-    pa = pm.pa
-    vm = pm.vmstat
-    out = []
-    for z in pa.zones:
-        d = {"node": z.node, "zone": z.name, "start_pfn": z.zone_start_pfn,
-             "spanned": z.spanned_pages, "present": z.present_pages, "managed": z.managed_pages,
-             "populated": z.populated(),
-             "protection": list(z.lowmem_reserve)}
-        if z.populated():
-            d.update({
-                "free": vm.zone_page_state_snapshot(z, NR_FREE_PAGES),
-                "boost": z.watermark_boost,
-                "min": z.min_wmark_pages(), "low": z.low_wmark_pages(),
-                "high": z.high_wmark_pages(), "promo": z._watermark[3] + z.watermark_boost,
-                "nr_reserved_highatomic": z.nr_reserved_highatomic,
-                "flags": [n for b, n in ((1, "ZONE_BOOSTED_WATERMARK"), (2, "ZONE_RECLAIM_ACTIVE"),
-                                         (4, "ZONE_BELOW_HIGH")) if z.flags & b],
-                "free_area": [a.nr_free for a in z.free_area],
-                "free_by_migratetype": {
-                    migratetype_names[mt]: [len(a.free_list[mt]) for a in z.free_area]
-                    for mt in range(MIGRATE_TYPES)},
-                "pageblocks": _pageblocks(pa, z),
-                "vm_stat": {n: vm.zone_page_state_snapshot(z, i)
-                            for i, n in enumerate(ZONE_STAT_ITEMS)},
-                "vm_stats_threshold": z.stat_threshold[0] if z.stat_threshold else 0,
-                "pageset_batch": z.pageset_batch, "pageset_high_min": z.pageset_high_min,
-                "pageset_high_max": z.pageset_high_max,
-                "pagesets": [p.to_json() for p in z.per_cpu_pageset],
-            })
-        out.append(d)
-    return out
+__all__ = ["format_memory_summary", "format_vmstat_delta", "format_zoneinfo"]
 
 
 def format_zoneinfo(pm) -> str:
@@ -82,7 +40,7 @@ def format_zoneinfo(pm) -> str:
             lines.append(f"              high:  {p.high}")
             lines.append(f"              batch: {p.batch}")
             lines.append(f"  vm stats threshold: {z.stat_threshold[p.cpu]}")
-        lines.append(f"  node_unreclaimable:  0")
+        lines.append("  node_unreclaimable:  0")
         lines.append(f"  start_pfn:           {z.zone_start_pfn}")
     return "\n".join(lines)
 

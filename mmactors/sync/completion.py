@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections import deque
 
+from .lock import call_site, might_sleep, site_name
+from .lockstat import lock_registry
+
 __all__ = ["Completion"]
 
 
@@ -26,13 +29,9 @@ class Completion:
     async def wait(self):
         """wait_for_completion."""
         eng = self.engine
-        v = eng.locks.validator
-        if v is not None:
-            import sys
-            f = sys._getframe(1)
-            v.might_sleep(eng.current, f"wait_for_completion({self.name}) in "
-                          f"{f.f_code.co_name} ({f.f_code.co_filename.rsplit('/', 1)[-1]}:"
-                          f"{f.f_lineno})")
+        if lock_registry(eng).on_might_sleep:
+            might_sleep(eng.current, f"wait_for_completion({self.name}) in "
+                        f"{site_name(call_site())}")
         if self.done:
             if self.done != _ALL:
                 self.done -= 1

@@ -1,26 +1,35 @@
 """What every kernel lock model shares: its class, its cache line, its wait
-queue, and the bookkeeping of lock_stat, the trace and the lockdep hook.
+queue, and the bookkeeping of lock_stat, the trace and the validator hooks.
 
 Why one base: trio builds all of its locks on one ``ParkingLot``; we do the
-same, so fairness (FIFO hand-off), statistics, the wait-for graph and lockdep
-live here once and every lock kind only decides *when* a waiter gets in.
-A waiter is parked with the engine; the releaser computes the virtual time at
-which the next holder would observe the release on real hardware (cache-line
+same (:class:`~mmactors.sync.waitqueue.WaitQueue`), so fairness (FIFO
+hand-off), statistics, the wait-for graph and the validators live here once
+and every lock kind only decides *when* a waiter gets in.  A waiter is
+parked with the engine; the releaser computes the virtual time at which the
+next holder would observe the release on real hardware (cache-line
 transfers, wake-up latency) and wakes it for that instant.
+
+Validators (lockdep, the race detector) see every acquisition through the
+per-hook tuples of the run's :class:`~mmactors.sync.lockstat.LockRegistry`;
+the same code runs whether or not any validator watches.
 """
 from __future__ import annotations
 
 import os
 import sys
-from collections import deque
 
+from .._core import ActorState
 from ..costs import CacheLine
+from .lockstat import lock_registry
+from .waitqueue import Waiter, WaitQueue
 
-__all__ = ["LockBase", "WaitQueue", "site_name", "LockError"]
+__all__ = ["LockBase", "LockError", "site_name", "call_site", "might_sleep"]
+
+_PARKED = ActorState.PARKED
 
 
 class LockError(RuntimeError):
-    """Misuse of a lock (unlock of a lock not held, ...) when lockdep is off."""
+    """Misuse of a lock (unlock of a lock not held, ...) when no validator reports it."""
 
 
 _site_cache: dict = {}
@@ -39,29 +48,18 @@ def site_name(site) -> str:
     return s
 
 
-def caller(depth: int = 2):
-    """The (code, line) of the frame ``depth`` levels up: the lock's caller."""
-    f = sys._getframe(depth)
+def call_site(up: int = 0):
+    """The acquisition site of a lock call: the (code, line) of the frame that
+    called the function calling ``call_site`` (``up`` more frames out for
+    helpers in between).  Rendered lazily by :func:`site_name`."""
+    f = sys._getframe(2 + up)
     return (f.f_code, f.f_lineno)
 
 
-class WaitQueue:
-    """FIFO of parked waiters: entries ``[actor, mode, ready_at, t_contended, site]``."""
-
-    __slots__ = ("owner", "q")
-
-    def __init__(self, owner):
-        self.owner = owner
-        self.q = deque()
-
-    def __len__(self):
-        return len(self.q)
-
-    def __bool__(self):
-        return bool(self.q)
-
-    def __iter__(self):
-        return iter(self.q)
+def might_sleep(actor, what) -> None:
+    """might_sleep(): tell the validators ``actor`` is about to block."""
+    for hook in lock_registry(actor.engine).on_might_sleep:
+        hook(actor, what)
 
 
 class LockBase:
@@ -72,8 +70,10 @@ class LockBase:
     def __init__(self, engine, name: str, *, line: CacheLine | None = None):
         self.engine = engine
         self.name = name
-        self.lclass = engine.locks.get(name, self.kind, self.rw)
-        self.line = line if line is not None else CacheLine(engine.costs, engine.node_of, name, clock=engine)
+        self.reg = lock_registry(engine)
+        self.lclass = self.reg.get(name, self.kind, self.rw)
+        self.line = line if line is not None else CacheLine(engine.costs, engine.node_of, name,
+                                                            clock=engine)
         self.cpu = -1                 # CPU of the last acquisition (bounces)
         self.waiters = WaitQueue(self)
         # holder id -> [t1, site1, t2, site2, ...]: acquisition times and sites,
@@ -100,6 +100,7 @@ class LockBase:
         st = self._stat(mode)
         if self.cpu != me.cpu:
             st.con_bounces += 1
+        st.waiting += 1
         st.points[site_name(site)] += 1
         for h in self._hold.values():
             st.contending[site_name(h[-1])] += 1
@@ -110,24 +111,23 @@ class LockBase:
         """Park ``me`` in the FIFO until a releaser hands the lock over.
 
         ``spinning`` waiters see the hand-off after cache-line transfers;
-        sleeping ones after a wake-up (``wakeup_ns``).  The validator sees the
+        sleeping ones after a wake-up (``wakeup_ns``).  The validators see the
         attempt *before* the wait, as lock_acquire() precedes the spin in the
         kernel, so lockdep reports an inversion before it can deadlock."""
         t0 = self._contended(me, mode, site)
-        v = self.engine.locks.validator
-        if v is not None:
-            v.contended(me, self, mode, site, subclass)
-        self.waiters.q.append([me, mode, ready_at, t0, site, spinning])
-        await self.engine.park(self)
+        for hook in self.reg.on_contended:
+            hook(me, self, mode, site, subclass)
+        await self.waiters.park(Waiter(me, mode, ready_at, t0, site, spinning))
         return t0
 
-    def _acquired(self, me, mode, site, t0=None, trylock=False, subclass=0):
+    def _acquired(self, me, mode, site, t0=None, trylock=False, subclass=0, notify=True):
         eng = self.engine
         now = eng.now
         st = self.lclass.stat_r if mode == "R" else self.lclass.stat_w
         if self.cpu != me.cpu:
             st.acq_bounces += 1
             self.cpu = me.cpu
+        st.holding += 1
         if t0 is not None:
             st.wait(now - t0)
             if eng.trace is not None:
@@ -140,20 +140,23 @@ class LockBase:
         else:
             h += (now, site)
         me.held.append(self)
-        v = eng.locks.validator
-        if v is not None:
-            v.acquire(me, self, mode, site, trylock, subclass)
+        if notify:
+            for hook in self.reg.on_acquire:
+                hook(me, self, mode, site, trylock, subclass)
 
-    def _released(self, me, mode, site=None):
+    def _released(self, me, mode, site=None, notify=True):
+        """Release bookkeeping; False (and nothing done) if ``me`` does not
+        hold the lock: a validator reports it, else it is a LockError."""
         eng = self.engine
         mid = me.id
         h = self._hold.get(mid)
         if not h:
-            v = eng.locks.validator
-            if v is not None:
-                v.bad_unlock(me, self, mode, site)
-                return False
-            raise LockError(f"{me.name} releases {self.name}, which it does not hold")
+            hooks = self.reg.on_bad_unlock
+            if not hooks:
+                raise LockError(f"{me.name} releases {self.name}, which it does not hold")
+            for hook in hooks:
+                hook(me, self, mode, site)
+            return False
         h.pop()
         t = h.pop()
         if not h:
@@ -168,9 +171,9 @@ class LockBase:
         if eng.trace is not None:
             eng.trace.span(mid, ("hold " if mode == "W" else "read ") + self.name,
                            "lock-hold", t, eng.now)
-        v = eng.locks.validator
-        if v is not None:
-            v.release(me, self, mode, site)
+        if notify:
+            for hook in self.reg.on_release:
+                hook(me, self, mode, site)
         return True
 
     def _try_now(self, me, site) -> bool:
@@ -191,34 +194,36 @@ class LockBase:
         existing object).  Lockdep reports it if the caller holds the lock
         (``debug_check_no_locks_freed``: "held lock freed!"); without lockdep,
         re-initialising a held lock is a LockError."""
-        self._freed("init", site)
+        self._freed("init", site if site is not None else call_site())
 
     def free(self, site=None) -> None:
         """The memory holding the lock is freed (kfree of the object)."""
-        self._freed("free", site)
+        self._freed("free", site if site is not None else call_site())
 
     def _freed(self, how, site):
-        eng = self.engine
-        me = eng.current
-        if site is None:
-            f = sys._getframe(2)
-            site = (f.f_code, f.f_lineno)
-        v = eng.locks.validator
-        if v is not None:
-            v.lock_freed(me, self, how, site)
+        me = self.engine.current
+        hooks = self.reg.on_lock_freed
+        if hooks:
+            for hook in hooks:
+                hook(me, self, how, site)
         elif self._holders:
             raise LockError(f"{me.name}: {how} of {self.name}, which is held")
 
-    def _grant(self, entry, at=None):
-        """Hand the lock to a parked waiter.  It runs at ``at`` if given, else
-        after one line transfer (spinning) or a wake-up (sleeping)."""
-        me = entry[0]
+    def _grant(self, w: Waiter, at=None):
+        """Hand the lock to a waiter taken off the queue.  It runs at ``at`` if
+        given, else after one line transfer (spinning) or a wake-up (sleeping)."""
+        me = w.actor
         eng = self.engine
         self._holders[me.id] = me      # owned from now on (wait-for graph, holders())
         if at is None:
-            if entry[5]:
+            if w.spinning:
                 at = eng.now + self.line.transfer_cost(me.cpu, self.line.last) \
                     + eng.costs.atomic_rmw_ns
             else:
                 at = eng.now + eng.costs.wakeup_ns
-        eng.wake(me, max(at, entry[2], eng.now))
+        eng.wake(me, max(at, w.ready_at, eng.now))
+
+
+def owner_running(owner) -> bool:
+    """Optimistic spinning's test: the owner is on a CPU (not parked)."""
+    return owner is not None and owner.state is not _PARKED

@@ -13,13 +13,25 @@ lockstat.rst and ``lock_contended``/``lock_acquired`` in lockdep.c):
   last acquired on a different CPU (the lock word's line moved);
 * contention points: where the waiters were; contending points: where the
   holder that made them wait had taken the lock.
+
+The kernel counts these at three moments: contention points and con-bounces
+when a task starts to wait (lock_contended), contentions and acq-bounces when
+it gets the lock (lock_acquired), acquisitions when it releases it
+(lock_release).  A wait or a hold still in progress when the run ends is
+therefore in some columns and not yet in others; ``waiting_at_end`` and
+``held_at_end`` count them, so that the columns reconcile:
+
+    sum of contention points = contentions + waiting_at_end
+    con-bounces <= contentions + waiting_at_end
+    acq-bounces <= acquisitions + held_at_end
 """
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
 
-__all__ = ["LockStat", "LockStatistics", "LockClass", "LockRegistry", "format_lock_stat"]
+__all__ = ["LockStat", "LockStatistics", "LockClass", "LockRegistry", "Validator", "HOOKS",
+           "lock_registry", "add_validator", "remove_validator", "LOCKSTAT_POINTS"]
 
 LOCKSTAT_POINTS = 4   # the kernel keeps four contention points per class
 
@@ -29,38 +41,44 @@ class LockStat:
 
     __slots__ = ("contentions", "con_bounces", "acquisitions", "acq_bounces",
                  "wait_min", "wait_max", "wait_total", "hold_min", "hold_max",
-                 "hold_total", "points", "contending")
+                 "hold_total", "points", "contending", "waiting", "holding")
 
     def __init__(self):
         self.contentions = self.con_bounces = 0
         self.acquisitions = self.acq_bounces = 0
+        self.waiting = self.holding = 0    # waits and holds in progress (see the module doc)
         self.wait_min = self.wait_max = self.wait_total = 0
         self.hold_min = self.hold_max = self.hold_total = 0
         self.points: Counter = Counter()
         self.contending: Counter = Counter()
 
     def wait(self, ns: int):
+        """A contended acquisition after waiting ``ns`` (lock_acquired)."""
         if self.contentions == 0 or ns < self.wait_min:
             self.wait_min = ns
         if ns > self.wait_max:
             self.wait_max = ns
         self.wait_total += ns
         self.contentions += 1
+        self.waiting -= 1
 
     def hold(self, ns: int):
+        """A release after holding ``ns`` (lock_release)."""
         if self.acquisitions == 0 or ns < self.hold_min:
             self.hold_min = ns
         if ns > self.hold_max:
             self.hold_max = ns
         self.hold_total += ns
         self.acquisitions += 1
+        self.holding -= 1
 
     def frozen(self) -> "LockStatistics":
         return LockStatistics(
             self.contentions, self.con_bounces, self.acquisitions, self.acq_bounces,
             self.wait_min, self.wait_max, self.wait_total,
             self.hold_min, self.hold_max, self.hold_total,
-            tuple(self.points.most_common()), tuple(self.contending.most_common()))
+            tuple(self.points.most_common()), tuple(self.contending.most_common()),
+            self.waiting, self.holding)
 
 
 @dataclass(frozen=True)
@@ -78,6 +96,8 @@ class LockStatistics:
     holdtime_total_ns: int
     contention_points: tuple
     contending_points: tuple
+    waiting_at_end: int = 0
+    held_at_end: int = 0
 
     @property
     def waittime_avg_ns(self) -> float:
@@ -97,6 +117,7 @@ class LockStatistics:
             "holdtime_total_ns": self.holdtime_total_ns,
             "contention_points": [[p, n] for p, n in self.contention_points[:LOCKSTAT_POINTS]],
             "contending_points": [[p, n] for p, n in self.contending_points[:LOCKSTAT_POINTS]],
+            "waiting_at_end": self.waiting_at_end, "held_at_end": self.held_at_end,
         }
 
 
@@ -115,88 +136,12 @@ class LockClass:
         return (self.stat_r if mode == "R" else self.stat_w).frozen()
 
 
-class LockRegistry:
-    """All lock classes of a run (one per engine), and the lockdep hook.
-
-    ``validator`` is None or a :class:`Validator` (``contended``, ``acquire``,
-    ``release``, ``bad_unlock``, ``lock_freed``, ``might_sleep``, ``irq``);
-    lockdep (``mmactors.lockdep``) plugs in here and sees every acquisition.
-    None costs one attribute test per lock operation.
-    """
-
-    def __init__(self):
-        self.classes: dict[str, LockClass] = {}
-        self.validator = None
-
-    def get(self, name: str, kind: str, rw: bool) -> LockClass:
-        c = self.classes.get(name)
-        if c is None:
-            c = self.classes[name] = LockClass(name, kind, rw, len(self.classes))
-        elif c.kind != kind:
-            raise ValueError(f"lock class {name!r} is a {c.kind}, not a {kind}")
-        c.instances += 1
-        return c
-
-    def rows(self):
-        """(row name, LockStatistics) for every class and mode that was used."""
-        out = []
-        for c in self.classes.values():
-            for mode, st in (("W", c.stat_w), ("R", c.stat_r)):
-                if st.acquisitions or st.contentions:
-                    name = c.name + (f"-{mode}" if c.rw else "")
-                    out.append((name, st.frozen()))
-        return out
-
-    def to_json(self) -> dict:
-        return {name: st.to_json() for name, st in sorted(self.rows())}
-
-
-def _us(ns) -> str:
-    # lock_stat prints times in microseconds with two decimals.
-    return f"{ns / 1000:.2f}"
-
-
-def format_lock_stat(registry: LockRegistry, top: int | None = None,
-                     points: bool = True) -> str:
-    """Render like /proc/lock_stat (version 0.4), classes by contentions."""
-    rows = registry.rows()
-    rows.sort(key=lambda r: (-r[1].contentions, -r[1].acquisitions, r[0]))
-    if top is not None:
-        rows = rows[:top]
-    cols = ("class name", "con-bounces", "contentions", "waittime-min", "waittime-max",
-            "waittime-total", "waittime-avg", "acq-bounces", "acquisitions",
-            "holdtime-min", "holdtime-max", "holdtime-total", "holdtime-avg")
-    w0 = max([40] + [len(n) + 1 for n, _ in rows])
-    head = f"{cols[0]:>{w0}} " + " ".join(f"{c:>14}" for c in cols[1:])
-    bar = "-" * len(head)
-    out = ["lock_stat version 0.4", bar, head, bar]
-    for name, s in rows:
-        out.append(
-            f"{name + ':':>{w0}} "
-            f"{s.con_bounces:>14} {s.contentions:>14} {_us(s.waittime_min_ns):>14} "
-            f"{_us(s.waittime_max_ns):>14} {_us(s.waittime_total_ns):>14} "
-            f"{_us(s.waittime_avg_ns):>14} {s.acq_bounces:>14} {s.acquisitions:>14} "
-            f"{_us(s.holdtime_min_ns):>14} {_us(s.holdtime_max_ns):>14} "
-            f"{_us(s.holdtime_total_ns):>14} {_us(s.holdtime_avg_ns):>14}")
-        if points and s.contention_points:
-            base = name.rsplit("-", 1)[0] if name.endswith(("-W", "-R")) else name
-            out.append(f"{'-' * 15:>{w0}}")
-            for site, n in s.contention_points[:LOCKSTAT_POINTS]:
-                out.append(f"{base:>{w0}} {n:>14} [{site}]")
-            if s.contending_points:
-                out.append(f"{'-' * 15:>{w0}}")
-                for site, n in s.contending_points[:LOCKSTAT_POINTS]:
-                    out.append(f"{base:>{w0}} {n:>14} [{site}]")
-            out.append("")
-    out.append(bar)
-    return "\n".join(out)
-
-
 class Validator:
-    """The interface a lock validator (lockdep) implements; every method is a
-    no-op here.  Locks call these with the acting actor, the lock instance,
-    the mode ("W" exclusive, "R" shared), the acquisition site and the
-    subclass (``spin_lock_nested(lock, subclass)``)."""
+    """The interface a lock validator (lockdep, the race detector) implements;
+    every method is a no-op here.  Locks call these with the acting actor,
+    the lock instance, the mode ("W" exclusive, "R" shared), the acquisition
+    site and the subclass (``spin_lock_nested(lock, subclass)``).  A
+    validator overrides the hooks it needs; only those are called."""
 
     def contended(self, actor, lock, mode, site, subclass=0):
         """The actor is about to wait for ``lock`` (validated here, before the
@@ -226,18 +171,46 @@ class Validator:
         "hardirq_exit", "softirq_enter", "softirq_exit"."""
 
 
-class ValidatorMux(Validator):
-    """Several validators sharing the one ``LockRegistry.validator`` slot
-    (lockdep and the memory model's happens-before race detector).  Every
-    call goes to each validator in the order they were added.
+HOOKS = ("contended", "acquire", "release", "bad_unlock", "downgrade", "lock_freed",
+         "might_sleep", "irq")
 
-    ``bad_unlock`` and ``lock_freed`` keep the slot-empty behaviour when no
-    validator overrides them: a LockError, as if no validator were attached
-    (a validator that only watches acquisitions must not swallow misuse).
+
+class LockRegistry:
+    """All lock classes of a run (one per engine, in ``engine.runvars``), and
+    the validators watching its locks.
+
+    Dispatch is per hook: ``on_acquire`` is the tuple of the ``acquire``
+    methods of the validators that override it (empty when none does), and
+    so on for every name in :data:`HOOKS`.  A lock calls
+    ``for hook in reg.on_acquire: hook(...)``, which costs an empty loop when
+    nothing watches and reaches any number of validators when several do
+    (lockdep and the race detector), each only for the hooks it has.
     """
 
-    def __init__(self, validators=()):
-        self.validators = list(validators)
+    def __init__(self):
+        self.classes: dict[str, LockClass] = {}
+        self.validators: list = []
+        self._dispatch()
+
+    def get(self, name: str, kind: str, rw: bool) -> LockClass:
+        c = self.classes.get(name)
+        if c is None:
+            c = self.classes[name] = LockClass(name, kind, rw, len(self.classes))
+        elif c.kind != kind:
+            raise ValueError(f"lock class {name!r} is a {c.kind}, not a {kind}")
+        c.instances += 1
+        return c
+
+    # -- validators ------------------------------------------------------------
+    def add_validator(self, v) -> None:
+        if v not in self.validators:
+            self.validators.append(v)
+            self._dispatch()
+
+    def remove_validator(self, v) -> None:
+        if v in self.validators:
+            self.validators.remove(v)
+            self._dispatch()
 
     def find(self, cls):
         """The first validator that is a ``cls``, or None."""
@@ -246,70 +219,39 @@ class ValidatorMux(Validator):
                 return v
         return None
 
-    def contended(self, actor, lock, mode, site, subclass=0):
-        for v in self.validators:
-            v.contended(actor, lock, mode, site, subclass)
+    def _dispatch(self):
+        for h in HOOKS:
+            base = getattr(Validator, h)
+            setattr(self, "on_" + h, tuple(getattr(v, h) for v in self.validators
+                                            if getattr(type(v), h, base) is not base))
 
-    def acquire(self, actor, lock, mode, site, trylock, subclass=0):
-        for v in self.validators:
-            v.acquire(actor, lock, mode, site, trylock, subclass)
+    # -- lock_stat ------------------------------------------------------------
+    def rows(self):
+        """(row name, LockStatistics) for every class and mode that was used."""
+        out = []
+        for c in self.classes.values():
+            for mode, st in (("W", c.stat_w), ("R", c.stat_r)):
+                if st.acquisitions or st.contentions or st.waiting or st.holding:
+                    name = c.name + (f"-{mode}" if c.rw else "")
+                    out.append((name, st.frozen()))
+        return out
 
-    def release(self, actor, lock, mode, site):
-        for v in self.validators:
-            v.release(actor, lock, mode, site)
-
-    def bad_unlock(self, actor, lock, mode, site):
-        handled = False
-        for v in self.validators:
-            if type(v).bad_unlock is not Validator.bad_unlock:
-                v.bad_unlock(actor, lock, mode, site)
-                handled = True
-        if not handled:
-            from .lock import LockError
-            raise LockError(f"{actor.name} releases {lock.name}, which it does not hold")
-
-    def downgrade(self, actor, lock, site):
-        """The actor's write hold of ``lock`` became a read hold (downgrade_write)."""
-
-    def lock_freed(self, actor, lock, how, site):
-        handled = False
-        for v in self.validators:
-            if type(v).lock_freed is not Validator.lock_freed:
-                v.lock_freed(actor, lock, how, site)
-                handled = True
-        if not handled and lock.holders():
-            from .lock import LockError
-            raise LockError(f"{actor.name}: {how} of {lock.name}, which is held")
-
-    def might_sleep(self, actor, what):
-        for v in self.validators:
-            v.might_sleep(actor, what)
-
-    def irq(self, actor, event, site):
-        for v in self.validators:
-            v.irq(actor, event, site)
+    def to_json(self) -> dict:
+        return {name: st.to_json() for name, st in sorted(self.rows())}
 
 
-def add_validator(registry: LockRegistry, validator) -> ValidatorMux:
-    """Put ``validator`` in ``registry``'s slot beside whatever is there
-    (wrapping it in a :class:`ValidatorMux`); returns the mux."""
-    cur = registry.validator
-    if isinstance(cur, ValidatorMux):
-        mux = cur
-    else:
-        mux = ValidatorMux([cur] if cur is not None else [])
-        registry.validator = mux
-    if validator not in mux.validators:
-        mux.validators.append(validator)
-    return mux
+def lock_registry(engine) -> LockRegistry:
+    """The run's lock registry, made on first use."""
+    reg = engine.runvars.get(LockRegistry)
+    if reg is None:
+        reg = engine.runvars[LockRegistry] = LockRegistry()
+    return reg
 
 
-def remove_validator(registry: LockRegistry, validator) -> None:
-    """Take ``validator`` out of the slot (or out of the mux in it)."""
-    cur = registry.validator
-    if cur is validator:
-        registry.validator = None
-    elif isinstance(cur, ValidatorMux) and validator in cur.validators:
-        cur.validators.remove(validator)
-        if not cur.validators:
-            registry.validator = None
+def add_validator(engine, validator) -> None:
+    """Let ``validator`` watch every lock of ``engine``'s run, beside any others."""
+    lock_registry(engine).add_validator(validator)
+
+
+def remove_validator(engine, validator) -> None:
+    lock_registry(engine).remove_validator(validator)

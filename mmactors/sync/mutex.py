@@ -10,9 +10,7 @@ optimistic spinners never steal it from the queue.
 """
 from __future__ import annotations
 
-import sys
-
-from .lock import LockBase
+from .lock import LockBase, call_site, might_sleep, owner_running
 
 __all__ = ["Mutex"]
 
@@ -30,55 +28,48 @@ class Mutex(LockBase):
 
     async def lock(self, site=None, subclass: int = 0):
         if site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
+            site = call_site()
         eng = self.engine
         me = eng.current
         if me.debt:                # decide at the true time: pay what came before
-            await eng.spend(0)
-        v = eng.locks.validator
-        if v is not None:                   # might_sleep() in mutex_lock()
-            v.might_sleep(me, site)
+            await eng.sync()
+        might_sleep(me, site)               # might_sleep() in mutex_lock()
         lat = self.line.write(me.cpu)
         if self.owner is None and not self.waiters:
             self.owner = me
             self._acquired(me, "W", site, subclass=subclass)
             me.debt += lat             # paid at the next scheduling point
             return
-        spin = self.owner is not None and self.owner.state != "parked"
+        spin = owner_running(self.owner)    # mutex_optimistic_spin while the owner runs
         t0 = await self._wait(me, "W", site, eng.now + lat, spin, subclass)
         self._acquired(me, "W", site, t0, subclass=subclass)
 
     async def lock_nested(self, subclass: int, site=None):
         """mutex_lock_nested: a separate lockdep class per nesting level."""
         if site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
+            site = call_site()
         await self.lock(site, subclass)
 
     async def trylock(self, site=None) -> bool:
         if site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
+            site = call_site()
         eng = self.engine
         me = eng.current
         if me.debt:                # decide at the true time: pay what came before
-            await eng.spend(0)
+            await eng.sync()
         return self._try_now(me, site)
 
     def unlock(self, site=None):
         eng = self.engine
         me = eng.current
         if self.owner is not me and site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
+            site = call_site()
         if not self._released(me, "W", site):
             return
         eng.charge(self.line.write(me.cpu))
-        q = self.waiters.q
-        if q:
-            e = q.popleft()
-            self.owner = e[0]
-            self._grant(e)
+        if self.waiters:
+            w = self.waiters.unpark_next()
+            self.owner = w.actor
+            self._grant(w)
         else:
             self.owner = None

@@ -20,9 +20,7 @@ head of the queue enter together.
 """
 from __future__ import annotations
 
-import sys
-
-from .lock import LockBase
+from .lock import LockBase, call_site, might_sleep, owner_running
 
 __all__ = ["RWSemaphore", "RWLock"]
 
@@ -55,7 +53,7 @@ class _RWBase(LockBase):
         eng = self.engine
         me = eng.current
         if me.debt:                # decide at the true time: pay what came before
-            await eng.spend(0)
+            await eng.sync()
         lat = self.line.write(me.cpu)       # atomic add of a reader bias
         if self._reader_may_enter(me):
             self.readers[me.id] = self.readers.get(me.id, 0) + 1
@@ -69,7 +67,7 @@ class _RWBase(LockBase):
         eng = self.engine
         me = eng.current
         if me.debt:                # decide at the true time: pay what came before
-            await eng.spend(0)
+            await eng.sync()
         lat = self.line.write(me.cpu)       # cmpxchg 0 -> WRITER_LOCKED
         if self.writer is None and not self.readers and not self.waiters:
             self.writer = me
@@ -84,7 +82,7 @@ class _RWBase(LockBase):
         eng = self.engine
         me = eng.current
         if me.debt:                # decide at the true time: pay what came before
-            await eng.spend(0)
+            await eng.sync()
         if mode == "R":
             ok = self.writer is None and not self.waiters
         else:
@@ -130,24 +128,24 @@ class _RWBase(LockBase):
 
     def _wake(self):
         """Grant the lock to whoever the kernel would let in next."""
-        q = self.waiters.q
-        if not q or self.writer is not None:
+        first = self.waiters.peek()
+        if first is None or self.writer is not None:
             return
-        if q[0][1] == "W":
+        if first.mode == "W":
             if not self.readers:
-                e = q.popleft()
-                self.writer = e[0]
-                self._grant(e)
+                w = self.waiters.unpark_next()
+                self.writer = w.actor
+                self._grant(w)
             return
         self._wake_readers()
 
     def _wake_readers(self):
         raise NotImplementedError
 
-    def _add_reader(self, e):
-        a = e[0]
+    def _add_reader(self, w):
+        a = w.actor
         self.readers[a.id] = self.readers.get(a.id, 0) + 1
-        self._grant(e)
+        self._grant(w)
 
 
 class RWSemaphore(_RWBase):
@@ -161,61 +159,43 @@ class RWSemaphore(_RWBase):
 
     def _writer_spins(self, me):
         # rwsem_optimistic_spin: only while a writer owner is running.
-        w = self.writer
-        return w is not None and w.state != "parked"
+        return owner_running(self.writer)
 
     def _wake_readers(self):
-        q = self.waiters.q
-        woken, keep = 0, []
-        while q and woken < MAX_READERS_WAKEUP:
-            e = q.popleft()
-            if e[1] == "R":
-                self._add_reader(e)
-                woken += 1
-            else:
-                keep.append(e)
-        q.extendleft(reversed(keep))
+        # rwsem_mark_wake: every queued reader (up to MAX_READERS_WAKEUP), in order
+        for w in self.waiters.unpark_where(lambda w: w.mode == "R", MAX_READERS_WAKEUP):
+            self._add_reader(w)
 
     async def down_read(self, site=None, subclass: int = 0):
         if site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
-        v = self.engine.locks.validator
-        if v is not None:                   # might_sleep() in down_read()
-            v.might_sleep(self.engine.current, site)
+            site = call_site()
+        might_sleep(self.engine.current, site)       # might_sleep() in down_read()
         await self._read(site, subclass)
 
     async def down_write(self, site=None, subclass: int = 0):
         if site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
-        v = self.engine.locks.validator
-        if v is not None:                   # might_sleep() in down_write()
-            v.might_sleep(self.engine.current, site)
+            site = call_site()
+        might_sleep(self.engine.current, site)       # might_sleep() in down_write()
         await self._write(site, subclass)
 
     async def down_read_nested(self, subclass: int, site=None):
         if site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
+            site = call_site()
         await self.down_read(site, subclass)
 
     async def down_write_nested(self, subclass: int, site=None):
         if site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
+            site = call_site()
         await self.down_write(site, subclass)
 
     async def down_read_trylock(self, site=None) -> bool:
         if site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
+            site = call_site()
         return await self._try("R", site)
 
     async def down_write_trylock(self, site=None) -> bool:
         if site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
+            site = call_site()
         return await self._try("W", site)
 
     def up_read(self, site=None):
@@ -230,21 +210,17 @@ class RWSemaphore(_RWBase):
         me = eng.current
         if self.writer is not me:
             raise RuntimeError(f"{me.name}: downgrade_write of {self.name} not held for write")
-        # lockdep sees lock_downgrade() (the held lock turns into a read in
+        # Validators see lock_downgrade() (the held lock turns into a read in
         # place), not a release and a new acquisition on top of the stack.
-        v = eng.locks.validator
-        eng.locks.validator = None
-        try:
-            self._released(me, "W", site)
-            self.writer = None
-            self.readers[me.id] = self.readers.get(me.id, 0) + 1
-            self._acquired(me, "R", site)
-        finally:
-            eng.locks.validator = v
-        if v is not None:
-            v.downgrade(me, self, site)
+        self._released(me, "W", site, notify=False)
+        self.writer = None
+        self.readers[me.id] = self.readers.get(me.id, 0) + 1
+        self._acquired(me, "R", site, notify=False)
+        for hook in self.reg.on_downgrade:
+            hook(me, self, site)
         eng.charge(self.line.write(me.cpu))
-        if self.waiters and self.waiters.q[0][1] == "R":
+        first = self.waiters.peek()
+        if first is not None and first.mode == "R":
             self._wake_readers()
 
 
@@ -260,38 +236,33 @@ class RWLock(_RWBase):
         return not self.waiters or me.context != "process"
 
     def _wake_readers(self):
-        q = self.waiters.q
-        while q and q[0][1] == "R":
-            self._add_reader(q.popleft())
+        wq = self.waiters
+        while wq and wq.peek().mode == "R":
+            self._add_reader(wq.unpark_next())
 
     async def read_lock(self, site=None, subclass: int = 0):
         if site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
+            site = call_site()
         await self._read(site, subclass)
 
     async def write_lock(self, site=None, subclass: int = 0):
         if site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
+            site = call_site()
         await self._write(site, subclass)
 
     async def write_lock_nested(self, subclass: int, site=None):
         if site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
+            site = call_site()
         await self._write(site, subclass)
 
     async def read_trylock(self, site=None) -> bool:
         if site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
+            site = call_site()
         return await self._try("R", site)
 
     async def write_trylock(self, site=None) -> bool:
         if site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
+            site = call_site()
         return await self._try("W", site)
 
     def read_unlock(self, site=None):

@@ -47,9 +47,9 @@ class SeqCount(LockBase):
         self.sequence += 1
         self.writer = None
         eng.charge(self.line.write(me.cpu))
-        q = self.waiters.q
-        while q:
-            self._grant(q.popleft())
+        wq = self.waiters
+        while wq:
+            self._grant(wq.unpark_next())
 
     async def read_begin(self) -> int:
         """read_seqcount_begin: returns an even sequence (spins while odd)."""

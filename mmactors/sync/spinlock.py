@@ -22,9 +22,8 @@ node hand-off latency (off the critical path) are not modelled separately.
 """
 from __future__ import annotations
 
-import sys
-
-from .lock import LockBase
+from . import irq as I
+from .lock import LockBase, call_site
 
 __all__ = ["TicketSpinLock", "QSpinLock", "SpinLock"]
 
@@ -42,103 +41,105 @@ class _Spin(LockBase):
     async def trylock(self, site=None) -> bool:
         """spin_trylock: one cmpxchg; never waits."""
         if site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
+            site = call_site()
         eng = self.engine
         me = eng.current
         if me.debt:                # decide at the true time: pay what came before
-            await eng.spend(0)
+            await eng.sync()
         return self._try_now(me, site)
 
     async def lock_nested(self, subclass: int, site=None) -> None:
         """spin_lock_nested: the same lock class at nesting level ``subclass``
         (a separate lockdep class, e.g. SINGLE_DEPTH_NESTING = 1)."""
         if site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
+            site = call_site()
         await self.lock(site, subclass)
 
-    # spin_lock_irq/irqsave/bh: the irq state lives with lockdep (mmactors.lockdep.irq).
-    # Pending costs are paid first, so interrupts go off at the true time too.
-    async def _sync(self):
-        eng = self.engine
-        if eng.current.debt:
-            await eng.spend(0)
-
+    # spin_lock_irq/irqsave/bh: the irq state is mmactors.sync.irq's.  Pending
+    # costs are paid first, so interrupts go off at the true time too.
     async def lock_irq(self, site=None, subclass: int = 0) -> None:
-        from ..lockdep.irq import local_irq_disable
         if site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
-        await self._sync()
-        local_irq_disable(self.engine.current, site)
+            site = call_site()
+        await self.engine.sync()
+        I.local_irq_disable(self.engine.current, site)
         await self.lock(site, subclass)
 
     def unlock_irq(self, site=None) -> None:
-        from ..lockdep.irq import local_irq_enable
         if site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
+            site = call_site()
         self.unlock(site)
-        local_irq_enable(self.engine.current, site)
+        I.local_irq_enable(self.engine.current, site)
 
     async def lock_irqsave(self, site=None, subclass: int = 0):
         """spin_lock_irqsave: returns the flags for unlock_irqrestore."""
-        from ..lockdep.irq import local_irq_save
         if site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
-        await self._sync()
-        flags = local_irq_save(self.engine.current, site)
+            site = call_site()
+        await self.engine.sync()
+        flags = I.local_irq_save(self.engine.current, site)
         await self.lock(site, subclass)
         return flags
 
     def unlock_irqrestore(self, flags, site=None) -> None:
-        from ..lockdep.irq import local_irq_restore
         if site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
+            site = call_site()
         self.unlock(site)
-        local_irq_restore(self.engine.current, flags, site)
+        I.local_irq_restore(self.engine.current, flags, site)
 
     async def lock_bh(self, site=None, subclass: int = 0) -> None:
-        from ..lockdep.irq import local_bh_disable
         if site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
-        await self._sync()
-        local_bh_disable(self.engine.current, site)
+            site = call_site()
+        await self.engine.sync()
+        I.local_bh_disable(self.engine.current, site)
         await self.lock(site, subclass)
 
     def unlock_bh(self, site=None) -> None:
-        from ..lockdep.irq import local_bh_enable
         if site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
+            site = call_site()
         self.unlock(site)
-        local_bh_enable(self.engine.current, site)
+        I.local_bh_enable(self.engine.current, site)
 
     def unlock(self, site=None) -> None:
         """spin_unlock: a store; the next holder sees it after the hand-off cost."""
         eng = self.engine
         me = eng.current
         if self.owner is not me and site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
+            site = call_site()
         if not self._released(me, "W", site):
             return
-        q = self.waiters.q
-        if q:
-            entry = q.popleft()
-            self.owner = entry[0]
-            self._grant(entry, eng.now + self._handoff_ns(me, entry, len(q) + 1))
+        wq = self.waiters
+        if wq:
+            k = len(wq)
+            w = wq.unpark_next()
+            self.owner = w.actor
+            self._grant(w, eng.now + self._handoff_ns(me, w.actor, k))
         else:
             self.owner = None
         # The unlocking store retires through the store buffer: a store hit.
         eng.charge(eng.costs.l1_hit_ns)
 
-    def _handoff_ns(self, releaser, entry, k) -> int:
+    def _handoff_ns(self, releaser, nxt, k) -> int:
+        """When ``nxt`` (the next holder, one of ``k`` waiters) sees the release."""
         raise NotImplementedError
+
+    def try_pass(self, me, site) -> bool:
+        """``spin_trylock()`` immediately followed by ``spin_unlock()``, with
+        nothing in between that can wait (the pcp hit paths): decided now, with
+        the pair's line costs (charged as debt), lock_stat figures (one
+        acquisition, a zero hold), trace span and validator calls.  A simulator
+        shortcut (one call instead of two), not a kernel function."""
+        if self.owner is not None or self.waiters:
+            me.debt += self.line.read(me.cpu)
+            return False
+        me.debt += self.line.write(me.cpu) + self.engine.costs.l1_hit_ns
+        self._acquired(me, "W", site, trylock=True)
+        self._released(me, "W", site)
+        return True
+
+    def trylock_now(self, me, site) -> bool:
+        """``spin_trylock()`` decided at the current virtual time, without paying
+        ``me``'s pending costs first (for locks only their own CPU takes, such
+        as ``pcp->lock``); its latency is charged as debt."""
+        return self._try_now(me, site)
 
 
 class TicketSpinLock(_Spin):
@@ -146,12 +147,11 @@ class TicketSpinLock(_Spin):
 
     async def lock(self, site=None, subclass: int = 0) -> None:
         if site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
+            site = call_site()
         eng = self.engine
         me = eng.current
         if me.debt:                # decide at the true time: pay what came before
-            await eng.spend(0)
+            await eng.sync()
         lat = self.line.write(me.cpu)          # fetch_add on the tail: our ticket
         if self.owner is None and not self.waiters:
             self.owner = me
@@ -161,10 +161,9 @@ class TicketSpinLock(_Spin):
         t0 = await self._wait(me, "W", site, eng.now + lat, subclass=subclass)
         self._acquired(me, "W", site, t0, subclass=subclass)
 
-    def _handoff_ns(self, releaser, entry, k) -> int:
+    def _handoff_ns(self, releaser, nxt, k) -> int:
         # k waiters re-fetch the line one at a time; the next ticket is p-th.
         p = self.engine.random.randrange(k) + 1
-        nxt = entry[0]
         self.line.owner = -1
         self.line.sharers = (1 << nxt.cpu) | (1 << releaser.cpu)
         return p * self.line.transfer_cost(nxt.cpu, releaser.cpu)
@@ -175,12 +174,11 @@ class QSpinLock(_Spin):
 
     async def lock(self, site=None, subclass: int = 0) -> None:
         if site is None:
-            f = sys._getframe(1)
-            site = (f.f_code, f.f_lineno)
+            site = call_site()
         eng = self.engine
         me = eng.current
         if me.debt:                # decide at the true time: pay what came before
-            await eng.spend(0)
+            await eng.sync()
         lat = self.line.write(me.cpu)          # cmpxchg 0 -> LOCKED, or xchg of the tail
         if self.owner is None and not self.waiters:
             self.owner = me
@@ -190,9 +188,8 @@ class QSpinLock(_Spin):
         t0 = await self._wait(me, "W", site, eng.now + lat, subclass=subclass)
         self._acquired(me, "W", site, t0, subclass=subclass)
 
-    def _handoff_ns(self, releaser, entry, k) -> int:
+    def _handoff_ns(self, releaser, nxt, k) -> int:
         # The queue head re-reads the lock word, then claims it (set_locked).
-        nxt = entry[0]
         c = self.line.transfer_cost(nxt.cpu, releaser.cpu)
         self.line.owner = nxt.cpu
         self.line.sharers = 1 << nxt.cpu

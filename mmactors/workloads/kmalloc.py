@@ -25,8 +25,7 @@ slab that moves between lists takes ``n->list_lock``.
 """
 from __future__ import annotations
 
-from ..scenario import Field, between
-from . import register
+from ..schema import Field, between
 from .page_alloc import COMMON_MM_FIELDS, AllocFreeWorkload
 
 __all__ = ["Kmalloc"]
@@ -46,7 +45,6 @@ def _weights(v):
     return "must be a list of non-negative numbers, not all zero"
 
 
-@register
 class Kmalloc(AllocFreeWorkload):
     kind = "kmalloc"
     fields = [
@@ -92,9 +90,7 @@ class Kmalloc(AllocFreeWorkload):
                 size = me.rng.choices(self.sizes, self.weights)[0]
             else:
                 size = self.size
-            addr = self.slub.kmalloc_fast(size, self.gfp, self.node)
-            if addr == -2:
-                addr = await self.slub.kmalloc(size, self.gfp, self.node)
+            addr = await self.slub.kmalloc(size, self.gfp, self.node)
         return addr or None
 
     async def free(self, me, addr):

@@ -8,21 +8,22 @@ split across CPUs.
 """
 from __future__ import annotations
 
-from ..scenario import Field, at_least, one_of
-from . import Workload, register
+from ..schema import Field, nanoseconds, one_of
+from ..sync import LOCK_TYPES
+from .base import Workload
 
-LOCK_KINDS = ("ticket", "qspinlock", "mutex", "rwsem-read", "rwsem-write",
-              "rwlock-read", "rwlock-write")
+# Every lock kind; read/write locks in either mode ("rwsem-read", "rwsem-write").
+LOCK_KINDS = tuple(k + m for k, cls in LOCK_TYPES.items()
+                   for m in (("-read", "-write") if cls.rw else ("",)))
 
 
-@register
 class LockLoop(Workload):
     kind = "lock-loop"
     fields = [
         Field("lock", str, "ticket", check=one_of(*LOCK_KINDS), doc="lock kind and mode"),
-        Field("think_ns", int, 20_000, check=at_least(0),
+        Field("think_ns", int, 20_000, check=nanoseconds(0),
               doc="mean think time between acquisitions (exponential)"),
-        Field("hold_ns", int, 400, check=at_least(0), doc="time the lock is held (fixed)"),
+        Field("hold_ns", int, 400, check=nanoseconds(0), doc="time the lock is held (fixed)"),
         Field("lock_name", str, "&lock_loop->lock", doc="lock class name (shared by name)"),
     ]
 

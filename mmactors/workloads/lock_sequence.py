@@ -40,6 +40,14 @@ Verbs (X a declared lock, N an integer):
 * ``might_sleep``: a might_sleep() annotation; ``msleep NS``: block NS ns
   (might_sleep() and then the time).
 * ``delay NS``: spend NS ns.
+* The kernel's own names, checked against the lock's kind, so a sequence can
+  be pasted from the source: ``spin_lock``/``spin_unlock``/``spin_trylock``,
+  ``write_lock``/``write_unlock``/``write_trylock`` (rwlocks; ``read_lock``
+  is above), ``mutex_lock``/``mutex_unlock``/``mutex_trylock``,
+  ``down_read``/``up_read``/``down_write``/``up_write``,
+  ``down_read_trylock``/``down_write_trylock`` and ``downgrade_write``
+  (rw_semaphores), with the ``_irq``, ``_irqsave``/``_irqrestore``, ``_bh``
+  and ``_nested`` forms (``spin_lock_irqsave X``, ``down_read_nested X 1``).
 
 Interrupts on the same CPU: a ``[workload.irq]`` table gives a handler
 (``context = "hardirq"`` or ``"softirq"``, ``steps``, ``every_ns``,
@@ -57,20 +65,46 @@ from __future__ import annotations
 import os
 import re
 
-from ..scenario import Field, at_least, check_table, one_of, register_section
-from . import Workload, register
+from ..schema import Field, Section, at_least, check_table, nanoseconds, one_of
+from ..sync import irq as I
+from ..sync import LOCK_TYPES, might_sleep
+from .base import Workload
 
-LOCK_DECL_KINDS = ("spinlock", "ticket", "qspinlock", "rwlock", "mutex", "rwsem")
+LOCK_DECL_KINDS = tuple(LOCK_TYPES)
 CONTEXTS = ("process", "softirq", "hardirq")
 
 _LOCK_ARG = {"lock", "unlock", "read_lock", "read_unlock", "trylock", "read_trylock",
              "lock_irq", "unlock_irq", "lock_irqsave", "unlock_irqrestore", "lock_bh",
              "unlock_bh", "read_lock_irq", "read_unlock_irq", "read_lock_bh",
-             "read_unlock_bh", "init", "free"}
+             "read_unlock_bh", "init", "free", "downgrade"}
 _NESTED = {"lock_nested", "read_lock_nested"}
 _NS_ARG = {"delay", "msleep"}
 _NO_ARG = {"irq_disable", "irq_enable", "bh_disable", "bh_enable", "hardirq_enter",
            "hardirq_exit", "softirq_enter", "softirq_exit", "might_sleep"}
+# The kernel's own function names, so that a locking sequence can be pasted
+# from the source: name -> (the verb it is, the lock kinds it applies to).
+_SPIN, _RWLOCK, _MUTEX, _RWSEM = {"spinlock"}, {"rwlock"}, {"mutex"}, {"rwsem"}
+KERNEL_VERBS = {
+    "spin_lock": ("lock", _SPIN), "spin_unlock": ("unlock", _SPIN),
+    "spin_trylock": ("trylock", _SPIN), "spin_lock_nested": ("lock_nested", _SPIN),
+    "spin_lock_irq": ("lock_irq", _SPIN), "spin_unlock_irq": ("unlock_irq", _SPIN),
+    "spin_lock_irqsave": ("lock_irqsave", _SPIN),
+    "spin_unlock_irqrestore": ("unlock_irqrestore", _SPIN),
+    "spin_lock_bh": ("lock_bh", _SPIN), "spin_unlock_bh": ("unlock_bh", _SPIN),
+    "write_lock": ("lock", _RWLOCK), "write_unlock": ("unlock", _RWLOCK),
+    "write_trylock": ("trylock", _RWLOCK), "write_lock_nested": ("lock_nested", _RWLOCK),
+    "write_lock_irq": ("lock_irq", _RWLOCK), "write_unlock_irq": ("unlock_irq", _RWLOCK),
+    "write_lock_irqsave": ("lock_irqsave", _RWLOCK),
+    "write_unlock_irqrestore": ("unlock_irqrestore", _RWLOCK),
+    "write_lock_bh": ("lock_bh", _RWLOCK), "write_unlock_bh": ("unlock_bh", _RWLOCK),
+    "mutex_lock": ("lock", _MUTEX), "mutex_unlock": ("unlock", _MUTEX),
+    "mutex_trylock": ("trylock", _MUTEX), "mutex_lock_nested": ("lock_nested", _MUTEX),
+    "down_read": ("read_lock", _RWSEM), "up_read": ("read_unlock", _RWSEM),
+    "down_write": ("lock", _RWSEM), "up_write": ("unlock", _RWSEM),
+    "down_read_trylock": ("read_trylock", _RWSEM), "down_write_trylock": ("trylock", _RWSEM),
+    "down_read_nested": ("read_lock_nested", _RWSEM),
+    "down_write_nested": ("lock_nested", _RWSEM), "downgrade_write": ("downgrade", _RWSEM),
+}
 VERBS = tuple(sorted(_LOCK_ARG | _NESTED | _NS_ARG | _NO_ARG))
 _READ_VERBS = {"read_lock", "read_unlock", "read_trylock", "read_lock_nested",
                "read_lock_irq", "read_unlock_irq", "read_lock_bh", "read_unlock_bh"}
@@ -81,9 +115,9 @@ _IRQ_VARIANTS = {"lock_irq", "unlock_irq", "lock_irqsave", "unlock_irqrestore", 
 IRQ_FIELDS = [
     Field("context", str, "hardirq", check=one_of("hardirq", "softirq"), doc="handler context"),
     Field("steps", list, required=True, doc="the handler's steps (locks, unlocks, delays)"),
-    Field("every_ns", int, 10_000, check=at_least(1),
+    Field("every_ns", int, 10_000, check=nanoseconds(1),
           doc="period: the interrupt is raised this long after the last one was taken"),
-    Field("first_ns", int, 0, check=at_least(0), doc="when the first one is raised"),
+    Field("first_ns", int, 0, check=nanoseconds(0), doc="when the first one is raised"),
 ]
 
 LOCK_FIELDS = [
@@ -120,7 +154,8 @@ def _base_kind(kind):
     return "spinlock" if kind in ("spinlock", "ticket", "qspinlock") else kind
 
 
-register_section("lock", _validate_locks, dict)
+# [[lock]]: the locks the programs of every lock-sequence workload share.
+LOCK_SECTION = Section("lock", _validate_locks, dict)
 
 
 def parse_step(s: str):
@@ -139,6 +174,8 @@ def parse_step(s: str):
     if not parts:
         return None
     verb, args = parts[0], parts[1:]
+    if verb in KERNEL_VERBS:
+        verb = KERNEL_VERBS[verb][0]
     if verb in _NO_ARG:
         return (verb, None, None) if not args else None
     if verb in _LOCK_ARG:
@@ -154,14 +191,22 @@ def parse_step(s: str):
     return None
 
 
-def _check_step(ctx, tpath, j, s, st, locks, depth):
+def _check_step(ctx, tpath, j, s, st, locks, depth, word=None):
     verb, arg, extra = st
     where = f"step {j} {s!r}"
+    word = word if word is not None else s.split()[0]
     if verb in _LOCK_ARG or verb in _NESTED:
         if arg not in locks:
             known = ", ".join(locks) or "none declared"
             raise ctx.error(tpath, "steps", f"{where}: no [[lock]] named {arg!r} (known: {known})")
         kind = _base_kind(locks[arg]["kind"])
+        if word in KERNEL_VERBS and kind not in KERNEL_VERBS[word][1]:
+            raise ctx.error(tpath, "steps", f"{where}: {word}() takes a "
+                            f"{' or '.join(sorted(KERNEL_VERBS[word][1]))}, and {arg} is a "
+                            f"{locks[arg]['kind']}")
+        if verb == "downgrade" and kind != "rwsem":
+            raise ctx.error(tpath, "steps", f"{where}: only an rw_semaphore is downgraded, "
+                            f"and {arg} is a {locks[arg]['kind']}")
         if verb in _READ_VERBS and kind not in ("rwlock", "rwsem"):
             raise ctx.error(tpath, "steps", f"{where}: {arg} is a {locks[arg]['kind']}, "
                             "which has no read side")
@@ -182,16 +227,17 @@ def _check_step(ctx, tpath, j, s, st, locks, depth):
     if isinstance(extra, tuple):
         if extra[0] in ("hardirq_enter", "hardirq_exit", "softirq_enter", "softirq_exit"):
             raise ctx.error(tpath, "steps", f"{where}: 'else' takes a single lock or delay step")
-        _check_step(ctx, tpath, j, s, extra, locks, depth)
+        _check_step(ctx, tpath, j, s, extra, locks, depth,
+                    word=s.partition(" else ")[2].split()[0])
 
 
-@register
 class LockSequence(Workload):
     kind = "lock-sequence"
+    sections = (LOCK_SECTION,)
     fields = [
         Field("steps", list, required=True, doc="lock program, e.g. [\"lock A\", \"unlock A\"]"),
         Field("repeat", int, 1, check=at_least(0), doc="times to run the steps (0 = forever)"),
-        Field("step_ns", int, 50, check=at_least(0), doc="cost of each step"),
+        Field("step_ns", int, 50, check=nanoseconds(0), doc="cost of each step"),
         Field("context", str, "process", check=one_of(*CONTEXTS),
               doc="process | softirq | hardirq: the context the CPU runs the steps in"),
         Field("irq", dict, None, doc="an interrupt handler on the same CPUs ([workload.irq])"),
@@ -206,7 +252,8 @@ class LockSequence(Workload):
             st = parse_step(s) if isinstance(s, str) else None
             if st is None:
                 raise ctx.error(tpath, "steps", f"step {j} {s!r}: expected 'VERB ARG', 'VERB' or "
-                                f"'trylock X else STEP' with VERB one of {', '.join(VERBS)}")
+                                f"'trylock X else STEP' with VERB one of {', '.join(VERBS)} "
+                                "or a kernel name (spin_lock, down_read, mutex_unlock, ...)")
             _check_step(ctx, tpath, j, s, st, locks, depth)
             prog.append(st)
         spec["_program"] = prog
@@ -275,7 +322,6 @@ class LockSequence(Workload):
         return (verb, lk, arg, extra if not isinstance(extra, tuple) else None, site, alt)
 
     async def body(self, cpu):
-        from ..lockdep import irq as I
         cpu.context = self.spec["context"]
         cpu.data.pop("irq", None)             # the irq state follows the new context
         ops = self._ops
@@ -376,14 +422,14 @@ class LockSequence(Workload):
             I.local_bh_enable(cpu, site)
         elif verb in _CONTEXT_VERBS:                  # irq_disable -> local_irq_disable, ...
             getattr(I, _CONTEXT_VERBS[verb])(cpu, site)
+        elif verb == "downgrade":
+            lk.downgrade_write(site)
         elif verb == "init":
             lk.init(site)
         elif verb == "free":
             lk.free(site)
         elif verb in ("might_sleep", "msleep"):
-            v = cpu.engine.locks.validator
-            if v is not None:
-                v.might_sleep(cpu, site)
+            might_sleep(cpu, site)
             if verb == "msleep":
                 await cpu.engine.spend(arg)
         else:  # pragma: no cover - validate() rejects unknown verbs
@@ -398,13 +444,11 @@ def extra_of(st):
 def declared_lock(machine, decl):
     """The instance for a ``[[lock]]`` declaration, shared by every workload.
     Instances are per declaration; the class is ``class`` (default: name)."""
-    from ..sync import Mutex, QSpinLock, RWLock, RWSemaphore, TicketSpinLock
-    types = {"ticket": TicketSpinLock, "qspinlock": QSpinLock, "spinlock": QSpinLock,
-             "mutex": Mutex, "rwsem": RWSemaphore, "rwlock": RWLock}
     key = "[[lock]] " + decl["name"]
     lk = machine.locks.get(key)
     if lk is None:
-        lk = machine.locks[key] = types[decl["kind"]](machine.engine, decl["class"] or decl["name"])
+        lk = machine.locks[key] = LOCK_TYPES[decl["kind"]](machine.engine,
+                                                           decl["class"] or decl["name"])
     return lk
 
 

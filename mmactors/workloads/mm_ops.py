@@ -24,8 +24,15 @@ Steps (SIZE/OFF/LEN take K, M, G suffixes; NAME names a mapping):
   ``exit`` -- tear the current process down (exit_mmap) and return to its parent
 * ``delay NS``
 
-A touch of an unmapped address is a SIGSEGV: counted (``segv`` in the
-workload's report), not an error, as a program under test would see it.
+Every NAME a step uses must be mapped by an ``mmap NAME ...`` step of the
+program (else the scenario is refused).  A touch of an unmapped address --
+beyond the end of its mapping, or after ``munmap`` -- goes where the mapping
+was and is a SIGSEGV unless something else is mapped there now: counted
+(``segv`` in the workload's report and summary), not an error, as a program
+under test would see it.  Other ranges after ``munmap`` are passed to the
+system call as they are (``munmap`` of nothing succeeds, ``mprotect``
+returns ENOMEM); a failing system call (``mmap`` of 0 bytes: EINVAL) is
+counted in ``errors`` and shown in the summary.
 With ``check = true`` the address-space invariants are checked after every
 step (slow; for tests and debugging).
 """
@@ -33,9 +40,8 @@ from __future__ import annotations
 
 import re
 
-from ..mm import addrspace as _addrspace  # noqa: F401  (registers its [kconfig]/[constants] knobs)
-from ..scenario import Field, at_least, one_of
-from . import Workload, register
+from ..schema import Field, at_least, one_of
+from .base import Workload
 
 _SIZE = re.compile(r"^(\d+)([KMG]?)$")
 _VERBS = ("mmap", "munmap", "mprotect", "madvise", "mremap", "touch", "brk", "fork", "exit",
@@ -120,18 +126,18 @@ def parse_step(s: str):
 class _Proc:
     """One simulated process: its mm, its named mappings, its parent."""
 
-    def __init__(self, mm, parent=None, regions=None, files=None):
+    def __init__(self, mm, parent=None, regions=None, files=None, gone=None):
         self.mm = mm
         self.parent = parent
         self.regions: dict[str, tuple[int, int]] = dict(regions or {})
         self.files: dict[str, object] = dict(files or {})
+        # where unmapped names were: later steps on them go to that address
+        self.gone: dict[str, tuple[int, int]] = dict(gone or {})
 
 
-@register
 class MMOps(Workload):
     kind = "mm-ops"
-    needs_memory = True
-    needs_mm = True
+    needs = ("physmem", "addrspace")
     fields = [
         Field("steps", list, required=True, doc="system calls, e.g. [\"mmap a 1M rw anon,private\"]"),
         Field("repeat", int, 1, check=at_least(0), doc="times to run the steps (0 = forever)"),
@@ -142,8 +148,6 @@ class MMOps(Workload):
 
     @classmethod
     def validate(cls, ctx, tpath, spec, machine, sections):
-        from ..mm.addrspace import ensure_registered
-        ensure_registered()
         prog = []
         for j, s in enumerate(spec["steps"]):
             if not isinstance(s, str):
@@ -152,6 +156,13 @@ class MMOps(Workload):
                 prog.append(parse_step(s))
             except ValueError as e:
                 raise ctx.error(tpath, "steps", f"step {j} {s!r}: {e}") from None
+        mapped = {args[0] for verb, args in prog if verb == "mmap"}
+        for j, (verb, args) in enumerate(prog):
+            if verb in ("munmap", "mprotect", "madvise", "mremap", "touch") and \
+                    args[0] not in mapped:
+                raise ctx.error(tpath, "steps", f"step {j} {spec['steps'][j]!r}: no mapping "
+                                f"named {args[0]!r} (known: {', '.join(sorted(mapped)) or 'none'}; "
+                                "name it in an mmap step)")
         spec["_program"] = prog
         return spec
 
@@ -220,12 +231,15 @@ class MMOps(Workload):
             self._err("mmap", addr)
             if addr >= 0:
                 proc.regions[name] = (addr, M.page_align(size))
+                proc.gone.pop(name, None)
         elif verb == "munmap":
             r = self._range(proc, *args)
             if r:
                 self._err("munmap", await M.vm_munmap(sub, mm, r[0], r[1], cpu))
-                if r[1] >= proc.regions[args[0]][1]:
-                    del proc.regions[args[0]]
+                region = proc.regions.get(args[0])
+                if region is not None and r[0] <= region[0] and \
+                        r[0] + r[1] >= region[0] + region[1]:
+                    proc.gone[args[0]] = proc.regions.pop(args[0])
         elif verb == "mprotect":
             name, prot = args[0], args[1]
             r = self._range(proc, name, *args[2:])
@@ -238,12 +252,14 @@ class MMOps(Workload):
                 self._err("madvise", await madvise.sys_madvise_dontneed(sub, mm, r[0], r[1], cpu))
         elif verb == "mremap":
             name, new = args
-            if name in proc.regions:
-                addr, ln = proc.regions[name]
+            region = proc.regions.get(name) or proc.gone.get(name)
+            if region is not None:
+                addr, ln = region
                 rc = await mremap.sys_mremap(sub, mm, addr, ln, new, mremap.MREMAP_MAYMOVE, cpu)
                 self._err("mremap", rc)
                 if rc >= 0:
                     proc.regions[name] = (rc, M.page_align(new))
+                    proc.gone.pop(name, None)
         elif verb == "touch":
             name, write = args[0], args[1]
             r = self._range(proc, name, *args[2:])
@@ -260,7 +276,7 @@ class MMOps(Workload):
             child = await dup_mmap(sub, mm, cpu)
             child.mm_users = 1
             sub.attach(cpu, child)
-            return _Proc(child, proc, proc.regions, proc.files)
+            return _Proc(child, proc, proc.regions, proc.files, proc.gone)
         elif verb == "exit":
             # mmput: the address space goes when its last user exits
             mm.mm_users -= 1
@@ -277,13 +293,18 @@ class MMOps(Workload):
 
     @staticmethod
     def _range(proc, name, off=0, ln=None):
-        if name not in proc.regions:
+        """(address, length) a step on ``name`` names: inside the mapping by
+        default; past its end or after munmap wherever it points, so that the
+        system call or the fault decides what happens there (a touch there is
+        a SIGSEGV unless something else is mapped now).  None before the
+        first mmap of the name."""
+        region = proc.regions.get(name) or proc.gone.get(name)
+        if region is None:
             return None
-        addr, size = proc.regions[name]
+        addr, size = region
         off = off & ~4095
-        if off >= size:
-            return None
-        ln = size - off if ln is None else min(ln, size - off)
+        if ln is None:
+            ln = size - off if off < size else 4096
         if ln <= 0:
             return None
         return addr + off, (ln + 4095) & ~4095

@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import heapq
 
-from ..mm import physmem as _physmem  # noqa: F401  (registers the memory knobs)
-from ..scenario import Field, at_least, between, one_of
-from . import Workload, register
+from .._core import ActorState
+from ..schema import Field, at_least, between, nanoseconds, one_of
+from .base import Workload
 
 __all__ = ["PageAlloc", "AllocFreeWorkload"]
 
@@ -56,10 +56,10 @@ COMMON_MM_FIELDS = [
     Field("gfp", str, "GFP_KERNEL", doc='GFP flags, e.g. "GFP_KERNEL" or "GFP_ATOMIC | __GFP_ZERO"'),
     Field("free_on", (str, list), "same", check=_check_free_on,
           doc='same | next | random | a list of CPUs: where each block is freed'),
-    Field("lifetime_ns", int, 1000, check=at_least(0), doc="time from allocation to free"),
+    Field("lifetime_ns", int, 1000, check=nanoseconds(0), doc="time from allocation to free"),
     Field("lifetime", str, "fixed", check=one_of("fixed", "exponential"),
           doc="fixed | exponential (mean lifetime_ns)"),
-    Field("think_ns", int, 0, check=at_least(0), doc="pause before each allocation"),
+    Field("think_ns", int, 0, check=nanoseconds(0), doc="pause before each allocation"),
     Field("iterations", int, 0, check=at_least(0),
           doc="allocations per allocating CPU (0: until the end of the run)"),
     Field("drain_at_end", bool, False,
@@ -89,16 +89,11 @@ class _Box:
 class AllocFreeWorkload(Workload):
     """Allocate, keep for a lifetime, free on some CPU: shared by page-alloc and kmalloc."""
 
-    needs_memory = True
+    needs = ("physmem",)
 
     @classmethod
     def validate(cls, ctx, tpath, spec, machine, sections):
         from ..mm.gfp import GfpError, parse_gfp
-        from ..mm.physmem import check_memory, ensure_registered
-        ensure_registered()
-        err = check_memory(machine)
-        if err:
-            raise ctx.error(("machine",), "memory_mib", err)
         try:
             spec["_gfp"] = parse_gfp(spec["gfp"])
         except GfpError as e:
@@ -190,7 +185,7 @@ class AllocFreeWorkload(Workload):
         self._seq += 1
         heapq.heappush(box.heap, (due, self._seq, item))
         a = box.actor
-        if box.idle and a is not None and a is not me and a.state == "parked":
+        if box.idle and a is not None and a is not me and a.state is ActorState.PARKED:
             box.idle = False
             eng.wake(a, max(due, eng.now))
 
@@ -231,7 +226,7 @@ class AllocFreeWorkload(Workload):
         if not self._producers_left:
             for b in self.boxes.values():
                 a = b.actor
-                if b.idle and a is not None and a.state == "parked":
+                if b.idle and a is not None and a.state is ActorState.PARKED:
                     b.idle = False
                     eng.wake(a)
         await self._serve(me, box)
@@ -267,7 +262,6 @@ class AllocFreeWorkload(Workload):
                 "outstanding": self.allocs - self.frees}
 
 
-@register
 class PageAlloc(AllocFreeWorkload):
     kind = "page-alloc"
     fields = [Field("order", int, 0, check=between(0, 10), doc="block order (2**order pages)")] \
@@ -279,9 +273,7 @@ class PageAlloc(AllocFreeWorkload):
         self.pa = self.pm.pa
 
     async def alloc(self, me):
-        pfn = self.pa.alloc_pages_fast(self.gfp, self.order, self.node)
-        if pfn == -2:
-            pfn = await self.pa.alloc_pages(self.gfp, self.order, self.node)
+        pfn = await self.pa.alloc_pages(self.gfp, self.order, self.node)
         return None if pfn < 0 else pfn
 
     async def free(self, me, pfn):

@@ -21,18 +21,15 @@ a completion; time a worker spends blocked counts as CPU time.
 """
 from __future__ import annotations
 
-from ..mm import addrspace as _addrspace  # noqa: F401  (registers its [kconfig]/[constants] knobs)
-from ..scenario import Field, between, one_of
-from . import Workload, register
+from ..schema import Field, between, one_of
+from .base import Workload
 
 CACHELINE = 64
 
 
-@register
 class PFT(Workload):
     kind = "pft"
-    needs_memory = True
-    needs_mm = True
+    needs = ("physmem", "addrspace")
     fields = [
         Field("mode", str, "threads", check=one_of("threads", "processes"),
               doc="threads (pft -t): one shared mm and VMA; processes (pft -n): forked children"),
@@ -45,9 +42,7 @@ class PFT(Workload):
 
     @classmethod
     def validate(cls, ctx, tpath, spec, machine, sections):
-        from ..mm.addrspace import ensure_registered
         from ..mm.physmem import DEFAULT_MEMORY_MIB
-        ensure_registered()
         mem = machine.get("memory_mib") or DEFAULT_MEMORY_MIB
         if spec["mapping_mib"] > mem * 0.9:
             raise ctx.error(tpath, "mapping_mib",
@@ -73,6 +68,11 @@ class PFT(Workload):
     def actors(self):
         for cpu in self.cpus:
             yield cpu, f"cpu{cpu}", self.body
+
+    @property
+    def _actor_ids(self):
+        return [a.id for a in self.machine.engine.actors if a.cpu in self.cpus
+                and a.name == f"cpu{a.cpu}"]
 
     async def body(self, cpu):
         from ..mm.addrspace import addrspace_of
@@ -119,6 +119,11 @@ class PFT(Workload):
         await eng.spend(0)                           # the loop ends when its costs are paid
         self.loops[j] = (start, eng.now)
 
+    def progress(self) -> float:
+        pages = len(self.cpus) * (self.bytes_per_test // 4096)
+        done = sum(self.machine.engine.actors[a].ops for a in self._actor_ids)
+        return min(1.0, done / pages) if pages else 1.0
+
     def _rates(self):
         done = self.loops
         if not done:
@@ -135,11 +140,3 @@ class PFT(Workload):
                 "mapping_mib": self.spec["mapping_mib"], "workers": len(self.cpus),
                 "workers_done": len(self.loops), "faults": faults,
                 "faults_per_cpu_s": per_cpu, "faults_per_wall_s": per_wall}
-
-    def summary(self) -> str:
-        faults, per_cpu, per_wall = self._rates()
-        if per_cpu is None:
-            return (f"pft: {len(self.loops)} of {len(self.cpus)} workers finished; "
-                    "raise duration_ns")
-        return (f"pft-{self.spec['mode']}: {len(self.loops)} of {len(self.cpus)} workers, "
-                f"{faults} faults, flt/cpu/s {per_cpu:,.0f}, fault/wsec {per_wall:,.0f}")

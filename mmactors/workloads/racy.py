@@ -29,52 +29,11 @@ Hypothesis.
 """
 from __future__ import annotations
 
-from ..scenario import Field, ScenarioError, at_least, one_of
-from . import Workload, register
+from ..schema import Field, at_least, nanoseconds, one_of
+from .base import Workload
+from .races import PROGRAMS, RaceProgram
 
-__all__ = ["RaceProgram", "race_program", "PROGRAMS", "RaceWorkload"]
-
-PROGRAMS: dict[str, type] = {}
-
-
-def race_program(cls):
-    """Register a :class:`RaceProgram` under its ``name``."""
-    PROGRAMS[cls.name] = cls
-    return cls
-
-
-class RaceProgram:
-    """A racy kernel program: state, one async function per CPU, invariants.
-
-    Subclasses set the class attributes and define :meth:`setup`,
-    :meth:`cpu_functions` and optionally :meth:`check`; ``self.buggy`` says
-    which variant runs.
-    """
-
-    name = "?"
-    title = ""            # one line: what races with what
-    fix = ""              # 'commit ("subject")' of the kernel fix it is modelled on
-    fix_verified = True   # the subject was checked against the kernel's history
-    mirrors: tuple = ()   # kernel functions the program follows
-    ncpus = 2
-    model = "sc"          # the default memory model
-    lanes = 8             # lkmm propagation lanes per CPU
-    finds = ""            # how the buggy variant fails (for docs)
-
-    def __init__(self, variant: str = "buggy"):
-        self.variant = variant
-        self.buggy = variant == "buggy"
-
-    def setup(self, mem):
-        """Fresh state for one iteration (locations, structs, locks)."""
-        raise NotImplementedError
-
-    def cpu_functions(self) -> list:
-        """``async fn(k, state)`` for each CPU, in CPU order."""
-        raise NotImplementedError
-
-    def check(self, k, st) -> None:
-        """End-of-iteration invariants (raise with ``k.BUG_ON``)."""
+__all__ = ["RaceProgram", "PROGRAMS", "RaceWorkload"]
 
 
 class _Barrier:
@@ -113,9 +72,9 @@ class _Barrier:
             eng.wake(a)
 
 
-@register
 class RaceWorkload(Workload):
     kind = "race"
+    one_per_scenario = True           # the machine has one memory model
     fields = [
         Field("program", str, required=True, doc="a built-in race program (scenarios/races/)"),
         Field("variant", str, "buggy", check=one_of("buggy", "fixed"),
@@ -125,7 +84,7 @@ class RaceWorkload(Workload):
         Field("iterations", int, 1000, check=at_least(1),
               doc="schedules to run, each from a fresh state"),
         Field("race_detector", bool, True, doc="run the KCSAN-style race detector"),
-        Field("jitter_ns", int, 300, check=at_least(0),
+        Field("jitter_ns", int, 300, check=nanoseconds(0),
               doc="random start offset of each CPU in each iteration"),
     ]
 
@@ -146,9 +105,6 @@ class RaceWorkload(Workload):
     def __init__(self, machine, spec, index):
         super().__init__(machine, spec, index)
         from ..memmodel.access import memory_of
-        if getattr(machine, "memmodel", None) is not None:
-            raise ScenarioError(machine.scenario.path, f"workload[{index}]",
-                                "only one race workload per scenario")
         self.prog = PROGRAMS[spec["program"]](spec["variant"])
         self.iterations = spec["iterations"]
         self.mem = memory_of(machine, spec["model"], cpus=self.cpus,
@@ -156,7 +112,6 @@ class RaceWorkload(Workload):
         self.barrier = _Barrier(self)
         self.clean = 0
         self.mem.context = self._context
-        machine.subsystems.append(_Summary(self))
 
     def _context(self) -> str:
         return (f"schedule {self.barrier.iteration} of {self.iterations} of race program "
@@ -191,29 +146,3 @@ class RaceWorkload(Workload):
                 "model": self.mem.model_name, "fix": p.fix,
                 "iterations": self.iterations, "schedules_started": self.barrier.iteration,
                 "schedules_clean": self.clean}
-
-    def summary(self) -> str:
-        p = self.prog
-        eng = self.machine.engine
-        head = (f"race program {p.name} ({p.variant}) under {self.mem.model_name}, "
-                f"race detector {'on' if self.mem.race is not None else 'off'}: ")
-        if eng.error is not None:
-            head += (f"FAILED at schedule {self.barrier.iteration} "
-                     f"({self.clean} clean before it)")
-        else:
-            head += f"{self.clean} of {self.iterations} schedules clean"
-        return head + f"\n  modelled on {p.fix}"
-
-
-class _Summary:
-    """What the machine prints after the run (a subsystem with summary())."""
-
-    def __init__(self, wl):
-        self.wl = wl
-
-    def summary(self) -> str:
-        return self.wl.summary()
-
-
-# Built-in programs register themselves on import.
-from . import races  # noqa: E402,F401

@@ -22,18 +22,15 @@ every task starts at time 0.
 """
 from __future__ import annotations
 
-from ..mm import addrspace as _addrspace  # noqa: F401  (registers its [kconfig]/[constants] knobs)
-from ..scenario import Field, between, one_of
-from . import Workload, register
+from ..schema import Field, between, one_of
+from .base import Workload
 
 TESTS = ("page_fault1", "page_fault2", "page_fault3", "mmap1", "mmap2", "malloc1", "brk1")
 
 
-@register
 class WillItScale(Workload):
     kind = "will-it-scale"
-    needs_memory = True
-    needs_mm = True
+    needs = ("physmem", "addrspace")
     fields = [
         Field("test", str, "page_fault1", check=one_of(*TESTS), doc="the will-it-scale test"),
         Field("mode", str, "processes", check=one_of("threads", "processes"),
@@ -44,9 +41,7 @@ class WillItScale(Workload):
 
     @classmethod
     def validate(cls, ctx, tpath, spec, machine, sections):
-        from ..mm.addrspace import ensure_registered
         from ..mm.physmem import DEFAULT_MEMORY_MIB
-        ensure_registered()
         mem = machine.get("memory_mib") or DEFAULT_MEMORY_MIB
         if spec["test"].startswith("page_fault"):
             files = 2 if spec["test"] != "page_fault1" else 1   # page cache + COW copies

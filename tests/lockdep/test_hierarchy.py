@@ -4,7 +4,7 @@ import pytest
 
 from mmactors.lockdep import hierarchy as H
 
-from .helpers import reports, run, scenario
+from helpers import lock_scenario, lockdep_reports, run_lock_scenario
 
 RW, SPIN = "rwsem", "spinlock"
 
@@ -59,7 +59,7 @@ def test_the_documented_descent_is_silent():
             ("&mapping->i_private_lock", SPIN, "lock"), ("&xa->xa_lock", SPIN, "lock"),
             ("&lruvec->lru_lock", SPIN, "lock")]
     locks, steps = _descent(path)
-    res, ld = run(scenario(locks, steps))
+    res, ld = run_lock_scenario(lock_scenario(locks, steps))
     assert res.exit_status == 0 and not ld.reports
     assert ld.stats()["hierarchy_dependencies"] > 40
 
@@ -68,14 +68,14 @@ def test_an_inverted_mm_path_is_caught():
     # mmap_lock taken under anon_vma->rwsem: the reverse of rmap.c's order,
     # reported on first sight even though nothing else in the run nests them.
     locks = {"anon": (RW, "&anon_vma->rwsem"), "mmap": (RW, "&mm->mmap_lock")}
-    (r,) = reports(scenario(locks, ["read_lock anon", "read_lock mmap", "read_unlock mmap",
+    (r,) = lockdep_reports(lock_scenario(locks, ["read_lock anon", "read_lock mmap", "read_unlock mmap",
                                     "read_unlock anon"]))
     assert r.kind == "circular" and r.hierarchy
     assert r.classes[0] == "&mm->mmap_lock" and r.classes[-1] == "&anon_vma->rwsem"
     assert "mm lock order: " in r.text and "(mm/rmap.c" in r.text
     assert "Chain exists of:" in r.text
     # the same program with the table switched off is not a finding
-    assert not reports(scenario(locks, ["read_lock anon", "read_lock mmap", "read_unlock mmap",
+    assert not lockdep_reports(lock_scenario(locks, ["read_lock anon", "read_lock mmap", "read_unlock mmap",
                                         "read_unlock anon"], lockdep="hierarchy = false"))
 
 
@@ -88,7 +88,7 @@ def test_an_inverted_mm_path_is_caught():
 ])
 def test_inversions_through_the_table(held, taken):
     locks = {"H": (held[1], held[0]), "T": (taken[1], taken[0])}
-    rs = reports(scenario(locks, ["lock H", "lock T", "unlock T", "unlock H"]))
+    rs = lockdep_reports(lock_scenario(locks, ["lock H", "lock T", "unlock T", "unlock H"]))
     assert len(rs) == 1
     assert rs[0].kind in ("circular", "sleep-in-atomic")
     if rs[0].kind == "circular":
@@ -100,13 +100,13 @@ def test_mmap_lock_under_a_per_vma_read_lock():
     # deadlock against vma_start_write() under mmap_write_lock().
     for cls in ("vm_lock", "&vma->vm_lock->lock"):
         locks = {"vma": (RW, cls), "mmap": (RW, "&mm->mmap_lock")}
-        (r,) = reports(scenario(locks, ["read_lock vma", "read_lock mmap", "read_unlock mmap",
+        (r,) = lockdep_reports(lock_scenario(locks, ["read_lock vma", "read_lock mmap", "read_unlock mmap",
                                         "read_unlock vma"]))
         assert r.kind == "circular"
         assert "mm lock order: &mm->mmap_lock -> vm_lock" in r.text
         assert "include/linux/mmap_lock.h" in r.text
     # the per-VMA rule is lockdep's own (vmlock_dep_map): it stays without the table
-    (r,) = reports(scenario(locks, ["read_lock vma", "read_lock mmap", "read_unlock mmap",
+    (r,) = lockdep_reports(lock_scenario(locks, ["read_lock vma", "read_lock mmap", "read_unlock mmap",
                                     "read_unlock vma"], lockdep="hierarchy = false"))
     assert r.kind == "circular"
 
@@ -117,7 +117,7 @@ def test_a_user_lock_closing_a_cycle_through_the_table():
     # is a cycle of three classes, two of them from real runs.
     locks = {"anon": (RW, "&anon_vma->rwsem"), "mine": ("mutex", "my_lock"),
              "mmap": (RW, "&mm->mmap_lock")}
-    (r,) = reports(scenario(locks, ["lock anon", "lock mine", "unlock mine", "unlock anon"],
+    (r,) = lockdep_reports(lock_scenario(locks, ["lock anon", "lock mine", "unlock mine", "unlock anon"],
                             ["lock mine", "read_lock mmap", "read_unlock mmap", "unlock mine"],
                             delays=[0, 20_000]))
     assert r.kind == "circular" and r.hierarchy

@@ -2,13 +2,21 @@
 family and lock kind by lock kind, with the kernel's expected outcome
 (FAILURE = lockdep reports, SUCCESS = silence) and, for failures, the
 report the kernel would print."""
+import importlib.util
 import re
+from pathlib import Path
 
 import pytest
 
 from mmactors.lockdep import selftest as T
+from mmactors.testing import run_selftest_case
 
 CASES = T.cases()
+
+_tool = Path(__file__).resolve().parents[2] / "tools" / "locking_selftest.py"
+_spec = importlib.util.spec_from_file_location("locking_selftest", _tool)
+selftest_tool = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(selftest_tool)
 
 # detector -> acceptable report kinds (the irq families report INC, INV or
 # S2U depending on which of the three events comes last, as in the kernel)
@@ -24,7 +32,7 @@ _DETECTORS = {
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_locking_selftest(case):
-    debug_locks, reports, _ = T.run_case(case)
+    debug_locks, reports, _ = run_selftest_case(case)
     assert debug_locks == case.expected, (
         f"{case.group} [{case.column}]: expected "
         f"{'FAILURE' if case.expected == T.FAILURE else 'SUCCESS'}; got "
@@ -61,22 +69,22 @@ def test_irq_report_depends_on_last_event():
     """irqsafe4: E1 last -> safe->unsafe order; E2 last -> 'taken by another,
     safe lock'; E3 last -> 'took another, unsafe lock' (kernel behaviour)."""
     by = {c.name: c for c in CASES}
-    _, r, _ = T.run_case(by["irqsafe4_hard_spin_231"])
+    _, r, _ = run_selftest_case(by["irqsafe4_hard_spin_231"])
     assert r[0].headline == "WARNING: HARDIRQ-safe -> HARDIRQ-unsafe lock order detected"
-    _, r, _ = T.run_case(by["irqsafe4_hard_spin_132"])
+    _, r, _ = run_selftest_case(by["irqsafe4_hard_spin_132"])
     assert "but this lock was taken by another, HARDIRQ-safe lock in the past:" in r[0].text
-    _, r, _ = T.run_case(by["irqsafe4_soft_spin_123"])
+    _, r, _ = run_selftest_case(by["irqsafe4_soft_spin_123"])
     assert "but this lock took another, SOFTIRQ-unsafe lock in the past:" in r[0].text
-    _, r, _ = T.run_case(by["irq_inversion_hard_wlock_231"])
+    _, r, _ = run_selftest_case(by["irq_inversion_hard_wlock_231"])
     assert r[0].headline == "WARNING: HARDIRQ-READ-safe -> HARDIRQ-READ-unsafe lock order detected"
-    _, r, _ = T.run_case(by["irqsafe1_hard_spin_12"])
+    _, r, _ = run_selftest_case(by["irqsafe1_hard_spin_12"])
     assert "inconsistent {IN-HARDIRQ-W} -> {HARDIRQ-ON-W} usage." in r[0].text
-    _, r, _ = T.run_case(by["irqsafe2A_spin_12"])
+    _, r, _ = run_selftest_case(by["irqsafe2A_spin_12"])
     assert "inconsistent {IN-SOFTIRQ-W} -> {SOFTIRQ-ON-W} usage." in r[0].text
 
 
 def test_selftest_main_prints_the_table(capsys):
-    assert T.main() == 0
+    assert selftest_tool.main() == 0
     out = capsys.readouterr().out
     assert "Good, all 307 testcases passed!" in out
     assert "A-B-B-A deadlock:  ok  |  ok  |  ok  |  ok  |  ok  |  ok  |" in out

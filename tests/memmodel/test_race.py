@@ -9,7 +9,7 @@ from mmactors._core.errors import SimulationError
 from mmactors.memmodel.access import KernelBug, Memory
 from mmactors.memmodel.race import DataRace
 from mmactors.memmodel.schedules import DFSStats, dfs, random_runs
-from mmactors.sync.lockstat import Validator, ValidatorMux, add_validator, remove_validator
+from mmactors.sync.lockstat import Validator, add_validator, lock_registry, remove_validator
 
 
 def run(*bodies, model="sc", setup=None, strategy=None, seed=1, race=True):
@@ -74,7 +74,7 @@ def test_report_names_both_accesses_like_kcsan():
     assert "write to x of 8 bytes by task cpu0 on cpu 0 at " in text
     assert "read to x of 8 bytes by task cpu1 on cpu 1 at " in text
     assert " plain_writer (test_race.py:" in text and " plain_reader (test_race.py:" in text
-    assert "replay: --strategy replay:v1" in text
+    assert "replay: --strategy replay:v2" in text
     d = err.to_json()
     assert d["kind"] == "data-race" and len(d["accesses"]) == 2
 
@@ -137,9 +137,9 @@ def test_memmodel_spinlock_orders_plain_accesses():
         assert all(e is None for e in errs), model
 
 
-def test_sync_lock_orders_plain_accesses_through_the_validator_slot():
-    """mmactors.sync locks report acquire/release through the lock-validator
-    slot; the race detector shares it with other validators."""
+def test_sync_lock_orders_plain_accesses_through_the_validator_hooks():
+    """mmactors.sync locks report acquire/release through the validator
+    hooks; the race detector watches beside other validators."""
     calls = []
 
     class Recorder(Validator):
@@ -151,10 +151,10 @@ def test_sync_lock_orders_plain_accesses_through_the_validator_slot():
 
     eng = Engine(seed=3, strategy=RandomStrategy(300_000), trace=False)
     rec = Recorder()
-    eng.locks.validator = rec                       # e.g. lockdep, already there
+    add_validator(eng, rec)                         # e.g. lockdep, already there
     mem = Memory(eng, "sc", cpus=[0, 1], race=True)
-    assert isinstance(eng.locks.validator, ValidatorMux)
-    assert eng.locks.validator.find(Recorder) is rec
+    reg = lock_registry(eng)
+    assert len(reg.validators) == 2 and reg.find(Recorder) is rec
     lock = QSpinLock(eng, "&zone->lock")
     x = mem.loc("zone->free_pages")
 
@@ -170,10 +170,10 @@ def test_sync_lock_orders_plain_accesses_through_the_validator_slot():
     assert calls.count(("acquire", "cpu0")) == 3 and calls.count(("release", "cpu1")) == 3
 
 
-def test_validator_mux_keeps_misuse_errors():
+def test_validators_keep_misuse_errors():
     from mmactors.sync import LockError
     eng = Engine(seed=1, trace=False)
-    Memory(eng, "sc", cpus=[0], race=True)           # installs the mux with the detector
+    Memory(eng, "sc", cpus=[0], race=True)           # the detector has no bad_unlock hook
     lock = QSpinLock(eng, "l")
 
     async def bad(a):
@@ -182,11 +182,12 @@ def test_validator_mux_keeps_misuse_errors():
     with pytest.raises(SimulationError) as ei:
         eng.run()
     assert isinstance(ei.value.__cause__, LockError)
-    mux = eng.locks.validator
-    v = mux.validators[0]
-    remove_validator(eng.locks, v)
-    assert eng.locks.validator is None
-    assert add_validator(eng.locks, v).validators == [v]
+    reg = lock_registry(eng)
+    v = reg.validators[0]
+    remove_validator(eng, v)
+    assert reg.validators == [] and reg.on_acquire == ()
+    add_validator(eng, v)
+    assert reg.validators == [v] and reg.on_acquire == (v.acquire,)
 
 
 def _mp(writer_publish, reader_load, fence_w=None, fence_r=None):

@@ -8,7 +8,7 @@ from mmactors.mm._internal import (MIGRATE_HIGHATOMIC, MIGRATE_MOVABLE, MIGRATE_
 from mmactors.mm.gfp import GFP_ATOMIC, GFP_HIGHUSER_MOVABLE, GFP_KERNEL, GFP_NOWAIT, parse_gfp
 from mmactors.mm.page_alloc import MMBug
 
-from .conftest import standalone
+from helpers import standalone
 
 
 def _blocks(z):
@@ -212,7 +212,7 @@ def test_pcp_trylock_failure_falls_back_to_the_buddy():
     a0, a1 = pm.driver.actors
     pcp0 = z.per_cpu_pageset[0]
     eng.current = a1                       # cpu1 drains cpu0's pcp: it holds cpu0's pcp->lock
-    assert pcp0.lock.trylock_charge("test")
+    assert pcp0.lock.trylock_now(a1, "test")
     pfn = pm.call(0, pa.alloc_pages(GFP_KERNEL, 0))
     assert pfn >= 0 and pa.pcp_trylock_fail[0] == 1 and pa.buddy_allocs == 1
     assert pcp0.count == 0                 # nothing went through the pcp

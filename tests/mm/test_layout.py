@@ -6,7 +6,7 @@ import pytest
 from mmactors.mm._internal import MAX_NR_ZONES, ZONE_DMA, ZONE_DMA32, ZONE_MOVABLE, ZONE_NORMAL
 from mmactors.mm.mm_init import LayoutError, MemMap, aligned_blocks, plan_layout
 
-from .conftest import standalone
+from helpers import standalone
 
 
 def test_4g_one_node_zones():

@@ -6,7 +6,7 @@ import pytest
 from mmactors.mm._internal import ZONE_DMA32
 from mmactors.mm.gfp import GFP_KERNEL
 
-from .conftest import run_checked, standalone, zone_lock_acquisitions
+from helpers import run_checked, standalone, zone_lock_acquisitions
 
 PRODUCER_CONSUMER = """
 [machine]

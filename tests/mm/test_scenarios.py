@@ -10,8 +10,9 @@ import pytest
 
 from mmactors import Machine, ScenarioError, parse_scenario
 from mmactors.mm.physmem import physmem_of
+from mmactors.report.summary import sections as summary_sections
 
-from .conftest import run_checked
+from helpers import run_checked
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,7 +59,7 @@ def test_issue_example_runs_and_reports():
     z = ex["zones"][1]
     assert z["zone"] == "DMA32" and len(z["free_area"]) == 11 and len(z["pagesets"]) == 8
     assert {"count", "high", "batch"} <= set(z["pagesets"][0])
-    text = "\n".join(ex["_summary"])
+    text = "\n".join(summary_sections(res))
     for s in ("zones at the end of the run", "pcp count/high/batch", "vmstat (changes over",
               "per-CPU caches", "slub:kmalloc-64", "allocation failures: none"):
         assert s in text
@@ -173,7 +174,7 @@ duration_ns = 3_000_000
     assert wl["failed"] > 0
     pa = res.extra["page_alloc"]
     assert pa["failures"] > 0 and pa["failure_lines"]
-    assert "ALLOCATION FAILURES" in "\n".join(res.extra["_summary"])
+    assert "ALLOCATION FAILURES" in "\n".join(summary_sections(res))
     assert res.extra["vmstat"]["allocstall_normal"] > 0
     assert res.extra["warnings"]
 

@@ -7,7 +7,7 @@ from mmactors.mm.gfp import GFP_KERNEL, parse_gfp
 from mmactors.mm.slub import (ALLOC_FASTPATH, FREE_FASTPATH, SlubBug, calculate_order,
                               kmalloc_index)
 
-from .conftest import run_checked, standalone
+from helpers import run_checked, standalone
 
 
 @pytest.mark.parametrize("name,align,order,objs,min_partial,cpu_partial,cpu_partial_slabs", [

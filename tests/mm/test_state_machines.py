@@ -75,7 +75,7 @@ class PageAllocMachine(RuleBasedStateMachine):
         pcp = z.per_cpu_pageset[victim]
         eng = self.pm.engine
         eng.current = self.pm.driver.actors[holder]
-        assert pcp.lock.trylock_charge("test")
+        assert pcp.lock.trylock_now(eng.current, "test")
         try:
             pfn = self.pm.call(victim, self.pa.alloc_pages(GFPS[1], order))
             if pfn >= 0:

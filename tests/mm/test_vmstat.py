@@ -5,7 +5,7 @@ from mmactors.mm.gfp import GFP_KERNEL
 from mmactors.mm.vmstat import (NR_FREE_PAGES, calculate_normal_threshold,
                                 calculate_pressure_threshold, vm_event_items)
 
-from .conftest import standalone
+from helpers import standalone
 
 
 def test_thresholds():

@@ -8,7 +8,7 @@ from mmactors.mm.page_alloc import (calculate_min_free_kbytes, mult_frac, waterm
                                     zone_batchsize, zone_highsize)
 from mmactors.mm.vmstat import calculate_normal_threshold
 
-from .conftest import standalone
+from helpers import standalone
 
 
 @pytest.mark.parametrize("managed,batch", [

@@ -14,5 +14,16 @@ zonelist-seqlock       3d36424b3b58 ("mm/page_alloc: fix race condition between
 page-counter           6e4bd50f3888 ("mm/page_counter: fix various data races at memsw")
 =====================  ===========================================================
 """
-from . import (folio_try_get, lru_isolate, page_counter, pte_alloc,  # noqa: F401
-               swap_skip_swapcache, zonelist_seqlock)
+from .folio_try_get import FolioTryGet
+from .lru_isolate import LRUIsolate
+from .page_counter import PageCounter
+from .pte_alloc import PteAlloc
+from .swap_skip_swapcache import SwapSkipSwapcache
+from .zonelist_seqlock import ZonelistSeqlock
+from .program import RaceProgram
+
+__all__ = ["PROGRAMS", "RaceProgram"]
+
+PROGRAMS: dict[str, type[RaceProgram]] = {p.name: p for p in (
+    FolioTryGet, LRUIsolate, PageCounter, PteAlloc, SwapSkipSwapcache, ZonelistSeqlock
+)}

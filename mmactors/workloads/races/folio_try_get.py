@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from ..racy import RaceProgram, race_program
+from .program import RaceProgram
 
 PG_BUDDY = 0xf0000080          # page_type of a free page (PageBuddy)
 
@@ -57,7 +57,6 @@ async def folio_try_get(k, folio) -> bool:
     return await k.atomic_add_unless(folio._refcount, 1, 0)
 
 
-@race_program
 class FolioTryGet(RaceProgram):
     name = "folio-try-get"
     title = "lockless page-cache lookup (RCU) racing with the final folio_put()"

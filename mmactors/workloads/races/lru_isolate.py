@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from ..racy import RaceProgram, race_program
+from .program import RaceProgram
 
 PG_lru = 4
 LINKED, LIST_POISON1 = 1, 0x100
@@ -39,7 +39,6 @@ async def lruvec_del_folio(k, st):
     await k.write(lruvec.nr_pages, n - 1)
 
 
-@race_program
 class LRUIsolate(RaceProgram):
     name = "lru-isolate"
     title = "a PageLRU test racing with isolation under lru_lock"

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from ..racy import RaceProgram, race_program
+from .program import RaceProgram
 
 
-@race_program
 class PageCounter(RaceProgram):
     name = "page-counter"
     title = "page_counter_try_charge(): plain watermark/failcnt updates from every CPU"

@@ -28,14 +28,13 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from ..racy import RaceProgram, race_program
+from .program import RaceProgram
 
 STALE = 0xdead4ead00000867     # what the recycled page held: looks like a present PTE
 NPTES = 2
 WALKS, WALK_GAP_NS = 8, 100
 
 
-@race_program
 class PteAlloc(RaceProgram):
     name = "pte-alloc"
     title = "a page table published without the barrier in pmd_populate"

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from ..racy import RaceProgram, race_program
+from .program import RaceProgram
 
 SWP = 0x100                 # a swap PTE: SWP | offset
 PRESENT = 0x1000            # a present PTE: PRESENT | pfn
@@ -58,7 +58,6 @@ async def swapcache_clear(k, st):
     await k.rmw(st.swap_map, lambda v: (v & ~SWAP_HAS_CACHE, None), "release")
 
 
-@race_program
 class SwapSkipSwapcache(RaceProgram):
     name = "swap-skip-swapcache"
     title = "do_swap_page()'s pte_same() recheck defeated by an ABA on the swap entry"

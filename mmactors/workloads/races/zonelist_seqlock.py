@@ -26,10 +26,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from ..racy import RaceProgram, race_program
+from .program import RaceProgram
 
 
-@race_program
 class ZonelistSeqlock(RaceProgram):
     name = "zonelist-seqlock"
     title = "page allocation walking a zonelist being rebuilt (seqcount reader must retry)"

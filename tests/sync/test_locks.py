@@ -4,6 +4,7 @@ from hypothesis import given, strategies as st
 
 from mmactors import ChoiceStrategy, CostModel, Engine
 from mmactors.sync import (Mutex, QSpinLock, RWLock, RWSemaphore, SeqCount, TicketSpinLock)
+from mmactors.sync import lock_registry
 
 KINDS = {
     "ticket": (TicketSpinLock, "lock", "unlock"),
@@ -280,12 +281,12 @@ def test_lock_stat_two_cpus_by_hand():
     assert (s.holdtime_min_ns, s.holdtime_max_ns, s.holdtime_total_ns) == (500, 1096, 1596)
     assert s.contention_points == (("cpu1_path", 1),)
     assert s.contending_points == (("cpu0_path", 1),)
-    row = eng.locks.to_json()["&two->lock"]
+    row = lock_registry(eng).to_json()["&two->lock"]
     assert row["waittime_total_ns"] == 1186 and row["holdtime_max_ns"] == 1096
 
 
 def test_lock_stat_format_has_kernel_columns():
-    from mmactors.sync import format_lock_stat
+    from mmactors import format_lock_stat
     eng = Engine(seed=1)
     sem = RWSemaphore(eng, "&mm->mmap_lock")
 
@@ -296,7 +297,7 @@ def test_lock_stat_format_has_kernel_columns():
         sem.up_write()
     eng.add_actor("cpu0", fn)
     eng.run()
-    text = format_lock_stat(eng.locks)
+    text = format_lock_stat(lock_registry(eng))
     assert text.startswith("lock_stat version 0.4")
     for col in ("con-bounces", "contentions", "waittime-min", "waittime-max", "waittime-total",
                 "waittime-avg", "acq-bounces", "acquisitions", "holdtime-min", "holdtime-max",
@@ -337,3 +338,44 @@ def test_mutex_sleeper_pays_wakeup_spinner_pays_transfer():
     eng.run()
     # owner running: optimistic spinning, hand-off after one line transfer (+rmw)
     assert got["spinner"] - 1000 - 96 < 2 * costs.line_transfer_ns
+
+
+class _Watcher:
+    """A second validator (as the race detector is) that sees only acquisitions."""
+
+    def __init__(self):
+        self.seen = []
+
+    def acquire(self, actor, lock, mode, site, trylock, subclass=0):
+        self.seen.append((lock.name, mode))
+
+
+@pytest.mark.parametrize("second", [False, True])
+def test_downgrade_reaches_lockdep_beside_another_validator(second):
+    """Regression: with a second validator attached, downgrade_write used to
+    reach nobody (ValidatorMux.downgrade was empty), so lockdep kept a write
+    hold.  Per-hook dispatch delivers it to every validator that has the hook."""
+    from mmactors.lockdep import Lockdep
+    from mmactors.sync import Validator, add_validator
+
+    class Watcher(_Watcher, Validator):
+        pass
+
+    eng = Engine(seed=1, trace=False)
+    ld = Lockdep(eng, hierarchy=False).attach()
+    w = Watcher()
+    if second:
+        add_validator(eng, w)
+    sem = RWSemaphore(eng, "&mm->mmap_lock")
+    modes = []
+
+    async def body(a):
+        await sem.down_write()
+        sem.downgrade_write()
+        modes.append([h.read for h in ld.tasks[a.id].held])
+        sem.up_read()
+    eng.add_actor("cpu0", body, cpu=0)
+    eng.run()
+    assert modes == [[1]], "lockdep must hold mmap_lock for read after downgrade_write"
+    assert not ld.reports
+    assert w.seen == ([("&mm->mmap_lock", "W")] if second else [])

@@ -93,7 +93,7 @@ def test_exception_names_actor_time_and_token():
     with pytest.raises(ActorError) as ei:
         eng.run()
     e = ei.value
-    assert e.actor == "cpu7" and e.now == 1234 and e.token.startswith("v1")
+    assert e.actor == "cpu7" and e.now == 1234 and e.token.startswith("v2")
     assert "ValueError: model bug" in e.report() and "cpu7" in e.report()
 
 
@@ -177,7 +177,26 @@ def test_spawn_during_run():
 @pytest.mark.parametrize("seed", [0, 1, 7, -3, 2**40])
 def test_tokens_round_trip(seed):
     for fields in ([1, 0], [1, 250_000], [2, 3, 1000], [3, 2, 5, 1, 7, 2]):
-        assert decode_token(encode_token(seed, fields)) == (seed, fields)
+        for digest in (0, 1, 0xabcdef):
+            assert decode_token(encode_token(seed, fields, digest)) == (seed, fields, digest)
+
+
+def test_a_token_from_another_scenario_is_refused():
+    tok = encode_token(5, PCTStrategy(2, 77).token_fields(), 0x123456)
+    assert make_strategy(f"replay:{tok}", 1, 0x123456)[1] == 5
+    assert make_strategy(f"replay:{tok}", 1)[1] == 5           # digest unknown: not checked
+    with pytest.raises(StrategyError, match="made for another scenario.*123456.*654321"):
+        make_strategy(f"replay:{tok}", 1, 0x654321)
+
+
+@pytest.mark.parametrize("bad", ["replay:v2", "replay:v2Zm9v", "replay:v2a", "replay:v2@@@@",
+                                 "replay:v1cgABwJo", "replay:x", "pct:x", "pct:3:y", "random:z"])
+def test_bad_strategies_say_what_is_wrong_in_plain_words(bad):
+    with pytest.raises(StrategyError) as ei:
+        make_strategy(bad, 1)
+    msg = str(ei.value)
+    for leak in ("Incorrect padding", "invalid literal", "Error -", "binascii", "zlib"):
+        assert leak not in msg, msg
 
 
 def test_make_strategy_specs():

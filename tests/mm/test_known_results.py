@@ -1,8 +1,9 @@
-"""Known results of issue 5, reproduced by the model (small, fast configurations).
+"""Known results of the address-space model (small, fast configurations).
 
 Each comparison runs the same scenario twice with one knob changed, so the
 outcome is the model's, not a fitted number.  The figures at full size are in
-tools/wis_sweep.py's output (see README).
+tools/wis_sweep.py's output (see README).  Every measurement runs with lockdep
+off (as users run by default) and on, and the figures must agree.
 """
 import sys
 from pathlib import Path
@@ -10,8 +11,17 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from pft_sweep import pft_curve  # noqa: E402
-from wis_sweep import wis_curve  # noqa: E402
+from helpers import lockdep_on_and_off  # noqa: E402
+from pft_sweep import pft_curve as _pft_curve  # noqa: E402
+from wis_sweep import wis_curve as _wis_curve  # noqa: E402
+
+
+def wis_curve(*args, **kw):
+    return lockdep_on_and_off(_wis_curve, *args, **kw)
+
+
+def pft_curve(*args, **kw):
+    return lockdep_on_and_off(_pft_curve, *args, **kw)
 
 
 def per_cpu(res, n, duration):
@@ -107,13 +117,16 @@ region_mib = 4
 [run]
 duration_ns = 2_000_000
 """
-    seen = {}
-    for test in ("page_fault1", "page_fault2"):
-        m = Machine(parse_scenario(text.format(test=test)), trace=False)
-        res = m.run()
+    from mmactors.testing import lockdep_enabled
+
+    def vmas(test, lockdep):
+        with lockdep_enabled(lockdep):
+            m = Machine(parse_scenario(text.format(test=test)), trace=False)
+            res = m.run()
         assert res.error is None and res.ops > 8 * 1024     # past the first munmaps
         (mm,) = addrspace_of(m).mms
-        seen[test] = len(mm.vmas)
+        return {"vmas": len(mm.vmas), "ops": res.ops}
+    seen = {test: lockdep_on_and_off(vmas, test)["vmas"] for test in ("page_fault1", "page_fault2")}
     assert seen["page_fault1"] <= 3 and seen["page_fault2"] == 8, seen
 
 

@@ -1,11 +1,13 @@
 """Interrupt state of a simulated CPU: what ``local_irq_disable``,
 ``local_bh_disable``, ``__irq_enter`` and ``lockdep_softirq_enter`` change,
-and what lockdep's irq-safety checks read (kernel/locking/lockdep.c:
-``lockdep_hardirqs_on/off``, ``lockdep_softirqs_on/off``, ``mark_held_locks``;
-include/linux/preempt.h for the counts).
+and what lockdep's irq-safety checks read (include/linux/irqflags.h,
+kernel/softirq.c; kernel/locking/lockdep.c: ``lockdep_hardirqs_on/off``,
+``lockdep_softirqs_on/off``, ``mark_held_locks``; include/linux/preempt.h for
+the counts).
 
-Why it lives here and not in the engine: only lockdep and the rwlock model
-care.  Each actor has one :class:`IrqState` (in ``actor.data``), created on
+Why it lives here and not in the engine: only the locks (``spin_lock_irq``
+and friends, the rwlock's reader rule) and the validators care; lockdep
+reads it through the ``irq`` hook.  Each actor has one :class:`IrqState` (in ``actor.data``), created on
 first use from ``actor.context``: an actor whose workload runs in
 ``"hardirq"`` context is an interrupt handler (hardirq count 1, interrupts
 off, as the kernel runs handlers); ``"softirq"`` is a softirq handler
@@ -25,6 +27,8 @@ run "on" it.  Lockdep's checks are about lock classes, not CPUs, so its
 verdicts do not depend on this.
 """
 from __future__ import annotations
+
+from .lockstat import lock_registry
 
 __all__ = [
     "IrqState", "irq_state", "local_irq_disable", "local_irq_enable", "local_irq_save",
@@ -97,9 +101,8 @@ def irq_state(actor) -> IrqState:
 
 
 def _notify(actor, event, site):
-    v = actor.engine.locks.validator
-    if v is not None:
-        v.irq(actor, event, site)
+    for hook in lock_registry(actor.engine).on_irq:
+        hook(actor, event, site)
 
 
 def irqs_disabled(actor) -> bool:

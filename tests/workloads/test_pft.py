@@ -3,6 +3,7 @@ import pytest
 
 from mmactors import Machine, ScenarioError, parse_scenario
 from mmactors.mm.addrspace import addrspace_of
+from mmactors.report.summary import sections as summary_sections
 
 TEXT = """
 [machine]
@@ -44,7 +45,7 @@ def test_every_worker_faults_its_piece_once(mode):
         # forked before the first fault: anon_vma_fork has nothing to share,
         # so each child prepares its own anon_vma on its first fault
         assert len({v.anon_vma.root for mm in sub.mms for v in mm.vmas.values()}) == 4
-    assert "pft-" + mode in "\n".join(res.extra["_summary"])
+    assert "pft-" + mode in "\n".join(summary_sections(res))
 
 
 def test_bzero_costs_user_time_not_faults():

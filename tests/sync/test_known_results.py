@@ -6,6 +6,7 @@ its peak by 64.  The simulated ticket lock must follow the model within 25%
 at each point and collapse; the queued spinlock must not collapse.
 """
 import pytest
+from helpers import lockdep_on_and_off
 
 from mmactors.sweep import lock_loop_throughput
 from mmactors.theory import ticket_lock_throughput
@@ -15,7 +16,8 @@ NS = [1, 2, 4, 8, 16, 24, 32, 48, 64]
 
 @pytest.fixture(scope="module")
 def curves():
-    return {lock: lock_loop_throughput(lock, NS, jobs=2) for lock in ("ticket", "qspinlock")}
+    return {lock: lockdep_on_and_off(lock_loop_throughput, lock, NS, jobs=2)
+            for lock in ("ticket", "qspinlock")}
 
 
 def test_model_itself_peaks_then_collapses():
