@@ -127,3 +127,52 @@ def test_the_cli_runs_or_refuses_random_set_pairs(path, pairs):
     except (ScenarioError, tomllib.TOMLDecodeError):
         pass
     check(*run_main("run", path, *args, "--duration", "2000", "--quiet", "--no-lockdep")[::2])
+
+
+# ------------------------------------------------------------------ litmus
+LITMUS = sorted((ROOT / "scenarios" / "litmus").glob("*.litmus"))
+LITMUS_TEXTS = [p.read_text() for p in LITMUS]
+TOKENS = ["READ_ONCE(*x)", "WRITE_ONCE(*y, 1);", "smp_mb();", "r0", "r9", "int r1;", "{", "}",
+          "(", ")", ";", "exists", "/\\", "\\/", "~", "=", "0:r0=1", "spin_lock(l);",
+          "rcu_read_lock();", "synchronize_srcu(s);", "if (r0) {", "while (1)", "*(int *)x",
+          "P9(int *x)", "x=1;", "Cycle=Rfe PodRR", "\"desc\"", "intptr_t r2 = x;", "(*", "*)",
+          "\x00", "é", "1000000000000000000000"]
+
+
+@st.composite
+def litmus_text(draw):
+    if draw(st.integers(0, 9)) == 0:                  # now and then: anything at all
+        return draw(st.text(max_size=200))
+    lines = draw(st.sampled_from(LITMUS_TEXTS)).splitlines()
+    for _ in range(draw(st.integers(1, 3))):
+        i = draw(st.integers(0, max(0, len(lines) - 1)))
+        if not lines:
+            lines = [""]
+        op = draw(st.integers(0, 3))
+        if op == 0:
+            del lines[i]
+        elif op == 1:
+            lines.insert(i, draw(st.sampled_from(TOKENS)))
+        elif op == 2:
+            j = draw(st.integers(0, len(lines[i])))
+            lines[i] = lines[i][:j] + draw(st.sampled_from(TOKENS)) + lines[i][j:]
+        else:
+            lines.insert(i, lines[i])
+    return "\n".join(lines) + "\n"
+
+
+@settings(deadline=None, max_examples=60, suppress_health_check=list(HealthCheck))
+@given(text=litmus_text(), model=st.sampled_from(["lkmm", "tso", "sc"]))
+def test_the_litmus_cli_checks_or_refuses_random_files(tmp_path_factory, text, model):
+    """A random or mutated litmus file is checked (exit 0), cut by its budget
+    (3) or refused in one line naming the file (2); never a traceback, and
+    never exit 1 (the checker's own internal error)."""
+    f = tmp_path_factory.mktemp("litmus") / "fuzz.litmus"
+    f.write_text(text, encoding="utf-8", errors="surrogateescape")
+    code, out, err = run_main("litmus", f, "--model", model, "--timeout", "5",
+                              "--max-executions", "20000")
+    assert "Traceback" not in err, err
+    assert code in (0, 2, 3), (code, err)
+    if code == 2:
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("mmactors: ") and "fuzz.litmus" in lines[0], err

@@ -18,9 +18,13 @@ counts:
 ``mode = "threads"``: one mm shared by every CPU of the workload (each
 thread has its own file); ``"processes"``: one mm per CPU.  Simplification:
 the harness's fork, start barrier and per-second sampling are not modelled;
-every task starts at time 0.
+every task starts at time 0.  ``iterations`` (not in will-it-scale, which
+runs for a time) stops each CPU after that many loops of its test, so that a
+run of fixed work ends on its own.
 """
 from __future__ import annotations
+
+import itertools
 
 from ..schema import Field, between, one_of
 from .base import Workload
@@ -37,6 +41,8 @@ class WillItScale(Workload):
               doc="threads: one shared mm; processes: one mm per CPU"),
         Field("region_mib", int, 128, check=between(1, 1 << 20),
               doc="MEMSIZE of the test in MiB (the original uses 128)"),
+        Field("iterations", int, 0, check=between(0, 1 << 40),
+              doc="loops of the test per CPU, then the CPU stops (0: until the run ends)"),
     ]
 
     @classmethod
@@ -83,6 +89,11 @@ class WillItScale(Workload):
         sub.attach(cpu, mm)
         await getattr(self, self.test)(sub, mm, cpu)
 
+    def _loops(self):
+        """The test's outer loop: ``iterations`` times, or until the run ends."""
+        n = self.spec["iterations"]
+        return range(n) if n else itertools.count()
+
     # -- the tests --------------------------------------------------------------
     async def _fault_loop(self, sub, mm, cpu, flags, file):
         from ..mm.memory import VM_FAULT_ERROR, VM_FAULT_OOM
@@ -91,7 +102,7 @@ class WillItScale(Workload):
         fault = sub.memory.do_user_addr_fault
         store = cpu.engine.costs.l1_hit_ns
         charge = cpu.engine.charge
-        while True:
+        for _ in self._loops():
             c = await do_mmap(sub, mm, memsize, PROT_READ | PROT_WRITE, flags, cpu, file=file)
             if c < 0:
                 raise RuntimeError(f"mmap failed: errno {-c}")
@@ -122,7 +133,7 @@ class WillItScale(Workload):
 
     async def _mmap_loop(self, sub, mm, cpu, length, flags, file):
         from ..mm.mmap import PROT_READ, PROT_WRITE, do_mmap, vm_munmap
-        while True:
+        for _ in self._loops():
             c = await do_mmap(sub, mm, length, PROT_READ | PROT_WRITE, flags, cpu, file=file)
             if c < 0:
                 raise RuntimeError(f"mmap failed: errno {-c}")
@@ -147,7 +158,7 @@ class WillItScale(Workload):
     async def brk1(self, sub, mm, cpu):
         from ..mm.mmap import sys_brk
         addr = mm.brk                                        # sbrk(0)
-        while True:
+        for _ in self._loops():
             addr += 4096
             await sys_brk(sub, mm, addr, cpu)
             addr -= 4096

@@ -256,3 +256,14 @@ def test_fast_allocation_path_gives_the_same_run_and_trace(test, lockdep, monkey
     fast = run()
     monkeypatch.setattr(PageAllocator, "alloc_pages_nowait", lambda self, *a, **k: None)
     assert run() == fast
+
+
+def test_will_it_scale_iterations_end_the_run_on_their_own():
+    """iterations = 2: each CPU maps, faults and unmaps its region twice, then
+    stops; the run ends before its duration with exactly that many faults."""
+    from mmactors import Machine
+    text = small_wis("page_fault1").replace('region_mib = 1', 'region_mib = 1\niterations = 2') \
+        .replace("duration_ns = 300_000", "duration_ns = 1_000_000_000")
+    res = Machine(parse_scenario(text), trace=False).run()
+    assert res.end_reason == "done"
+    assert res.ops == 4 * 2 * 256 == res.extra["mm"]["faults"]
