@@ -387,18 +387,21 @@ class Engine:
         """A zero-cost scheduling point (a place a preemption may happen)."""
         await self.spend(0)
 
-    async def park(self, waiting_on) -> None:
-        """Block the current actor until someone calls :meth:`wake` on it."""
+    def park(self, waiting_on):
+        """Block the current actor until someone calls :meth:`wake` on it:
+        ``await engine.park(what)``.
+
+        A plain function returning trio's wait itself, not a coroutine around
+        it: every resumption of a parked actor passes through each frame of
+        its await chain, so the engine adds none."""
         me = self.current
         me.debt = 0                           # buffered stores drain while it waits
         me.state = _PARKED
         me.waiting_on = waiting_on
         self._check_cycle(me)
-        if self.finished:
-            await self._wait_baton(me)        # cancelled when the run ends
-        self._dispatch(me)
-        await _wait_rescheduled(_abort)
-        me.waiting_on = None
+        if not self.finished:                 # else: cancelled when the run ends
+            self._dispatch(me)
+        return _wait_rescheduled(_abort)
 
     def wake(self, a: Actor, at_ns: int | None = None) -> None:
         """Make a parked actor runnable at ``at_ns`` (default: now)."""
@@ -407,6 +410,7 @@ class Engine:
         t = self.now if at_ns is None else at_ns
         if t < self.now:
             raise ValueError("cannot wake an actor in the past")
+        a.waiting_on = None                   # no longer part of the wait-for graph
         self._push(a, t)
 
     # ------------------------------------------------------------- stopping
@@ -433,8 +437,10 @@ class Engine:
 
     def _check_cycle(self, me: Actor):
         """Parking ``me`` closes a cycle of waits?  Then it is a deadlock."""
-        hs = self._holders(me.waiting_on)
-        for h in hs:
+        h = getattr(me.waiting_on, "holders", None)
+        if h is None:
+            return                    # a queue or event nobody holds
+        for h in h():
             if h.state is _PARKED or h is me:
                 break
         else:

@@ -37,14 +37,16 @@ _site_cache: dict = {}
 
 def site_name(site) -> str:
     """Render an acquisition site: ``function (file.py:line)`` or a given string."""
-    if site is None:
-        return "?"
-    if isinstance(site, str):
-        return site
     s = _site_cache.get(site)
     if s is None:
-        code, line = site
-        s = _site_cache[site] = f"{code.co_name} ({os.path.basename(code.co_filename)}:{line})"
+        if site is None:
+            s = "?"
+        elif isinstance(site, str):
+            s = site
+        else:
+            code, line = site
+            s = f"{code.co_name} ({os.path.basename(code.co_filename)}:{line})"
+        _site_cache[site] = s
     return s
 
 
@@ -97,13 +99,14 @@ class LockBase:
 
     def _contended(self, me, mode, site):
         """Record a contention (lock_contended) and return its start time."""
-        st = self._stat(mode)
+        st = self.lclass.stat_r if mode == "R" else self.lclass.stat_w
         if self.cpu != me.cpu:
             st.con_bounces += 1
         st.waiting += 1
-        st.points[site_name(site)] += 1
+        name = _site_cache.get          # site_name's cache: one lookup per known site
+        st.points[name(site) or site_name(site)] += 1
         for h in self._hold.values():
-            st.contending[site_name(h[-1])] += 1
+            st.contending[name(h[-1]) or site_name(h[-1])] += 1
             break
         return self.engine.now
 
@@ -221,7 +224,9 @@ class LockBase:
                     + eng.costs.atomic_rmw_ns
             else:
                 at = eng.now + eng.costs.wakeup_ns
-        eng.wake(me, max(at, w.ready_at, eng.now))
+        # engine.wake without its checks: a waiter taken off the queue is parked
+        me.waiting_on = None
+        eng._push(me, max(at, w.ready_at, eng.now))
 
 
 def owner_running(owner) -> bool:

@@ -59,10 +59,12 @@ class WaitQueue:
     def __iter__(self):
         return iter(self._q)
 
-    async def park(self, waiter: Waiter) -> None:
-        """Queue ``waiter`` (the current actor) and block until it is woken."""
+    def park(self, waiter: Waiter):
+        """Queue ``waiter`` (the current actor) and block until it is woken:
+        ``await queue.park(waiter)``.  Returns the engine's wait rather than
+        wrapping it in a coroutine of its own (no extra frame to resume)."""
         self._q.append(waiter)
-        await self.owner.engine.park(self.owner)
+        return self.owner.engine.park(self.owner)
 
     def peek(self) -> Waiter | None:
         """The next waiter, left queued (None if nobody waits)."""
