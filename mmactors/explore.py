@@ -26,6 +26,9 @@ import signal
 import time
 from dataclasses import dataclass, field
 
+import trio
+
+from ._core.engine import _is_interrupt
 from ._core.errors import Interrupted
 
 __all__ = ["fuzz", "FuzzResult", "RunOutcome", "run_one", "effective_strategy",
@@ -100,6 +103,37 @@ class FuzzResult:
 # ----------------------------------------------------------------- one run
 def run_one(scn, index: int, base_seed: int, strategy: str, lockdep: bool) -> RunOutcome | None:
     """Run schedule ``index``; None if it passed."""
+    return _trio_run(_run_one_async, scn, index, base_seed, strategy, lockdep)
+
+
+def _trio_run(fn, *args):
+    """trio.run, with a Ctrl-C raised as a plain KeyboardInterrupt (trio may
+    deliver it inside an exception group)."""
+    try:
+        return trio.run(fn, *args)
+    except BaseException as e:          # noqa: B036 - only interrupts are translated
+        if _is_interrupt(e) and not isinstance(e, KeyboardInterrupt):
+            raise KeyboardInterrupt from None
+        raise
+
+
+def run_range(scn, start: int, end: int, base_seed: int, strategy: str, lockdep: bool,
+              done=None) -> RunOutcome | None:
+    """Run schedules ``start`` .. ``end - 1`` in order, all inside one
+    ``trio.run`` (its setup costs as much as a small run), and stop at the
+    first failure.  ``done(i)`` is called after schedule ``i`` passed or failed."""
+    async def main():
+        for i in range(start, end):
+            out = await _run_one_async(scn, i, base_seed, strategy, lockdep)
+            if done is not None:
+                done(i)
+            if out is not None:
+                return out
+        return None
+    return _trio_run(main)
+
+
+async def _run_one_async(scn, index, base_seed, strategy, lockdep) -> RunOutcome | None:
     from . import lockdep as L
     from .machine import Machine
     m = Machine(scn, seed=base_seed + index, strategy=strategy, trace=False)
@@ -107,7 +141,7 @@ def run_one(scn, index: int, base_seed: int, strategy: str, lockdep: bool) -> Ru
         L.attach(m, stop=True)
     else:
         L.detach(m)
-    res = m.run()
+    res = await m.run_async()
     if isinstance(res.error, Interrupted):
         raise KeyboardInterrupt                # Ctrl-C: stop exploring, not a finding
     status = res.exit_status
@@ -160,12 +194,12 @@ def _init_worker(path, overrides, text, strategy, base, lockdep):
 
 def _chunk(start: int, end: int):
     """Run [start, end) in order; stop at the first failure."""
-    scn, strategy, base, ld = _W["scn"], _W["strategy"], _W["base"], _W["lockdep"]
-    for i in range(start, end):
-        out = run_one(scn, i, base, strategy, ld)
-        if out is not None:
-            return start, i + 1 - start, out
-    return start, end - start, None
+    last = [start - 1]
+
+    def done(i):
+        last[0] = i
+    out = run_range(_W["scn"], start, end, _W["base"], _W["strategy"], _W["lockdep"], done)
+    return start, last[0] + 1 - start, out
 
 
 # --------------------------------------------------------------- the loop
@@ -194,14 +228,11 @@ def fuzz(scenario, *, strategy: str = "pct:3", runs: int = 1000, jobs: int = 1,
     interrupted = False
     try:
         if jobs == 1:
-            for i in range(runs):
-                out = run_one(scn, i, base, strategy, lockdep)
+            def done(i):
                 state["executed"] = state["done"] = i + 1
                 if progress is not None and (i & 63) == 63:
                     progress(i + 1, runs)
-                if out is not None:
-                    best = out
-                    break
+            best = run_range(scn, 0, runs, base, strategy, lockdep, done)
         else:
             best = _parallel(path, overrides, text, strategy, base, lockdep, runs, jobs,
                              chunk, progress, state)

@@ -43,6 +43,20 @@ def test_fuzz_finds_and_jobs_do_not_matter(strategy):
     assert again.error.lockdep.text == one.failure.report
 
 
+def test_runs_sharing_one_trio_loop_are_the_runs_alone():
+    """run_range runs many schedules inside one trio.run; each is the same
+    run as in a trio.run of its own (same outcome, token and report)."""
+    from mmactors.explore import run_one, run_range
+    from mmactors.scenario import load_scenario
+    scn = load_scenario(os.path.join(ROOT, SCN))
+    seen = []
+    first = run_range(scn, 0, 400, 1, "pct:3:40", True, seen.append)
+    assert first is not None and seen == list(range(first.index + 1))
+    alone = run_one(scn, first.index, 1, "pct:3:40", True)
+    assert alone == first
+    assert all(run_one(scn, i, 1, "pct:3:40", True) is None for i in range(min(first.index, 5)))
+
+
 def test_fuzz_clean_scenario_and_deadlocks():
     clean = os.path.join(ROOT, "scenarios/lockdep/irq-inversion.toml")
     res = fuzz(clean, strategy="random:0.1", runs=20, lockdep=False)

@@ -295,19 +295,22 @@ class Engine:
     def _pick(self):
         """Pop the next heap entry, consulting a preemptive strategy."""
         heap = self._heap
-        if self._decide is not None:
-            # Candidates: actors due before the end of the run.
-            end = self.duration_ns
-            cands = [e for e in heap if e[3] is not None and (end is None or e[0] < end)]
-            if len(cands) > 1:
-                cands.sort()
-                self.decisions += 1
-                k = self._decide(cands)
-                if k:
-                    entry = cands[k]
-                    heap.remove(entry)
-                    heapq.heapify(heap)
-                    return entry
+        # Candidates: actors due before the end of the run (the end-of-run
+        # sentinel, the only entry without an actor, sits at the end itself).
+        end = self.duration_ns
+        if end is None:
+            cands = [e for e in heap if e[3] is not None]
+        else:
+            cands = [e for e in heap if e[0] < end]
+        if len(cands) > 1:
+            cands.sort()
+            self.decisions += 1
+            k = self._decide(cands)
+            if k:
+                entry = cands[k]
+                heap.remove(entry)
+                heapq.heapify(heap)
+                return entry
         return heapq.heappop(heap)
 
     def _dispatch(self, me: Actor | None) -> bool:

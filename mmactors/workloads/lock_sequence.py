@@ -62,6 +62,7 @@ acquisition site: ``workload[0].steps[2] "lock B" (file.toml:14)``.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 
@@ -475,12 +476,13 @@ def _irq_steps_line(text, index):
 _TOK = re.compile(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'|#')
 
 
+@functools.lru_cache(maxsize=64)      # the fuzz loop builds one scenario's machine per run
 def _step_lines(text, start, n):
     """The line of each of the ``n`` string literals from line ``start`` on
     (the ``steps = [...]`` array), for the sites lockdep prints."""
     out = [start] * n
     if not text or not start:
-        return out
+        return tuple(out)
     lines = text.splitlines()
     k = 0
     for i in range(start - 1, len(lines)):
@@ -495,7 +497,7 @@ def _step_lines(text, start, n):
                 k += 1
         if k >= n:
             break
-    return out
+    return tuple(out)
 
 
 # Steps that only change the CPU's context: verb -> function of lockdep/irq.py.
