@@ -30,6 +30,7 @@ from typing import Iterator, Optional
 
 from .coherence import LocOption, LockInfo, groups, lock_info, location_options, options_for
 from .relalg import Rel
+from .rscs import rcu_rscs, static_srcu_rscs
 from .skeleton import LOCK_KINDS, GEvent, Skeleton
 from .solve import Search, Solution, co_graph
 
@@ -246,7 +247,6 @@ class _FastGraph:
     inside its own reader."""
 
     def __init__(self, skel: Skeleton) -> None:
-        from .models.lkmm import rcu_rscs, static_srcu_rscs
         events = skel.events
         self.ok = True
         rep = list(range(skel.n))
