@@ -39,7 +39,7 @@ from . import lockdep
 from ._core.errors import ScenarioError
 from ._core.strategies import StrategyError, make_strategy
 from .costs import CostModel
-from .mm import addrspace, physmem
+from .mm import addrspace, physmem, swapfile
 from .schema import (COST_MAX_NS, Ctx, Field, LineMap, Section, Subsystem, at_least, between,
                      check_table, knob_section, nanoseconds, one_of)
 from .workloads import KINDS, validate_workload
@@ -55,8 +55,9 @@ DEFAULT_SCENARIO = PACKAGE_DIR / "data" / "default.toml"
 # Every subsystem, in the order a machine builds them: the lock validator
 # first (so that it sees every lock taken while the rest boots), then physical
 # memory (as mm_core_init() brings up the page allocator), then address
-# spaces on top of it.
-SUBSYSTEMS: tuple[Subsystem, ...] = (lockdep.SUBSYSTEM, physmem.SUBSYSTEM, addrspace.SUBSYSTEM)
+# spaces on top of it, then the swap devices of [[swap]] (swapon).
+SUBSYSTEMS: tuple[Subsystem, ...] = (lockdep.SUBSYSTEM, physmem.SUBSYSTEM, addrspace.SUBSYSTEM,
+                                     swapfile.SUBSYSTEM)
 
 
 # ------------------------------------------------------------------ sections

@@ -123,9 +123,20 @@ def attach(machine, *, stop=None, rwlock_read=None, hierarchy=None) -> Lockdep:
                  rwlock_read=cfg["rwlock_read"] if rwlock_read is None else rwlock_read,
                  hierarchy=cfg["hierarchy"] if hierarchy is None else hierarchy)
     ld.attach()
+    if scn is not None:
+        _swap_order(ld, scn)
     if hasattr(machine, "subsystems"):
         machine.subsystems["lockdep"] = LockdepSubsystem(machine, ld)
     return ld
+
+
+def _swap_order(ld: Lockdep, scn) -> None:
+    """A machine with [[swap]] devices: seed the swap locks' order too, for
+    the allocator release its [constants] swap_allocator names."""
+    if scn.sections.get("swap"):
+        from . import hierarchy as H
+        version = (scn.sections.get("constants") or {}).get("swap_allocator", "6.12")
+        ld.add_hierarchy(*H.swap_lock_order(version))
 
 
 def detach(machine) -> None:
@@ -158,6 +169,7 @@ def build(machine) -> LockdepSubsystem | None:
     ld = Lockdep(eng, stop=cfg.get("stop", True), rwlock_read=cfg.get("rwlock_read", "recursive"),
                  hierarchy=cfg.get("hierarchy", True))
     ld.attach()
+    _swap_order(ld, machine.scenario)
     return LockdepSubsystem(machine, ld)
 
 

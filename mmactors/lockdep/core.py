@@ -352,6 +352,18 @@ class Lockdep(Validator):
             self._table = {c: H.CLASSES[c] for c in keep}
             self._seed_edges = [e for e in H.MM_LOCK_ORDER if e[0] in keep and e[1] in keep]
 
+    def add_hierarchy(self, classes: dict, edges: list) -> None:
+        """More of the lock order (the swap locks of a machine with swap
+        devices): seeded with the rest, or at once if that already happened."""
+        if not self.hierarchy:
+            return
+        if self._table is not None:
+            self._table = dict(self._table, **classes)
+            self._seed_edges = list(self._seed_edges) + list(edges)
+            return
+        self._table, self._seed_edges = dict(classes), list(edges)
+        self._seed_now()
+
     def _seed_now(self):
         from . import hierarchy as H
         table, self._table = self._table, None

@@ -47,7 +47,7 @@ kernel.
 from __future__ import annotations
 
 __all__ = ["MM_LOCK_ORDER", "CLASSES", "ALIASES", "READ_CLASSES", "canonical", "order_of",
-           "is_ordered"]
+           "is_ordered", "SWAP_CLASSES", "SWAP_LOCK_ORDER", "swap_lock_order"]
 
 # class name -> (kind, what the comments call it)
 CLASSES: dict[str, tuple[str, str]] = {
@@ -165,6 +165,72 @@ MM_LOCK_ORDER: list[tuple[str, str, str]] = [
 
 # Classes seeded as shared (reader) on the documented paths.
 READ_CLASSES = frozenset({"tasklist_lock"})
+
+
+# ---- swap devices (mm/swapfile.c, mm/swap_slots.c) ----
+# Seeded only for machines with [[swap]] devices (lockdep's build reads the
+# scenario), so that every other machine's lockdep figures stay as they were;
+# and by allocator release, since 6.14 reversed si->lock and ci->lock.
+_S = "mm/swapfile.c"
+_SS = "mm/swap_slots.c"
+SWAP_CLASSES: dict[str, tuple[str, str]] = {
+    "&cache->alloc_lock": ("mutex", "swap_slots_cache->alloc_lock"),
+    "&cache->free_lock": ("spinlock", "swap_slots_cache->free_lock"),
+    "swap_slots_cache_mutex": ("mutex", "swap_slots_cache_mutex"),
+    "&p->lock": ("spinlock", "swap_info_struct->lock (si->lock)"),
+    "&cluster_info[i].lock": ("spinlock", "swap_cluster_info->lock (ci->lock)"),
+    "&si->global_cluster_lock": ("spinlock", "swap_info_struct->global_cluster_lock (6.14+)"),
+    "swap_avail_lock": ("spinlock", "swap_avail_lock"),
+}
+
+_SLOTS = [
+    ("swap_slots_cache_mutex", "&cache->alloc_lock",
+     f"{_SS}: deactivate_swap_slots_cache -> drain_slots_cache_cpu"),
+    ("swap_slots_cache_mutex", "&cache->free_lock",
+     f"{_SS}: deactivate_swap_slots_cache -> drain_slots_cache_cpu"),
+    ("&cache->alloc_lock", "swap_avail_lock", f"{_SS}: refill_swap_slots_cache -> get_swap_pages"),
+    ("&cache->alloc_lock", "&cluster_info[i].lock", f"{_SS}: refill_swap_slots_cache"),
+    ("&cache->free_lock", "&cluster_info[i].lock", f"{_SS}: free_swap_slot -> swapcache_free_entries"),
+]
+
+#: (outer, inner, where) per [constants] swap_allocator.
+SWAP_LOCK_ORDER: dict[str, list[tuple[str, str, str]]] = {
+    "6.12": _SLOTS + [
+        ("&cache->alloc_lock", "&p->lock", f"{_SS}: refill_swap_slots_cache -> get_swap_pages"),
+        ("&cache->free_lock", "&p->lock", f"{_SS}: free_swap_slot -> swapcache_free_entries"),
+        ("&p->lock", "&cluster_info[i].lock", f"{_S}: ci->lock nests inside si->lock "
+                                              "(cluster_alloc_swap_entry, swap_entry_range_free)"),
+        ("&cluster_info[i].lock", "swap_avail_lock",
+         f"{_S}: cluster_alloc_range -> swap_range_alloc -> del_from_avail_list"),
+        ("&p->lock", "swap_avail_lock", f"{_S}: swap_range_free -> add_to_avail_list"),
+    ],
+    "6.14": _SLOTS + [
+        ("&cache->alloc_lock", "&si->global_cluster_lock", f"{_SS}: get_swap_pages (HDD)"),
+        ("&si->global_cluster_lock", "&cluster_info[i].lock",
+         f"{_S}: cluster_alloc_swap_entry (HDD)"),
+        ("&cluster_info[i].lock", "&p->lock", f"{_S}: move_cluster (relocate_cluster, "
+                                              "partial_free_cluster) under ci->lock"),
+        ("&cluster_info[i].lock", "swap_avail_lock",
+         f"{_S}: swap_range_alloc/swap_range_free -> del/add_to_avail_list"),
+    ],
+    "6.15": [
+        ("&si->global_cluster_lock", "&cluster_info[i].lock",
+         f"{_S}: cluster_alloc_swap_entry (HDD)"),
+        ("&cluster_info[i].lock", "&p->lock", f"{_S}: move_cluster under ci->lock"),
+        ("&cluster_info[i].lock", "swap_avail_lock",
+         f"{_S}: swap_range_alloc/swap_range_free -> del/add_to_avail_list"),
+    ],
+}
+
+
+def swap_lock_order(version: str) -> tuple[dict, list]:
+    """The swap lock classes and the edges of allocator ``version``, plus the
+    swap PTE edges shared by every release (__swap_duplicate and swap_free
+    take ci->lock, or si->lock without clusters, under the PTL)."""
+    edges = list(SWAP_LOCK_ORDER[version])
+    for p in _PTL:
+        edges.append((p, "&cluster_info[i].lock", f"{_S}: __swap_duplicate under the PTL"))
+    return dict(SWAP_CLASSES), edges
 
 
 def canonical(name: str) -> str:

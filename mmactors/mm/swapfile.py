@@ -370,7 +370,7 @@ class Swap:
         from ._sync import SyncDriver
         node_of = [0] * cpus
         eng = Engine(seed=seed, trace=False, costs=costs, node_of=node_of)
-        specs = [dict({"priority": None, "latency_ns": 0, "bandwidth_mib_s": 0}, **d)
+        specs = [dict({"priority": None, "device": "ssd", "latency_ns": 0, "bandwidth_mib_s": 0}, **d)
                  for d in devices]
         sw = cls(eng, specs, ncpus=cpus, node_of=node_of, version=version)
         sw.driver = SyncDriver(eng, cpus, node_of)

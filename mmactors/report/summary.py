@@ -16,6 +16,7 @@ from ..sync import lock_registry
 from .caches import format_caches
 from .lockstat import format_lock_stat
 from .mm import format_addrspace
+from .swap import format_swap
 from .zoneinfo import format_memory_summary
 
 __all__ = ["format_summary", "write_json", "dumps"]
@@ -78,7 +79,12 @@ def _addrspace(sub, res) -> str:
     return format_addrspace(sub)
 
 
-SUBSYSTEM_SUMMARIES = {"lockdep": _lockdep, "physmem": _physmem, "addrspace": _addrspace}
+def _swap(sw, res) -> str:
+    return format_swap(sw)
+
+
+SUBSYSTEM_SUMMARIES = {"lockdep": _lockdep, "physmem": _physmem, "addrspace": _addrspace,
+                       "swap": _swap}
 
 
 def sections(res) -> list[str]:
