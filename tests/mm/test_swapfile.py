@@ -289,3 +289,48 @@ def test_allocator_invariants_under_random_alloc_free(version, devices, ops):
     assert not sw.ld.reports
     for e in live:
         assert swp_offset(e) != 0
+
+
+# ------------------------------------------------ concurrent CPUs (actors)
+def run_actors(version, cpus, *, iters=120, think_ns=3000, size_mib=64, lockdep=True, seed=1):
+    """Each CPU swaps out ``iters`` entries (folio_alloc_swap, then
+    ``think_ns`` for the rest of a swap-out), keeps the last 32 and returns
+    the oldest 16 whenever it holds 32 (put_swap_folio), then returns all."""
+    from mmactors._core import Engine
+    node_of = [0] * cpus
+    eng = Engine(seed=seed, trace=False, node_of=node_of)
+    sw = Swap(eng, [dict(size_mib=size_mib, device="ssd", priority=None, latency_ns=0,
+                         bandwidth_mib_s=0)], ncpus=cpus, node_of=node_of, version=version)
+    ld = None
+    if lockdep:
+        ld = Lockdep(eng).attach()
+        ld.add_hierarchy(*swap_lock_order(version))
+
+    async def body(actor):
+        held = []
+        for _ in range(iters):
+            e = await sw.folio_alloc_swap()
+            assert e
+            held.append(e)
+            await eng.spend(think_ns)
+            if len(held) >= 32:
+                for x in held[:16]:
+                    await sw.put_swap_folio(x)
+                del held[:16]
+        for x in held:
+            await sw.put_swap_folio(x)
+    for c in range(cpus):
+        eng.add_actor(f"cpu{c}", body, cpu=c, node=0)
+    eng.run()
+    return sw, ld, lock_registry(eng).to_json()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_concurrent_cpus_keep_the_allocator_consistent(version):
+    sw, ld, locks = run_actors(version, 8)
+    sw._check()
+    assert not ld.reports
+    assert sum(si.inuse_pages for si in sw.swap_info) == len(sw.cached_slots())
+    assert locks["&p->lock"]["contentions"] >= 0
+    if version != "6.12":
+        assert locks["&p->lock"]["acquisitions"] == sum(si.list_moves for si in sw.swap_info)
