@@ -79,7 +79,7 @@ import numpy as np
 
 from ..costs import CacheLine
 from ..schema import Field, Section, Subsystem, check_table, one_of
-from ..sync import Mutex, SpinLock
+from ..sync import SpinLock
 from ._internal import CacheStats
 from .swap_slots import SwapSlots
 
@@ -363,9 +363,10 @@ class Swap:
     # -------------------------------------------------------------- setup
     @classmethod
     def standalone(cls, devices: list[dict], *, cpus: int = 4, version: str = "6.12",
-                   seed: int = 1, lockdep: bool = True, costs=None) -> "Swap":
-        """Devices on their own engine with a SyncDriver (tests); lockdep
-        attached with the swap lock order of ``version`` when asked."""
+                   seed: int = 1, costs=None) -> "Swap":
+        """Devices on their own engine with a SyncDriver (tests).  (mm/ does not
+        import lockdep: a test attaches it and seeds
+        ``hierarchy.swap_lock_order(version)`` itself.)"""
         from .._core import Engine
         from ._sync import SyncDriver
         node_of = [0] * cpus
