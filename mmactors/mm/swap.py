@@ -89,14 +89,24 @@ class LRU:
     # -- adding --------------------------------------------------------------
     async def folio_add_lru(self, pfn: int, file: bool, me):
         """Queue a new folio for the LRU on this CPU (folio_add_lru[_vma])."""
+        fb = self.folio_add_lru_nowait(pfn, file, me)
+        if fb is not None:
+            await self.folio_batch_move_lru(fb, me)
+
+    def folio_add_lru_nowait(self, pfn: int, file: bool, me):
+        """folio_add_lru up to the wait: the folio joins this CPU's batch.
+        Returns the batch if that filled it (the caller then awaits
+        ``folio_batch_move_lru(fb, me)``), else None: the hot fault path
+        needs no coroutine for the 30 adds in 31 that only queue."""
         self.mem_map.ref[pfn] += 1                    # folio_get: the batch's reference
         fb = self.fbatches[me.cpu]
-        fb.lru_add.append((pfn, LRU_INACTIVE_FILE if file else LRU_INACTIVE_ANON))
-        if len(fb.lru_add) >= self.PAGEVEC_SIZE:
+        lru_add = fb.lru_add
+        lru_add.append((pfn, LRU_INACTIVE_FILE if file else LRU_INACTIVE_ANON))
+        if len(lru_add) >= self.PAGEVEC_SIZE:
             self.stats.alloc_misses[me.cpu] += 1
-            await self.folio_batch_move_lru(fb, me)
-        else:
-            self.stats.alloc_hits[me.cpu] += 1
+            return fb
+        self.stats.alloc_hits[me.cpu] += 1
+        return None
 
     async def folio_batch_move_lru(self, fb: CpuFbatches, me, drain: bool = False):
         """Move the lru_add batch onto the lists under lru_lock, then drop its refs."""
