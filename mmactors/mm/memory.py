@@ -193,8 +193,7 @@ class Memory:
     async def do_user_addr_fault(self, mm, addr: int, write: bool, me) -> int:
         """arch/x86/mm/fault.c: the per-VMA lock first, then mmap_lock."""
         sub = self.sub
-        eng = self.engine
-        eng.charge(self.costs.exception_ns)
+        me.debt += self.costs.exception_ns            # paid at the next scheduling point
         cpu = me.cpu
         if sub.per_vma_lock:
             vma = await self.lock_vma_under_rcu(mm, addr, me)
