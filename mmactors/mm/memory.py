@@ -229,10 +229,9 @@ class Memory:
 
     async def lock_vma_under_rcu(self, mm, addr: int, me):
         sub = self.sub
-        eng = self.engine
         # mas_walk under RCU: read the tree's root and leaf lines (lockless: no
         # scheduling point of its own; the cost is paid with the next one)
-        eng.charge(mm.mt_line.read(me.cpu) + self.costs.llc_hit_ns)
+        me.debt += mm.mt_line.read(me.cpu) + self.costs.llc_hit_ns
         vma = mm.find_vma(addr)
         if vma is None:
             sub.count(me.cpu, "vma_lock_abort")

@@ -120,8 +120,9 @@ class LRU:
         f = self.mem_map.f
         lruvec = None
         costs = self.engine.costs
+        lruvec_of = self.lruvec_of
         for pfn, lru in batch:
-            lv = self.lruvec_of(pfn)
+            lv = lruvec_of(pfn)
             if lv is not lruvec:                      # folio_lruvec_relock_irqsave
                 if lruvec is not None:
                     lruvec.lru_lock.unlock("folio_batch_move_lru")
@@ -132,7 +133,19 @@ class LRU:
         # list_add of each folio: the struct page line and the list head (already ours).
         await self.engine.spend(len(batch) * costs.llc_hit_ns)
         lruvec.lru_lock.unlock("folio_batch_move_lru")
-        await self.folios_put_refs([(pfn, 1) for pfn, _ in batch], me, count=False)
+        # folios_put_refs of the batch's references.  A folio that keeps a
+        # reference (mapped: the usual case) only has its count dropped, so
+        # only the others take the long way (in batch order, as before).
+        ref = self.mem_map.ref
+        last = []
+        for pfn, _ in batch:
+            r = ref[pfn]
+            if r > 1:
+                ref[pfn] = r - 1
+            else:
+                last.append((pfn, 1))
+        if last:
+            await self.folios_put_refs(last, me, count=False)
 
     async def lru_add_drain(self, me):
         """lru_add_drain(): flush this CPU's batches."""
