@@ -358,7 +358,9 @@ class Memory:
         fb = lru.folio_add_lru_nowait(pfn, False, me)
         if fb is not None:                             # a full batch: takes lru_lock under the ptl
             await lru.folio_batch_move_lru(fb, me)
-        ptes[idx] = mk_pte(pfn, bool(vma.vm_flags & VM_WRITE), dirty=True)
+        # mk_pte(pfn, vma writable, dirty=True), spelt out: this is the hottest caller
+        ptes[idx] = ((pfn << PAGE_SHIFT) | _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED
+                     | _PAGE_DIRTY | (_PAGE_RW if vma.vm_flags & VM_WRITE else 0))
         pt.nr_present += 1
         ptl.unlock("do_anonymous_page")
         return 0
