@@ -619,7 +619,9 @@ class PageAllocator:
             area.nr_free -= 1
             self.mem_map.f[pfn] &= ~PGTY_buddy
             me.debt += self._touch(pfn, cpu) + zone.area_line.write(cpu)
-            nr_pages = (1 << o) - self.expand(zone, pfn, order, o, mt, me)
+            nr_pages = 1 << o
+            if o > order:                              # a larger block: split off the rest
+                nr_pages -= self.expand(zone, pfn, order, o, mt, me)
             self.account_freepages(zone, -nr_pages, mt, me)
             return pfn
         return -1
