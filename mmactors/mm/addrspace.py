@@ -84,6 +84,8 @@ class AddrSpace:
         self.zero_pfn = self._reserved_pfn()
         self.vmstat = physmem.vmstat
         self._ev_pgfault = self.vmstat.ev.get("pgfault")
+        self._pgfault = self.events["pgfault"]            # count_fault's counters, looked up once
+        self._vma_lock_success = self.events["vma_lock_success"]
         self._ev_pgreuse = self.vmstat.ev.get("pgreuse")
 
     def _reserved_pfn(self) -> int:
@@ -132,10 +134,9 @@ class AddrSpace:
     def count_fault(self, cpu: int, vma_locked: bool):
         """A completed fault (mm_account_fault), and a VMA_LOCK_SUCCESS if it ran
         under the VMA lock: count("pgfault") and count("vma_lock_success") in one."""
-        ev = self.events
-        ev["pgfault"][cpu] += 1
+        self._pgfault[cpu] += 1
         if vma_locked:
-            ev["vma_lock_success"][cpu] += 1
+            self._vma_lock_success[cpu] += 1
         if self._ev_pgfault is not None:
             self.vmstat.events[cpu][self._ev_pgfault] += 1
 

@@ -193,8 +193,7 @@ class Memory:
     async def do_user_addr_fault(self, mm, addr: int, write: bool, me) -> int:
         """arch/x86/mm/fault.c: the per-VMA lock first, then mmap_lock."""
         sub = self.sub
-        eng = self.engine
-        eng.charge(self.costs.exception_ns)
+        me.debt += self.costs.exception_ns            # paid at the next scheduling point
         cpu = me.cpu
         if sub.per_vma_lock:
             vma = await self.lock_vma_under_rcu(mm, addr, me)
@@ -230,10 +229,9 @@ class Memory:
 
     async def lock_vma_under_rcu(self, mm, addr: int, me):
         sub = self.sub
-        eng = self.engine
         # mas_walk under RCU: read the tree's root and leaf lines (lockless: no
         # scheduling point of its own; the cost is paid with the next one)
-        eng.charge(mm.mt_line.read(me.cpu) + self.costs.llc_hit_ns)
+        me.debt += mm.mt_line.read(me.cpu) + self.costs.llc_hit_ns
         vma = mm.find_vma(addr)
         if vma is None:
             sub.count(me.cpu, "vma_lock_abort")
@@ -269,18 +267,26 @@ class Memory:
             self.sub.count(me.cpu, "pgfault")          # mm_account_fault
         return ret
 
-    async def handle_pte_fault(self, vmf: Fault, me) -> int:
-        mm = vmf.vma.vm_mm
-        pt = mm.pgtables.get(vmf.address >> PMD_SHIFT)
+    def handle_pte_fault(self, vmf: Fault, me):
+        """handle_pte_fault: the handler for the PTE's state.  A plain function
+        that returns the handler's coroutine for the caller to await (``await
+        self.handle_pte_fault(vmf, me)``): one coroutine frame less per fault."""
+        pt = vmf.vma.vm_mm.pgtables.get(vmf.address >> PMD_SHIFT)
         vmf.pt = pt
         if pt is not None:
             vmf.orig_pte = pt.ptes[vmf.idx]            # ptep_get_lockless
         if pt is None or vmf.orig_pte == 0:
             if vmf.vma.vm_file is None:
-                return await self.do_anonymous_page(vmf, me)
-            return await self.do_fault(vmf, me)
+                return self.do_anonymous_page(vmf, me)
+            return self.do_fault(vmf, me)
         if not vmf.orig_pte & _PAGE_PRESENT:
             raise NotImplementedError("do_swap_page: swap is not modelled yet")
+        return self._handle_present_pte(vmf, me)
+
+    async def _handle_present_pte(self, vmf: Fault, me) -> int:
+        """handle_pte_fault's end for a present PTE: recheck under the PTE lock,
+        then do_wp_page or just mark the entry young (and dirty)."""
+        pt = vmf.pt
         await pt.ptl.lock("handle_pte_fault")
         cur = pt.ptes[vmf.idx]
         if cur != vmf.orig_pte:                        # !pte_same: someone else fixed it
@@ -308,37 +314,55 @@ class Memory:
         return 0
 
     async def do_anonymous_page(self, vmf: Fault, me) -> int:
+        # The usual case (PTE table present, anon_vma set, a pcp hit, room in
+        # the LRU batch) runs without a coroutine call of its own: each helper
+        # that may wait is called only when its synchronous test says it must.
         sub = self.sub
         vma = vmf.vma
-        mm = vma.vm_mm
-        pt = await self._pte_table(vmf, me)
+        pt = vmf.pt
         if pt is None:
-            return VM_FAULT_OOM
+            pt = await self._pte_table(vmf, me)
+            if pt is None:
+                return VM_FAULT_OOM
+        idx = vmf.idx
+        ptes = pt.ptes
+        ptl = pt.ptl
         if not vmf.write:                              # map the shared zero page
-            await pt.ptl.lock("do_anonymous_page")
-            if pt.ptes[vmf.idx] == 0:
-                pt.ptes[vmf.idx] = mk_pte(sub.zero_pfn, False, special=True)
+            await ptl.lock("do_anonymous_page")
+            if ptes[idx] == 0:
+                ptes[idx] = mk_pte(sub.zero_pfn, False, special=True)
                 pt.nr_present += 1
-            pt.ptl.unlock("do_anonymous_page")
+            ptl.unlock("do_anonymous_page")
             return 0
-        ret = await self.vmf_anon_prepare(vmf, me)
-        if ret:
-            return ret
-        pfn = await vma_alloc_folio(sub, sub.GFP_HIGHUSER_MOVABLE_ZERO)  # vma_alloc_zeroed_movable_folio
+        if vma.anon_vma is None:                       # vmf_anon_prepare's own test
+            ret = await self.vmf_anon_prepare(vmf, me)
+            if ret:
+                return ret
+        # vma_alloc_zeroed_movable_folio: a pcp hit needs no wait (alloc_pages_nowait)
+        gfp = sub.GFP_HIGHUSER_MOVABLE_ZERO
+        pfn = sub.pa.alloc_pages_nowait(gfp)
+        if pfn is None:
+            pfn = await vma_alloc_folio(sub, gfp)
         if pfn < 0:
             sub.count(me.cpu, "fault_oom")
             return VM_FAULT_OOM
-        await pt.ptl.lock("do_anonymous_page")
-        if pt.ptes[vmf.idx] != 0:                      # vmf_pte_changed: lost the race
-            pt.ptl.unlock("do_anonymous_page")
+        await ptl.lock("do_anonymous_page")
+        if ptes[idx] != 0:                             # vmf_pte_changed: lost the race
+            ptl.unlock("do_anonymous_page")
             await sub.lru.folios_put_refs([(pfn, 1)], me)
             return 0
+        mm = vma.vm_mm
         mm.rss[mm.MM_ANONPAGES] += 1                   # percpu counter: CPU-local
         sub.rmap.folio_add_new_anon_rmap(pfn, vma, vmf.address)
-        await sub.lru.folio_add_lru(pfn, False, me)    # may take lru_lock under the ptl
-        pt.ptes[vmf.idx] = mk_pte(pfn, bool(vma.vm_flags & VM_WRITE), dirty=True)
+        lru = sub.lru
+        fb = lru.folio_add_lru_nowait(pfn, False, me)
+        if fb is not None:                             # a full batch: takes lru_lock under the ptl
+            await lru.folio_batch_move_lru(fb, me)
+        # mk_pte(pfn, vma writable, dirty=True), spelt out: this is the hottest caller
+        ptes[idx] = ((pfn << PAGE_SHIFT) | _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED
+                     | _PAGE_DIRTY | (_PAGE_RW if vma.vm_flags & VM_WRITE else 0))
         pt.nr_present += 1
-        pt.ptl.unlock("do_anonymous_page")
+        ptl.unlock("do_anonymous_page")
         return 0
 
     async def do_fault(self, vmf: Fault, me) -> int:

@@ -611,9 +611,18 @@ class PageAllocator:
             lst = area.free_list[mt]
             if not lst:
                 continue
-            pfn = next(reversed(lst))
-            me.debt += self._touch(pfn, me.cpu)
-            self.page_del_and_expand(zone, pfn, order, o, mt, me)
+            # get_page_from_free_area + page_del_and_expand, with the list_del
+            # done by popitem(): the last key is the list head, and popping it
+            # is much cheaper than peeking at it with next(reversed(lst)).
+            pfn = lst.popitem()[0]
+            cpu = me.cpu
+            area.nr_free -= 1
+            self.mem_map.f[pfn] &= ~PGTY_buddy
+            me.debt += self._touch(pfn, cpu) + zone.area_line.write(cpu)
+            nr_pages = 1 << o
+            if o > order:                              # a larger block: split off the rest
+                nr_pages -= self.expand(zone, pfn, order, o, mt, me)
+            self.account_freepages(zone, -nr_pages, mt, me)
             return pfn
         return -1
 
@@ -1118,10 +1127,12 @@ class PageAllocator:
             self.inflight.pop(pfn, None)
         mm.ref[pfn] = 1
         mm.ord[pfn] = order
-        mm.f[pfn] = PG_head if (order and gfp & _GFP_COMP) else 0
         cost = self._touch(pfn, cpu)
         if order and gfp & _GFP_COMP:
+            mm.f[pfn] = PG_head
             cost += ((1 << order) - 1) * self._l1      # prep_compound_tail on every tail page
+        else:
+            mm.f[pfn] = 0
         if gfp & _GFP_ZERO or self.init_on_alloc:
             cost += self.costs.page_zero_ns << order
         me.debt += cost
@@ -1226,8 +1237,14 @@ class PageAllocator:
         pcp.free_count >>= 1
         self.stats.alloc_hits[cpu] += 1
         pfn = self.pcp_take(pcp, lst, order, me)
-        self.account_alloc(zone, zone, order, me)
-        self.clear_boost(zone, alloc_flags)
+        # account_alloc with the preferred zone itself: zone_statistics is a NUMA hit
+        vs = self.vmstat
+        vs.events[cpu][vs.PGALLOC[zone.zone_idx]] += 1 << order
+        ev = zone.vm_numa_event[cpu]
+        ev[NUMA_HIT] += 1
+        ev[NUMA_OTHER if zone.node != me.node else NUMA_LOCAL] += 1
+        if zone.flags & ZONE_BOOSTED_WATERMARK:        # clear_boost's test
+            self.clear_boost(zone, alloc_flags)
         self.prep_new_page(pfn, order, gfp, alloc_flags, me)
         return pfn
 

@@ -89,14 +89,24 @@ class LRU:
     # -- adding --------------------------------------------------------------
     async def folio_add_lru(self, pfn: int, file: bool, me):
         """Queue a new folio for the LRU on this CPU (folio_add_lru[_vma])."""
+        fb = self.folio_add_lru_nowait(pfn, file, me)
+        if fb is not None:
+            await self.folio_batch_move_lru(fb, me)
+
+    def folio_add_lru_nowait(self, pfn: int, file: bool, me):
+        """folio_add_lru up to the wait: the folio joins this CPU's batch.
+        Returns the batch if that filled it (the caller then awaits
+        ``folio_batch_move_lru(fb, me)``), else None: the hot fault path
+        needs no coroutine for the 30 adds in 31 that only queue."""
         self.mem_map.ref[pfn] += 1                    # folio_get: the batch's reference
         fb = self.fbatches[me.cpu]
-        fb.lru_add.append((pfn, LRU_INACTIVE_FILE if file else LRU_INACTIVE_ANON))
-        if len(fb.lru_add) >= self.PAGEVEC_SIZE:
+        lru_add = fb.lru_add
+        lru_add.append((pfn, LRU_INACTIVE_FILE if file else LRU_INACTIVE_ANON))
+        if len(lru_add) >= self.PAGEVEC_SIZE:
             self.stats.alloc_misses[me.cpu] += 1
-            await self.folio_batch_move_lru(fb, me)
-        else:
-            self.stats.alloc_hits[me.cpu] += 1
+            return fb
+        self.stats.alloc_hits[me.cpu] += 1
+        return None
 
     async def folio_batch_move_lru(self, fb: CpuFbatches, me, drain: bool = False):
         """Move the lru_add batch onto the lists under lru_lock, then drop its refs."""
@@ -110,8 +120,9 @@ class LRU:
         f = self.mem_map.f
         lruvec = None
         costs = self.engine.costs
+        lruvec_of = self.lruvec_of
         for pfn, lru in batch:
-            lv = self.lruvec_of(pfn)
+            lv = lruvec_of(pfn)
             if lv is not lruvec:                      # folio_lruvec_relock_irqsave
                 if lruvec is not None:
                     lruvec.lru_lock.unlock("folio_batch_move_lru")
@@ -122,7 +133,19 @@ class LRU:
         # list_add of each folio: the struct page line and the list head (already ours).
         await self.engine.spend(len(batch) * costs.llc_hit_ns)
         lruvec.lru_lock.unlock("folio_batch_move_lru")
-        await self.folios_put_refs([(pfn, 1) for pfn, _ in batch], me, count=False)
+        # folios_put_refs of the batch's references.  A folio that keeps a
+        # reference (mapped: the usual case) only has its count dropped, so
+        # only the others take the long way (in batch order, as before).
+        ref = self.mem_map.ref
+        last = []
+        for pfn, _ in batch:
+            r = ref[pfn]
+            if r > 1:
+                ref[pfn] = r - 1
+            else:
+                last.append((pfn, 1))
+        if last:
+            await self.folios_put_refs(last, me, count=False)
 
     async def lru_add_drain(self, me):
         """lru_add_drain(): flush this CPU's batches."""

@@ -101,7 +101,6 @@ class WillItScale(Workload):
         memsize = self.memsize
         fault = sub.memory.do_user_addr_fault
         store = cpu.engine.costs.l1_hit_ns
-        charge = cpu.engine.charge
         for _ in self._loops():
             c = await do_mmap(sub, mm, memsize, PROT_READ | PROT_WRITE, flags, cpu, file=file)
             if c < 0:
@@ -113,7 +112,7 @@ class WillItScale(Workload):
                         sub.count(cpu.cpu, "fault_oom")
                         break
                     raise RuntimeError(f"fault at {addr:#x} failed: {ret:#x}")
-                charge(store)                                 # ... then the store retires
+                cpu.debt += store                             # ... then the store retires
                 cpu.ops += 1
             await vm_munmap(sub, mm, c, memsize, cpu)
 
