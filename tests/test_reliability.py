@@ -270,3 +270,17 @@ def test_pft_progress_follows_its_workers():
     assert m.progress() == 0.0
     m.run()
     assert m.progress() == 1.0           # the run ends long before its duration_ns
+
+
+def test_unlock_without_lock_and_without_lockdep_is_a_kernel_bug(capsys, tmp_path):
+    """Found by tests/test_fuzz_input.py: a lock-sequence that releases a lock
+    it does not hold, run without lockdep, ended as a simulator exception
+    (exit status 1).  It is a bug in the simulated code: exit status 6, as
+    BUG_ON() and CONFIG_DEBUG_SPINLOCK's reports end a run."""
+    scn = tmp_path / "u.toml"
+    scn.write_text('[[lock]]\nname = "A"\nkind = "spinlock"\n[[workload]]\n'
+                   'kind = "lock-sequence"\ncpus = [0]\nsteps = ["unlock A"]\n')
+    code, out, err = run_cli(capsys, "run", scn, "--no-lockdep")
+    assert code == 6, (out, err)
+    assert "bug in cpu0 at " in out + err and "cpu0 releases A, which it does not hold" in out + err
+    assert "Traceback" not in out + err

@@ -19,6 +19,7 @@ import os
 import sys
 
 from .._core import ActorState
+from .._core.errors import SimulationError
 from ..costs import CacheLine
 from .lockstat import lock_registry
 from .waitqueue import Waiter, WaitQueue
@@ -28,8 +29,22 @@ __all__ = ["LockBase", "LockError", "site_name", "call_site", "might_sleep"]
 _PARKED = ActorState.PARKED
 
 
-class LockError(RuntimeError):
-    """Misuse of a lock (unlock of a lock not held, ...) when no validator reports it."""
+class LockError(SimulationError):
+    """Misuse of a lock (unlock of a lock not held, re-initialising or freeing
+    a held lock) when no validator reports it.  The run ends as a kernel BUG
+    would (exit status 6), as CONFIG_DEBUG_SPINLOCK's "spinlock already
+    unlocked" and CONFIG_DEBUG_MUTEXES' checks end it on a debug kernel."""
+
+    exit_status = 6
+    kind = "bug"
+
+    def __init__(self, message: str, engine=None):
+        if engine is None:
+            super().__init__(message)
+        else:
+            cur = engine.current
+            super().__init__(message, now=engine.now, token=engine.replay_token(),
+                             actor=cur.name if cur is not None else None)
 
 
 _site_cache: dict = {}
@@ -156,7 +171,8 @@ class LockBase:
         if not h:
             hooks = self.reg.on_bad_unlock
             if not hooks:
-                raise LockError(f"{me.name} releases {self.name}, which it does not hold")
+                raise LockError(f"{me.name} releases {self.name}, which it does not hold",
+                                eng)
             for hook in hooks:
                 hook(me, self, mode, site)
             return False
@@ -210,7 +226,7 @@ class LockBase:
             for hook in hooks:
                 hook(me, self, how, site)
         elif self._holders:
-            raise LockError(f"{me.name}: {how} of {self.name}, which is held")
+            raise LockError(f"{me.name}: {how} of {self.name}, which is held", self.engine)
 
     def _grant(self, w: Waiter, at=None):
         """Hand the lock to a waiter taken off the queue.  It runs at ``at`` if

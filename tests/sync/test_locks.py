@@ -307,15 +307,20 @@ def test_lock_stat_format_has_kernel_columns():
 
 
 def test_unlock_of_unheld_lock_is_an_error_without_lockdep():
-    from mmactors import ActorError
+    """A kernel BUG (exit status 6) naming the CPU, the time and a replay
+    token, not a simulator exception (regression: it was exit status 1)."""
+    from mmactors.sync import LockError
     eng = Engine(seed=1)
     lk = QSpinLock(eng, "&z")
 
     async def fn(a):
+        await a.spend(5)
         lk.unlock()
     eng.add_actor("cpu0", fn)
-    with pytest.raises(ActorError, match="does not hold"):
+    with pytest.raises(LockError, match="does not hold") as ei:
         eng.run()
+    e = ei.value
+    assert (e.exit_status, e.kind, e.actor, e.now) == (6, "bug", "cpu0", 5) and e.token
 
 
 def test_mutex_sleeper_pays_wakeup_spinner_pays_transfer():
