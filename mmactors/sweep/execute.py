@@ -98,8 +98,9 @@ def run_dask(tasks, scheduler, code: str):
                                  f"mmactors code ({codes[bad[0]]}, here {code}); install "
                                  "the same version on every worker")
         futures = client.map(run_indexed, tasks, pure=False)
-        for fut in as_completed(futures):
-            yield fut.result()
+        with client.as_current():               # as_completed asks for "the" client
+            for fut in as_completed(futures):
+                yield fut.result()
     finally:
         if futures:
             client.cancel(futures)
