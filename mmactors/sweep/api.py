@@ -17,7 +17,8 @@ WALL_COLUMNS = ("wall_s",)
 @dataclass
 class SweepOutcome:
     plan: object
-    tables: list                          # one pyarrow table per run, plan order (None: not run)
+    tables: list                          # per run, plan order: a row dict, a pyarrow table
+                                          # (read back), or None (not run)
     ran: int = 0
     skipped: int = 0                      # already in the results directory
     wall_s: float = 0.0
@@ -30,8 +31,9 @@ class SweepOutcome:
     def frame(self):
         """The rows of the runs that finished, in plan order, as a DataFrame."""
         if self._frame is None:
-            from .store import rows_to_frame
-            self._frame = rows_to_frame([t for t in self.tables if t is not None])
+            from .store import row_table, rows_to_frame
+            self._frame = rows_to_frame([row_table(t) if isinstance(t, dict) else t
+                                         for t in self.tables if t is not None])
         return self._frame
 
 
@@ -47,25 +49,31 @@ def run_plan(plan, *, jobs: int | None = None, out=None, scheduler=None,
     where asked, write each row the moment it arrives.  Ctrl-C returns the
     outcome so far with ``interrupted`` set (every finished row is written)."""
     from .execute import run_dask, run_local, run_pool, scheduler_address
-    from .store import ResultsDir, row_table
+    from .store import ResultsDir
     store = None
     if out is not None:
         ResultsDir.check(out)
         store = ResultsDir(out, plan)
         store.prepare()
     res = SweepOutcome(plan=plan, tables=[None] * len(plan.runs), out=str(out) if out else None)
+    scheduler = scheduler_address(scheduler)
+    # Local workers write their own rows (in parallel); Dask workers may not
+    # share this file system, so their rows are written here.
+    write_here = store is not None and scheduler is not None
     todo = []
     for r in plan.runs:
         if store is not None and store.has(r.run_id):
             res.tables[r.index] = store.read(r.run_id)
             res.skipped += 1
         else:
-            todo.append(plan.task(r))
+            t = plan.task(r)
+            if store is not None and not write_here:
+                t["write_to"] = str(store.dir)
+            todo.append(t)
     total = len(plan.runs)
     if progress is not None:
         progress(res.skipped, total)
-    scheduler = scheduler_address(scheduler)
-    jobs = os.cpu_count() or 1 if jobs is None else int(jobs)
+    jobs = (os.cpu_count() or 1) if jobs is None else int(jobs)
     if jobs < 1:
         raise SweepSpecError(f"--jobs must be >= 1, got {jobs}")
     if scheduler is not None:
@@ -84,10 +92,9 @@ def run_plan(plan, *, jobs: int | None = None, out=None, scheduler=None,
             if row["code_hash"] != plan.code:      # a worker that changed under us
                 raise RuntimeError(f"run {index} ran other mmactors code "
                                    f"({row['code_hash']}, expected {plan.code})")
-            table = row_table(row)
-            if store is not None:
-                store.write(row["run_id"], table)
-            res.tables[index] = table
+            if write_here:
+                store.write(row["run_id"], row)
+            res.tables[index] = row                 # made a table at the end (frame)
             res.ran += 1
             if progress is not None:
                 progress(res.skipped + res.ran, total)

@@ -106,4 +106,13 @@ def run_task(task: dict) -> dict:
 
 
 def run_indexed(task: dict) -> tuple[int, dict]:
-    return task["index"], run_task(task)
+    """Run a task; with ``write_to`` (a results directory on a file system this
+    process shares with the parent: the local pool), write its row here, so
+    that the Parquet writes run in parallel too instead of queueing in the
+    parent.  The row is written before it is returned: a row the parent has
+    seen is always on disk."""
+    row = run_task(task)
+    if task.get("write_to"):
+        from .store import write_row
+        write_row(task["write_to"], row["run_id"], row)
+    return task["index"], row

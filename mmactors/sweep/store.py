@@ -31,12 +31,12 @@ import os
 import re
 from pathlib import Path
 
-__all__ = ["ResultsDir", "read_results", "rows_to_frame", "row_table"]
+__all__ = ["ResultsDir", "read_results", "rows_to_frame", "row_table", "write_row"]
 
 
 def row_table(row: dict):
     import pyarrow as pa
-    return pa.Table.from_pylist([row])
+    return pa.table({k: [v] for k, v in row.items()})   # twice as fast as from_pylist
 
 
 def concat(tables):
@@ -97,27 +97,33 @@ class ResultsDir:
     def has(self, run_id: str) -> bool:
         return self.path(run_id).is_file()
 
-    def write(self, run_id: str, table) -> None:
-        """Write one row: a temporary file, flushed to disk, renamed into place."""
-        import pyarrow.parquet as pq
-        final = self.path(run_id)
-        tmp = self.dir / f".{final.name}.{os.getpid()}.tmp"
-        try:
-            with open(tmp, "wb") as f:
-                pq.write_table(table, f, compression="zstd")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
-            raise
+    def write(self, run_id: str, row: dict) -> None:
+        write_row(self.dir, run_id, row)
 
     def read(self, run_id: str):
         import pyarrow.parquet as pq
         return pq.read_table(self.path(run_id))
+
+
+def write_row(folder, run_id: str, row: dict) -> None:
+    """Write one row: a temporary file, flushed to disk, renamed into place.
+    The temporary name starts with a dot and does not end in .parquet, so no
+    reader (pyarrow, DuckDB's globs) ever sees a half-written file."""
+    import pyarrow.parquet as pq
+    final = Path(folder) / f"run-{run_id}.parquet"
+    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            pq.write_table(row_table(row), f, compression="zstd")
+            f.flush()
+            os.fsync(f.fileno())           # a power cut must not leave an empty file
+        os.replace(tmp, final)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
 
 
 def _alive(pid: int) -> bool:
