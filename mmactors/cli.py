@@ -16,6 +16,7 @@ from . import __version__
 from ._core.errors import Interrupted, ScenarioError
 from ._core.files import OutputError, atomic_write, check_output_path
 from ._core.strategies import StrategyError
+from .sweep.execute import SchedulerError
 
 __all__ = ["main"]
 
@@ -230,6 +231,117 @@ def _add_fuzz_parser(sub):
     f.set_defaults(fn=cmd_fuzz)
 
 
+def _sweep_progress(quiet: bool):
+    """A rich bar with an ETA on a terminal (stderr), nothing otherwise."""
+    if quiet or not sys.stderr.isatty():
+        return None, lambda: None
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+    bar = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
+                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                   console=Console(stderr=True), transient=True)
+    state = {"task": None}
+
+    def cb(done, total):
+        if state["task"] is None:
+            bar.start()
+            # the runs found already done do not count towards the ETA
+            state["task"] = bar.add_task("sweep", total=total, completed=done)
+        bar.update(state["task"], completed=done)
+    return cb, bar.stop
+
+
+def cmd_sweep(args) -> int:
+    from .sweep import run_plan
+    from .sweep.plan import describe, make_plan
+    from .sweep.summary import format_summary, summarize
+    from .sweep.values import SweepSpecError, parse_param
+    try:
+        params = {}
+        for spec in args.param or []:
+            key, vals = parse_param(spec)
+            if key in params:
+                raise SweepSpecError(f"--param {key}: given twice (list every value in one)")
+            params[key] = vals
+        path = _scenario_path(args.scenario)
+        sets = _set_overrides(path, args.set)
+        for k, _ in sets:
+            if k in params:
+                raise SweepSpecError(f"--set {k} and --param {k}: choose one")
+        if args.duration is not None:
+            sets.append(("run.duration_ns", args.duration))
+        plan = make_plan(str(path), params, seeds=args.seeds, strategy=args.strategy,
+                         sets=sets, lockdep=args.lockdep)
+    except SweepSpecError as e:
+        raise UsageError(str(e)) from None
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"sweep: --jobs must be >= 1, got {args.jobs}")
+    if not args.quiet:
+        print(describe(plan), flush=True)
+    cb, stop = _sweep_progress(args.quiet)
+    try:
+        res = run_plan(plan, jobs=args.jobs, out=args.out, scheduler=args.scheduler,
+                       progress=cb)
+    except KeyboardInterrupt:                     # before the first run started
+        stop()
+        raise
+    finally:
+        stop()
+    where = f"; rows in {args.out}" if args.out else ""
+    if res.interrupted:
+        print(f"mmactors: sweep interrupted after {res.ran + res.skipped:,} of "
+              f"{len(plan.runs):,} runs{where} (the same command finishes it)", file=sys.stderr)
+        return 130
+    df = res.frame
+    if not args.quiet:
+        if len(df):
+            try:
+                summary = summarize(df, plan.keys, args.metric)
+            except KeyError:
+                raise UsageError(f"--metric {args.metric}: no such column (e.g. ops_per_us, "
+                                 "virtual_ns, lock.&zone->lock.contentions)") from None
+            print(format_summary(summary, plan.keys, args.metric))
+        rate = f" ({res.ran / res.wall_s:,.1f} runs/s)" if res.ran and res.wall_s > 0 else ""
+        skipped = f", {res.skipped:,} already done" if res.skipped else ""
+        print(f"{res.ran:,} runs in {res.wall_s:.2f} s{rate} on {res.where}{skipped}{where}")
+    failed = int((df["exit_status"] != 0).sum()) if len(df) else 0
+    if failed and not args.quiet:
+        print(f"{failed} run{'s' * (failed != 1)} ended with a non-zero exit status "
+              "(column exit_status; replay one with `mmactors run SCENARIO --strategy "
+              "replay:TOKEN` and its --set values)")
+    return 0
+
+
+def _add_sweep_parser(sub):
+    w = sub.add_parser("sweep", help="run a scenario over parameter values and seeds; "
+                       "every run one row of a results table")
+    w.add_argument("scenario", help="a scenario file or the name of a shipped one")
+    w.add_argument("--param", action="append", metavar="KEY=V1,V2,...",
+                   help="a key --set accepts and its values; ranges: 1..8 (every value), "
+                   "1,2,4..64 (doubling), 0..100:25 (step), 1..64:*2 (ratio); repeatable: "
+                   "every combination runs")
+    w.add_argument("--seeds", default=None, metavar="N|LIST",
+                   help="N seeds from the scenario's seed on, or a list (1,5,9 or 1..10); "
+                   "default 1")
+    w.add_argument("--strategy", help="random | random:P | pct:D[:K] (default: the scenario's)")
+    w.add_argument("--jobs", type=int, default=None,
+                   help="local worker processes (default: the CPU count)")
+    w.add_argument("--out", metavar="RESULTS", help="results directory (Parquet, one file per "
+                   "run); runs already there are skipped")
+    w.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="run on a dask.distributed cluster (default: $MMACTORS_DASK_SCHEDULER, "
+                   "else local processes)")
+    w.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="a fixed override for every run (repeatable)")
+    w.add_argument("--duration", type=int, metavar="NS", help="override [run] duration_ns")
+    w.add_argument("--metric", default="ops_per_us",
+                   help="the column the summary averages (default ops_per_us)")
+    w.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    _lockdep_args(w)
+    w.set_defaults(fn=cmd_sweep)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="mmactors", description="Linux mm concurrency, simulated in virtual time.")
     p.add_argument("--version", action="version", version=f"mmactors {__version__}")
@@ -254,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("costs", help="list the cost model's defaults and their sources")
     c.set_defaults(fn=cmd_costs)
     _add_fuzz_parser(sub)
+    _add_sweep_parser(sub)
     sub.add_parser("litmus", help="check litmus tests against a memory model "
                    "(mmactors litmus --help)", add_help=False)
     return p
@@ -286,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     except StrategyError as e:
         print(f"mmactors: --strategy: {e}", file=sys.stderr)
         return 2
-    except (UsageError, OutputError) as e:
+    except (UsageError, OutputError, SchedulerError) as e:
         print(f"mmactors: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

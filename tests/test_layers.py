@@ -21,7 +21,7 @@ LAYERS = [
 ]
 SAME_LAYER_OK = {("machine", "scenario"), ("workqueue", "sync"), ("_core", "costs"),
                  ("schema", "_core"), ("testing", "explore"), ("cli", "explore"),
-                 ("explore", "testing"), ("", "testing"), ("", "sweep"), ("cli", "testing"),
+                 ("explore", "testing"), ("", "testing"), ("", "sweep"), ("cli", "testing"), ("cli", "sweep"),
                  ("__main__", "cli"), ("", "_version"), ("cli", "")}
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mmactors.sweep import sweep  # noqa: E402
+from mmactors.sweep import sweep_json  # noqa: E402
 
 TEMPLATE = """
 [machine]
@@ -41,7 +41,7 @@ def pft_curve(cpus, mode="threads", *, mapping_mib=128, touch="cacheline", overr
     for k, v in overrides:
         grid[k] = [v]
     out = {}
-    for p, r in sweep(text, grid, jobs=jobs, lockdep=lockdep):
+    for p, r in sweep_json(text, grid, jobs=jobs, lockdep=lockdep):
         (d,) = r["workload_details"]
         out[(p["kconfig.CONFIG_PER_VMA_LOCK"], p["machine.cpus"])] = d
     return out

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mmactors.sweep import sweep  # noqa: E402
+from mmactors.sweep import sweep_json  # noqa: E402
 
 TEMPLATE = """
 [machine]
@@ -43,7 +43,7 @@ def wis_curve(test, cpus, mode, *, region_mib=4, duration=1_000_000, memory_mib=
     grid = {"machine.cpus": list(cpus), "workload.0.mode": [mode]}
     for k, v in overrides:
         grid[k] = [v]
-    return {p["machine.cpus"]: r for p, r in sweep(text, grid, jobs=jobs, lockdep=lockdep)}
+    return {p["machine.cpus"]: r for p, r in sweep_json(text, grid, jobs=jobs, lockdep=lockdep)}
 
 
 def top_waits(result, n=3):

@@ -1,22 +1,18 @@
-"""Parameter sweeps: run one scenario over a list of values, in local processes.
-
-``sweep(text, {"machine.cpus": [1, 2, 4]}, jobs=2)`` runs every combination
-(each run deterministic in its own process) and returns the results in input
-order, so the outcome never depends on ``jobs``.
-"""
+"""Helpers older tools and tests call: the lock-loop scenario of Boyd-Wickizer
+et al., its throughput curve, and ``sweep_json`` (the whole JSON result per
+point, for callers that want more than a row holds)."""
 from __future__ import annotations
 
 import itertools
-from concurrent.futures import ProcessPoolExecutor
 
-__all__ = ["sweep", "lock_loop_throughput", "lock_loop_scenario"]
+__all__ = ["sweep_json", "lock_loop_throughput", "lock_loop_scenario"]
 
 
 def _one(args):
     text, overrides, seed, lockdep = args
-    from . import lockdep as L
-    from .machine import Machine
-    from .scenario import parse_scenario
+    from .. import lockdep as L
+    from ..machine import Machine
+    from ..scenario import parse_scenario
     scn = parse_scenario(text, "<sweep>", overrides)
     old = L.set_default(lockdep)
     try:
@@ -28,11 +24,11 @@ def _one(args):
     return d
 
 
-def sweep(text: str, grid: dict[str, list], *, seed: int | None = None, jobs: int = 1,
-          lockdep: bool | None = None):
-    """Run the scenario ``text`` for every combination of ``grid`` values.
-    ``lockdep``: on or off for every run (None: as the scenario and
-    $MMACTORS_LOCKDEP say)."""
+def sweep_json(text: str, grid: dict[str, list], *, seed: int | None = None, jobs: int = 1,
+               lockdep: bool | None = None) -> list[tuple[dict, dict]]:
+    """Run the scenario ``text`` for every combination of ``grid`` values and
+    return ``[(point, JSON result), ...]`` in input order (no results table)."""
+    from concurrent.futures import ProcessPoolExecutor
     keys = list(grid)
     combos = list(itertools.product(*(grid[k] for k in keys)))
     tasks = [(text, list(zip(keys, c)), seed, lockdep) for c in combos]
@@ -64,9 +60,12 @@ seed = {seed}
 
 
 def lock_loop_throughput(lock: str, cpus_list, *, jobs: int = 1, lockdep: bool | None = None,
-                         **kw) -> dict[int, float]:
-    """Acquisitions per microsecond for each CPU count (Boyd-Wickizer's setup)."""
+                         scheduler=None, out=None, **kw) -> dict[int, float]:
+    """Acquisitions per microsecond for each CPU count (Boyd-Wickizer's setup),
+    through :func:`mmactors.sweep.sweep`."""
+    from .api import sweep
     text = lock_loop_scenario(lock, 1, **kw)
     dur = kw.get("duration_ns", 20_000_000)
-    rows = sweep(text, {"machine.cpus": list(cpus_list)}, jobs=jobs, lockdep=lockdep)
-    return {p["machine.cpus"]: r["workloads"]["ops"] / (dur / 1000) for p, r in rows}
+    df = sweep(text, {"machine.cpus": list(cpus_list)}, jobs=jobs, lockdep=lockdep,
+               scheduler=scheduler, out=out)
+    return {int(n): ops / (dur / 1000) for n, ops in zip(df["machine.cpus"], df["ops"])}
