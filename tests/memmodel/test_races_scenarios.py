@@ -195,6 +195,11 @@ def test_hypothesis_finds_and_shrinks_a_race_schedule():
     s = find(schedules(p=0.2), fails,
              settings=settings(max_examples=1000, database=None, derandomize=True,
                                suppress_health_check=list(HealthCheck)))
-    assert 1 <= s.preemptions <= 3
+    # Shrunk to a few preemptions (from dozens drawn at p=0.2).  Not an exact
+    # count: Hypothesis seeds its generation with constants collected from the
+    # local modules imported so far (hypothesis/internal/constants_ast.py), so
+    # even with derandomize=True the search moves when any module is added or
+    # imported first; it found 3 and 4 on neighbouring commits.
+    assert 1 <= s.preemptions <= 6
     res = run_scenario(path, strategy="replay:" + s.token(), lockdep=None, overrides=ov)
     assert isinstance(res.error, (KernelBug, DataRace))
