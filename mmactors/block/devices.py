@@ -165,6 +165,7 @@ class BlockLayer:
         now = self.engine.now
         out = dict(dev.info())
         out["stat"] = st.stat(now)
+        out["nsecs"] = {"read": st.nsecs[0], "write": st.nsecs[1]}   # the ticks, in ns
         out["completed"] = dev.completed
         out["max_in_flight"] = st.max_in_flight
         if not dev.synchronous:

@@ -13,6 +13,7 @@ import re
 
 from .._core.files import atomic_write
 from ..sync import lock_registry
+from .block import format_block
 from .caches import format_caches
 from .lockstat import format_lock_stat
 from .mm import format_addrspace
@@ -78,7 +79,8 @@ def _addrspace(sub, res) -> str:
     return format_addrspace(sub)
 
 
-SUBSYSTEM_SUMMARIES = {"lockdep": _lockdep, "physmem": _physmem, "addrspace": _addrspace}
+SUBSYSTEM_SUMMARIES = {"lockdep": _lockdep, "physmem": _physmem, "addrspace": _addrspace,
+                       "block": format_block}
 
 
 def sections(res) -> list[str]:
