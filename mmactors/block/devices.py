@@ -196,6 +196,7 @@ def build(machine) -> "BlockLayer | None":
     devices = {}
     for spec in specs:
         dev = make_device(eng, spec)
+        # the device actor is the hardware: cpu 0 is nominal, it runs no CPU code
         dev.start(lambda name, body: machine.add_kthread(name, body, cpu=0))
         devices[spec["name"]] = dev
     return BlockLayer(eng, devices)
