@@ -14,7 +14,7 @@ imports this package; it imports nothing of mm.
 from .blk_core import submit_bio, submit_bio_wait
 from .blk_mq import BlkMqTags, BlockDevice, Request, blk_softirq
 from .blk_types import (BLK_STS_IOERR, BLK_STS_OK, PAGE_SECTORS, REQ_FUA, REQ_META, REQ_OP_READ,
-                        REQ_OP_WRITE, REQ_SYNC, SECTOR_SHIFT, SECTOR_SIZE, Bio, op_is_write)
+                        REQ_OP_WRITE, REQ_RAHEAD, REQ_SWAP, REQ_SYNC, SECTOR_SHIFT, SECTOR_SIZE, Bio, op_is_write)
 from .devices import (BLOCK_FIELDS, DEVICE_KINDS, SUBSYSTEM, BlockLayer, block_of, make_device)
 from .genhd import STAT_FIELDS, DiskStats
 from .zram import Zram
@@ -22,5 +22,5 @@ from .zram import Zram
 __all__ = ["Bio", "submit_bio", "submit_bio_wait", "BlockDevice", "BlkMqTags", "Request",
            "Zram", "DiskStats", "STAT_FIELDS", "BlockLayer", "block_of", "make_device",
            "DEVICE_KINDS", "BLOCK_FIELDS", "SUBSYSTEM", "blk_softirq", "REQ_OP_READ",
-           "REQ_OP_WRITE", "REQ_SYNC", "REQ_META", "REQ_FUA", "SECTOR_SHIFT", "SECTOR_SIZE",
+           "REQ_OP_WRITE", "REQ_SYNC", "REQ_SWAP", "REQ_RAHEAD", "REQ_META", "REQ_FUA", "SECTOR_SHIFT", "SECTOR_SIZE",
            "PAGE_SECTORS", "BLK_STS_OK", "BLK_STS_IOERR", "op_is_write"]

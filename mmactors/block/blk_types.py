@@ -18,7 +18,7 @@ is counted in pages, as the mm callers think of it, and in bytes
 from __future__ import annotations
 
 __all__ = ["Bio", "REQ_OP_READ", "REQ_OP_WRITE", "REQ_OP_MASK", "REQ_SYNC", "REQ_META",
-           "REQ_FUA", "SECTOR_SHIFT", "SECTOR_SIZE", "PAGE_SECTORS", "BLK_STS_OK",
+           "REQ_FUA", "REQ_RAHEAD", "REQ_SWAP", "SECTOR_SHIFT", "SECTOR_SIZE", "PAGE_SECTORS", "BLK_STS_OK",
            "BLK_STS_IOERR", "op_is_write", "op_name"]
 
 # enum req_op (include/linux/blk_types.h): the low REQ_OP_BITS of bi_opf.
@@ -31,6 +31,8 @@ REQ_FAILFAST_DEV = 1 << (REQ_OP_BITS + 0)
 REQ_SYNC = 1 << (REQ_OP_BITS + 3)
 REQ_META = 1 << (REQ_OP_BITS + 4)
 REQ_FUA = 1 << (REQ_OP_BITS + 9)
+REQ_RAHEAD = 1 << (REQ_OP_BITS + 11)          # readahead (mm/readahead.c)
+REQ_SWAP = 1 << (REQ_OP_BITS + 16)            # swap I/O (mm/page_io.c)
 
 SECTOR_SHIFT = 9
 SECTOR_SIZE = 1 << SECTOR_SHIFT
