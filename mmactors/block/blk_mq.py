@@ -276,6 +276,8 @@ class BlockDevice:
     async def submit_bio(self, bio: Bio) -> None:
         """blk_mq_submit_bio: CPU cost, a tag (may sleep), accounting, queue_rq."""
         eng = self.engine
+        if bio.cpu < 0:                     # called directly, not through submit_bio()
+            bio.cpu = eng.current.cpu
         await eng.spend(eng.costs.blk_submit_ns)
         tag = await self.tags.get()
         rq = Request(self, bio, tag, bio.cpu, eng.now)
