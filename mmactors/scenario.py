@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from . import lockdep
+from . import block, lockdep
 from ._core.errors import ScenarioError
 from ._core.strategies import StrategyError, make_strategy
 from .costs import CostModel
@@ -54,10 +54,11 @@ DEFAULT_SCENARIO = PACKAGE_DIR / "data" / "default.toml"
 
 # Every subsystem, in the order a machine builds them: the lock validator
 # first (so that it sees every lock taken while the rest boots), then physical
-# memory (as mm_core_init() brings up the page allocator), then address
-# spaces on top of it, then the swap devices of [[swap]] (swapon).
-SUBSYSTEMS: tuple[Subsystem, ...] = (lockdep.SUBSYSTEM, physmem.SUBSYSTEM, addrspace.SUBSYSTEM,
-                                     swapfile.SUBSYSTEM)
+# memory (as mm_core_init() brings up the page allocator), then the block
+# devices ([[block]]: swap and files do I/O to them), then address spaces,
+# then the swap devices of [[swap]] (swapon).
+SUBSYSTEMS: tuple[Subsystem, ...] = (lockdep.SUBSYSTEM, physmem.SUBSYSTEM, block.SUBSYSTEM,
+                                     addrspace.SUBSYSTEM, swapfile.SUBSYSTEM)
 
 
 # ------------------------------------------------------------------ sections

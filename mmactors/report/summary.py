@@ -13,6 +13,7 @@ import re
 
 from .._core.files import atomic_write
 from ..sync import lock_registry
+from .block import format_block
 from .caches import format_caches
 from .lockstat import format_lock_stat
 from .mm import format_addrspace
@@ -84,7 +85,7 @@ def _swap(sw, res) -> str:
 
 
 SUBSYSTEM_SUMMARIES = {"lockdep": _lockdep, "physmem": _physmem, "addrspace": _addrspace,
-                       "swap": _swap}
+                       "block": format_block, "swap": _swap}
 
 
 def sections(res) -> list[str]:
