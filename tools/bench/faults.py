@@ -57,10 +57,13 @@ test = "page_fault2"
 mode = "threads"
 region_mib = 128
 iterations = 3
+[run]
+duration_ns = 1_000_000_000_000      # ends when every thread's three loops are done
 """
     m = Machine(parse_scenario(text), trace=False)
     t = time.perf_counter()
     res = m.run()
+    assert res.end_reason == "done", res.end_reason
     return res.extra["mm"]["faults"], time.perf_counter() - t
 
 
