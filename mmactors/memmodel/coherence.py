@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from .skeleton import LOCK_KINDS, Skeleton
-from .solve import Solution, co_graph
+from .solve import Solution, _topological, co_graph
 
 
 @dataclass
@@ -390,24 +390,5 @@ class _LocalGraph:
 
 
 def _acyclic(succ: list) -> bool:
-    """Kahn's algorithm on successor bitsets."""
-    m = len(succ)
-    indeg = [0] * m
-    for x in succ:
-        while x:
-            low = x & -x
-            indeg[low.bit_length() - 1] += 1
-            x ^= low
-    ready = [k for k in range(m) if not indeg[k]]
-    seen = 0
-    while ready:
-        x = succ[ready.pop()]
-        seen += 1
-        while x:
-            low = x & -x
-            b = low.bit_length() - 1
-            indeg[b] -= 1
-            if not indeg[b]:
-                ready.append(b)
-            x ^= low
-    return seen == m
+    """No cycle in a graph given as successor bitsets (solve's Kahn order)."""
+    return _topological(succ) is not None
