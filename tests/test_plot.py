@@ -207,3 +207,17 @@ def test_log_scales_refuse_nothing_numeric_and_nan_stays_out():
     assert list(pts["x"]) == [1, 4]                         # a NaN metric is no point
     with pytest.raises(PlotError, match="--logx: s is not numeric"):
         aggregate(pd.DataFrame({"s": ["a"], "y": [1.0]}), PlotSpec(x="s", y="y", logx=True))
+
+
+def test_int_columns_with_nulls_stay_integers_and_logx_ticks_are_the_values(tmp_path):
+    """A results directory of two experiments: machine.cpus is null in the rows
+    of the one that did not sweep it, so pandas reads it as float; the plot
+    still says 32, not 32.0."""
+    df = pd.DataFrame({"scenario": ["a", "a", "b"], "machine.cpus": [1.0, 32.0, math.nan],
+                       "y": [1.0, 2.0, 3.0]})
+    spec = PlotSpec(x="machine.cpus", y="y", where=[("scenario", "a")], logx=True)
+    pts = aggregate(df, spec)
+    assert list(pts["x"]) == [1, 32] and all(type(x) is int for x in pts["x"])
+    ax = figure(pts, spec).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "32"]
+    assert "  1" in text_chart(pts, spec, width=20, height=4).splitlines()[-4]

@@ -182,6 +182,18 @@ def _order(values) -> list:
     return sorted(uniq, key=lambda v: (str(type(v)), str(v)))
 
 
+def _tidy(series):
+    """Integers back from float: a results directory holding experiments
+    with other columns gives an int column nulls, which pandas stores as
+    float (machine.cpus 32.0); the axis should say 32."""
+    import pandas as pd
+    if pd.api.types.is_float_dtype(series):
+        known = series.dropna()
+        if len(known) and (known == known.round()).all():
+            return series.astype("Int64").astype(object).where(series.notna(), None)
+    return series
+
+
 def _one_scenario(rows, spec: PlotSpec) -> None:
     """Rows of different scenarios (or of one scenario under different fixed
     --set values: another scenario_hash) are different experiments: averaging
@@ -217,9 +229,9 @@ def aggregate(df, spec: PlotSpec):
     y = pd.to_numeric(rows[spec.y], errors="coerce").astype(float)
     if spec.per is not None:
         y = y / pd.to_numeric(rows[spec.per], errors="coerce").astype(float)
-    work = pd.DataFrame({"col": rows[spec.col] if spec.col else None,
-                         "hue": rows[spec.hue] if spec.hue else None,
-                         "x": rows[spec.x], "y": y.values}, index=rows.index)
+    work = pd.DataFrame({"col": _tidy(rows[spec.col]) if spec.col else None,
+                         "hue": _tidy(rows[spec.hue]) if spec.hue else None,
+                         "x": _tidy(rows[spec.x]), "y": y.values}, index=rows.index)
     work = work[work["y"].notna() & work["x"].notna()]
     out = []
     for c in _order(work["col"]) if spec.col else [None]:
@@ -328,7 +340,9 @@ def figure(points, spec: PlotSpec):
                 ax.set_xticks(range(len(cats)), [_label(c) for c in cats])
             if spec.logx:
                 ax.set_xscale("log", base=2)
-                ax.xaxis.set_major_formatter(mpl.ticker.ScalarFormatter())
+                ticks = sorted(set(pf["x"]))
+                ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+                ax.xaxis.set_minor_locator(mpl.ticker.NullLocator())
             if spec.logy:
                 ax.set_yscale("log")
             ax.set_xlabel(spec.xlabel or spec.x)
