@@ -176,6 +176,8 @@ class Engine:
         a = Actor(self, len(self.actors), name, cpu, node, fn)
         self.actors.append(a)
         self._push(a, start_ns)
+        if self.trace is not None:        # every actor has a track, even one that takes no lock
+            self.trace.instant(a.id, "start", start_ns)
         return a
 
     def spawn(self, name: str, fn: Callable[[Actor], Any], *, cpu: int = 0, node: int = 0,
@@ -187,11 +189,13 @@ class Engine:
             return self.add_actor(name, fn, cpu=cpu, node=node, start_ns=at_ns or 0)
         a = Actor(self, len(self.actors), name, cpu, node, fn)
         self.actors.append(a)
-        self._push(a, self.now if at_ns is None else max(at_ns, self.now))
+        due = self.now if at_ns is None else max(at_ns, self.now)
+        self._push(a, due)
         self._live += 1
         self._nursery.start_soon(self._spawned_main, a, name=name)
         if self.trace is not None:
             self.trace.threads[a.id] = name
+            self.trace.instant(a.id, "start", due)
         return a
 
     # --------------------------------------------------------------- running
