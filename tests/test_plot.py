@@ -194,6 +194,14 @@ def test_cli_errors_are_one_line(results, capsys, argv, msg, tmp_path, monkeypat
 def test_cli_missing_results_and_missing_matplotlib(tmp_path, capsys, monkeypatch):
     assert main(["plot", str(tmp_path / "none"), "--x", "seed"]) == 2
     assert "no such results directory" in capsys.readouterr().err
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"not parquet")
+    assert main(["plot", str(bad), "--x", "seed"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.parquet: cannot read" in err
+    (tmp_path / "empty").mkdir()
+    assert main(["plot", str(tmp_path / "empty"), "--x", "seed"]) == 2
+    assert "no rows to plot" in capsys.readouterr().err
     monkeypatch.setitem(sys.modules, "matplotlib", None)         # import fails
     assert main(["plot", str(tmp_path / "none"), "--x", "seed", "-o",
                  str(tmp_path / "a.png")]) == 2

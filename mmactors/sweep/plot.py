@@ -104,8 +104,8 @@ def load_rows(path, *, all_versions: bool = False):
     except FileNotFoundError:
         raise PlotError(f"{path}: no such results directory (write one with "
                         "`mmactors sweep SCENARIO --out DIR`)") from None
-    except OSError as e:
-        raise PlotError(f"{path}: cannot read: {e}") from None
+    except (OSError, ValueError) as e:         # ValueError: pyarrow.ArrowInvalid (a bad file)
+        raise PlotError(f"{path}: cannot read: {str(e).splitlines()[0]}") from None
 
 
 def _unknown(option: str, name: str, df) -> PlotError:
