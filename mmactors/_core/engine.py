@@ -283,6 +283,7 @@ class Engine:
         a.waiting_on = None
         self._live -= 1
         if self.trace is not None:
+            self.trace.flush()
             self.trace.instant(a.id, "exit", self.now)
         if not self.finished:
             self._dispatch(None)
@@ -353,6 +354,8 @@ class Engine:
 
     async def spend(self, ns: int):
         """The current actor is busy for ``ns`` virtual nanoseconds."""
+        if self.trace is not None and self.trace.pending:
+            self.trace.flush()                # counters: the step's end, before time moves
         me = self.current
         t = self.now + ns
         if me.debt:
@@ -401,6 +404,8 @@ class Engine:
         A plain function returning trio's wait itself, not a coroutine around
         it: every resumption of a parked actor passes through each frame of
         its await chain, so the engine adds none."""
+        if self.trace is not None and self.trace.pending:
+            self.trace.flush()
         me = self.current
         me.debt = 0                           # buffered stores drain while it waits
         me.state = _PARKED

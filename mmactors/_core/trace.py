@@ -13,7 +13,8 @@ What a trace viewer shows, and how Perfetto's trace processor imports it
 * counters (``"ph": "C"``): a value over time, each one counter track in
   Perfetto named ``<group> <key>`` (``node0 Normal nr_free_pages``, ``cpu3
   Normal pcp count``).  A counter is sampled through a *probe* on the lock
-  that guards it, when that lock is released (the zone's free pages change
+  that guards it, when that lock is released (read when the releasing
+  actor's step ends, stamped with the release time; the zone's free pages change
   only under ``zone->lock``, a pcp list's count only under ``pcp->lock``), and
   written only when its value changed: the track is exact at every change
   without a sampling actor (which would change the schedule), and once more
@@ -51,6 +52,7 @@ class Trace:
         # lock object -> probe() -> [(group, key, value)], read at the lock's release
         self.probes: dict = {}
         self._last: dict = {}              # (group, key) -> the value last written
+        self.pending: dict = {}            # lock -> (tid, ts): released in the current step
         self._bytes = None
         self._finished = False
 
@@ -75,9 +77,19 @@ class Trace:
             self.counter(tid, group, key, now_ns, value)
 
     def released(self, lock, tid: int, ts_ns: int):
-        probe = self.probes.get(lock)
-        if probe is not None:
-            for group, key, value in probe():
+        """``lock`` was released: its counters are read when the releasing
+        actor's step ends (:meth:`flush`, called by the engine before the actor
+        spends time, parks or exits), still stamped ``ts_ns``.  Not at once: a
+        simulator shortcut may record a lock's release before the body it
+        guards (``try_pass``: trylock and unlock in one call), and the value
+        must not depend on which path the model took."""
+        if lock in self.probes and lock not in self.pending:
+            self.pending[lock] = (tid, ts_ns)
+
+    def flush(self):
+        pending, self.pending = self.pending, {}
+        for lock, (tid, ts_ns) in pending.items():        # insertion order: deterministic
+            for group, key, value in self.probes[lock]():
                 self.counter(tid, group, key, ts_ns, value)
 
     def finish(self, ts_ns: int):
@@ -87,6 +99,7 @@ class Trace:
         if self._finished:
             return
         self._finished = True
+        self.flush()
         for probe in self.probes.values():
             for group, key, value in probe():
                 self.counter(0, group, key, ts_ns, value)
