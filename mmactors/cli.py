@@ -343,7 +343,8 @@ def _add_sweep_parser(sub):
 
 
 def cmd_plot(args) -> int:
-    from .sweep.plot import PlotError, PlotSpec, aggregate, figure, load_rows, save, text_chart
+    from .sweep.plot import PlotError, PlotSpec, aggregate, figure, load_rows, save
+    from .sweep.textchart import text_chart
     where = []
     for kv in args.where or []:
         if "=" not in kv:

@@ -10,8 +10,8 @@ import pytest
 from mmactors.cli import main
 from mmactors.sweep import sweep
 from mmactors.sweep.legacy import lock_loop_scenario
-from mmactors.sweep.plot import (MARKERS, PlotError, PlotSpec, aggregate, cell, figure, save,
-                                 text_chart)
+from mmactors.sweep.plot import PlotError, PlotSpec, aggregate, figure
+from mmactors.sweep.textchart import MARKERS, cell, text_chart
 from mmactors.theory import ticket_lock_throughput
 
 LOCK_Y = "lock.&lock_loop->lock.waittime_total_ns"

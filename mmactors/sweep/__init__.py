@@ -12,8 +12,8 @@ The pieces, one module each:
 * ``execute`` where runs run: this process, a local pool, a Dask cluster;
 * ``store``   the results directory: one Parquet file per run, atomic;
 * ``summary`` the one-screen table of means and spreads;
-* ``plot``    ``mmactors plot``: the points (mean and spread over seeds), matplotlib
-              files and a text chart for the terminal;
+* ``plot``    ``mmactors plot``: the points (mean and spread over seeds), matplotlib files;
+* ``textchart`` the same points as a text chart for the terminal;
 * ``legacy``  the helpers older tools and tests call (lock-loop scenarios).
 
 A run is a function of its inputs, so a sweep's rows do not depend on
