@@ -16,7 +16,7 @@ from .scenario import Scenario, load_scenario, parse_scenario  # noqa: E402
 from .report.lockstat import format_lock_stat  # noqa: E402
 # ``mmactors.sweep`` is the function (the API users call); the package of the
 # same name stays importable as ``from mmactors.sweep import ...`` (sys.modules).
-from .sweep import read_results, sweep  # noqa: E402
+from .sweep import plot, read_results, sweep  # noqa: E402
 from .sync import (Mutex, QSpinLock, RWLock, RWSemaphore, SeqCount, SeqLock,  # noqa: E402
                    SpinLock, TicketSpinLock)
 
@@ -26,7 +26,7 @@ __all__ = [
     "PCTStrategy", "ChoiceStrategy", "SimulationError", "ActorError", "Deadlock",
     "ScenarioError", "TicketSpinLock", "QSpinLock", "SpinLock", "RWLock", "RWSemaphore",
     "Mutex", "SeqCount", "SeqLock", "format_lock_stat", "run_scenario",
-    "sweep", "read_results",
+    "sweep", "read_results", "plot",
 ]
 
 

@@ -342,6 +342,79 @@ def _add_sweep_parser(sub):
     w.set_defaults(fn=cmd_sweep)
 
 
+def cmd_plot(args) -> int:
+    from .sweep.plot import PlotError, PlotSpec, aggregate, figure, load_rows, save
+    from .sweep.textchart import text_chart
+    where = []
+    for kv in args.where or []:
+        if "=" not in kv:
+            raise UsageError(f"--where {kv}: needs COLUMN=VALUE")
+        k, v = kv.split("=", 1)
+        where.append((k.strip(), v.strip()))
+    spec = PlotSpec(x=args.x, y=args.y, hue=args.hue, col=args.col, per=args.per, where=where,
+                    spread=args.spread, logx=args.logx, logy=args.logy, title=args.title,
+                    xlabel=args.xlabel, ylabel=args.ylabel, model=args.model,
+                    include_failed=args.include_failed)
+    try:
+        if args.output:                           # refused before anything is read
+            from .sweep.plot import _matplotlib, file_format
+            file_format(args.output)
+            _check_outputs(args, "--output")
+            _matplotlib()
+        df = load_rows(args.results, all_versions=args.all_versions)
+        points = aggregate(df, spec)
+        if args.output:
+            save(figure(points, spec), args.output)
+            if not args.quiet:
+                print(f"{args.output}: {len(points)} points from {int(points['n'].sum())} runs")
+        else:
+            width, height = args.width, args.height
+            if width is None:
+                import shutil
+                width = max(30, min(100, shutil.get_terminal_size((80, 24)).columns - 14))
+            print(text_chart(points, spec, width=width, height=height))
+    except PlotError as e:
+        raise UsageError(f"plot: {e}") from None
+    return 0
+
+
+def _add_plot_parser(sub):
+    p = sub.add_parser("plot", help="plot a results table (mmactors sweep --out): a column "
+                       "against a swept key, mean and spread over seeds")
+    p.add_argument("results", help="a results directory (or one Parquet file)")
+    p.add_argument("--x", required=True, metavar="COLUMN", help="the x axis, e.g. machine.cpus")
+    p.add_argument("--y", default="ops_per_us", metavar="COLUMN",
+                   help="the metric (default ops_per_us), e.g. 'lock.&zone->lock.waittime_total_ns'")
+    p.add_argument("--per", metavar="COLUMN",
+                   help="divide y by this column, run by run (ops per CPU: --per machine.cpus)")
+    p.add_argument("--hue", metavar="COLUMN", help="one line per value of this column")
+    p.add_argument("--col", metavar="COLUMN", help="one panel per value of this column")
+    p.add_argument("--where", action="append", metavar="COLUMN=VALUE",
+                   help="keep only rows with this value (repeatable)")
+    p.add_argument("--spread", default="minmax", choices=["minmax", "sd", "none"],
+                   help="the band around the mean over seeds: min to max (default), "
+                   "mean +- one standard deviation, or none")
+    p.add_argument("--model", metavar="markov:a=NS,s=NS,c=NS",
+                   help="draw Boyd-Wickizer et al.'s ticket-lock model beside the data "
+                   "(x must be the CPU count, y acquisitions per us)")
+    p.add_argument("--logx", action="store_true", help="x on a log2 scale")
+    p.add_argument("--logy", action="store_true", help="y on a log scale")
+    p.add_argument("--title")
+    p.add_argument("--xlabel")
+    p.add_argument("--ylabel")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write PNG, SVG or PDF (by extension; needs matplotlib); "
+                   "without it, draw in the terminal")
+    p.add_argument("--width", type=int, help="terminal chart columns (default: fit the terminal)")
+    p.add_argument("--height", type=int, default=16, help="terminal chart rows (default 16)")
+    p.add_argument("--all-versions", action="store_true",
+                   help="also rows written by older mmactors code (default: the newest only)")
+    p.add_argument("--include-failed", action="store_true",
+                   help="also runs with a non-zero exit_status (left out by default)")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(fn=cmd_plot)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="mmactors", description="Linux mm concurrency, simulated in virtual time.")
     p.add_argument("--version", action="version", version=f"mmactors {__version__}")
@@ -367,6 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(fn=cmd_costs)
     _add_fuzz_parser(sub)
     _add_sweep_parser(sub)
+    _add_plot_parser(sub)
     sub.add_parser("litmus", help="check litmus tests against a memory model "
                    "(mmactors litmus --help)", add_help=False)
     return p

@@ -97,6 +97,8 @@ class Machine:
             obj = sub.build(self)
             if obj is not None:
                 self.subsystems[sub.name] = obj
+        if self.engine.trace is not None:
+            self._trace_counters(self.engine.trace)
         self.workloads = [KINDS[w["kind"]](self, w, i) for i, w in enumerate(scenario.workloads)]
         self._cpu_actors: list = []
         for w in self.workloads:
@@ -105,6 +107,29 @@ class Machine:
                 self._cpu_actors.append(a)
                 if self.engine.trace is not None:
                     self.engine.trace.threads[a.id] = name
+
+    def _trace_counters(self, trace) -> None:
+        """Counter tracks in the trace: each zone's free pages (the buddy's
+        ``sum(nr_free << order)``, what NR_FREE_PAGES counts) and each pcp
+        list's ``count``, sampled at the release of the lock that guards them
+        (``zone->lock``, ``pcp->lock``) and written when they change."""
+        pm = self.subsystems.get("physmem")
+        if pm is None:
+            return
+        for z in pm.pa.populated:
+            group = f"node{z.node} {z.name}"
+            trace.watch(z.lock, lambda z=z, g=group: [
+                (g, "nr_free_pages", sum(a.nr_free << o for o, a in enumerate(z.free_area)))])
+            for pcp in z.per_cpu_pageset:
+                trace.watch(pcp.lock, lambda p=pcp, g=f"{group} pcp cpu{pcp.cpu}": [
+                    (g, "count", p.count)])
+
+    @staticmethod
+    def _finish_trace(eng):
+        if eng.trace is None:
+            return None
+        eng.trace.finish(eng.now)
+        return eng.trace.sha256()
 
     def named_lock(self, name: str, kind: str):
         """The lock instance called ``name`` (one per name), created on first use."""
@@ -155,7 +180,7 @@ class Machine:
             replay_token=eng.replay_token(), virtual_ns=eng.now, ops=sum(per_cpu),
             per_cpu_ops=per_cpu, locks=lock_registry(eng).to_json(), events=eng.events,
             switches=eng.switches,
-            trace_sha256=eng.trace.sha256() if eng.trace is not None else None,
+            trace_sha256=self._finish_trace(eng),
             error=err, end_reason=eng.end_reason or "error", wall_s=wall, machine=self)
         for w in self.workloads:
             rep = w.report()

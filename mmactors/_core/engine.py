@@ -176,6 +176,8 @@ class Engine:
         a = Actor(self, len(self.actors), name, cpu, node, fn)
         self.actors.append(a)
         self._push(a, start_ns)
+        if self.trace is not None:        # every actor has a track, even one that takes no lock
+            self.trace.instant(a.id, "start", start_ns)
         return a
 
     def spawn(self, name: str, fn: Callable[[Actor], Any], *, cpu: int = 0, node: int = 0,
@@ -187,11 +189,13 @@ class Engine:
             return self.add_actor(name, fn, cpu=cpu, node=node, start_ns=at_ns or 0)
         a = Actor(self, len(self.actors), name, cpu, node, fn)
         self.actors.append(a)
-        self._push(a, self.now if at_ns is None else max(at_ns, self.now))
+        due = self.now if at_ns is None else max(at_ns, self.now)
+        self._push(a, due)
         self._live += 1
         self._nursery.start_soon(self._spawned_main, a, name=name)
         if self.trace is not None:
             self.trace.threads[a.id] = name
+            self.trace.instant(a.id, "start", due)
         return a
 
     # --------------------------------------------------------------- running
@@ -279,6 +283,7 @@ class Engine:
         a.waiting_on = None
         self._live -= 1
         if self.trace is not None:
+            self.trace.flush()
             self.trace.instant(a.id, "exit", self.now)
         if not self.finished:
             self._dispatch(None)
@@ -349,6 +354,8 @@ class Engine:
 
     async def spend(self, ns: int):
         """The current actor is busy for ``ns`` virtual nanoseconds."""
+        if self.trace is not None and self.trace.pending:
+            self.trace.flush()                # counters: the step's end, before time moves
         me = self.current
         t = self.now + ns
         if me.debt:
@@ -397,6 +404,8 @@ class Engine:
         A plain function returning trio's wait itself, not a coroutine around
         it: every resumption of a parked actor passes through each frame of
         its await chain, so the engine adds none."""
+        if self.trace is not None and self.trace.pending:
+            self.trace.flush()
         me = self.current
         me.debt = 0                           # buffered stores drain while it waits
         me.state = _PARKED

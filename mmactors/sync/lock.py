@@ -190,6 +190,8 @@ class LockBase:
         if eng.trace is not None:
             eng.trace.span(mid, ("hold " if mode == "W" else "read ") + self.name,
                            "lock-hold", t, eng.now)
+            if eng.trace.probes:
+                eng.trace.released(self, mid, eng.now)
         if notify:
             for hook in self.reg.on_release:
                 hook(me, self, mode, site)

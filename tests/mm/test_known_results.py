@@ -1,19 +1,73 @@
 """Known results of the address-space model (small, fast configurations).
 
 Each comparison runs the same scenario twice with one knob changed, so the
-outcome is the model's, not a fitted number.  The figures at full size are in
-tools/wis_sweep.py's output (see README).  Every measurement runs with lockdep
-off (as users run by default) and on, and the figures must agree.
+outcome is the model's, not a fitted number.  The figures at full size come
+from ``mmactors sweep`` and ``mmactors plot`` (README, "The will-it-scale mm
+tests" and "pft").  Every measurement runs with lockdep off (as users run by
+default) and on, and the figures must agree.  The curves are swept with
+:func:`mmactors.sweep.sweep_json`, which returns each point's whole JSON
+result (the lock contention points and vmstat these tests look at are more
+than a results-table row holds).
 """
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
-from helpers import lockdep_on_and_off  # noqa: E402
-from pft_sweep import pft_curve as _pft_curve  # noqa: E402
-from wis_sweep import wis_curve as _wis_curve  # noqa: E402
+from helpers import lockdep_on_and_off
+from mmactors.sweep import sweep_json
+
+WIS = """
+[machine]
+cpus = 1
+memory_mib = {memory_mib}
+[[workload]]
+kind = "will-it-scale"
+test = "{test}"
+mode = "threads"
+region_mib = {region_mib}
+[run]
+duration_ns = {duration}
+"""
+
+PFT = """
+[machine]
+cpus = 1
+memory_mib = {memory_mib}
+[[workload]]
+kind = "pft"
+mode = "{mode}"
+mapping_mib = {mapping_mib}
+touch = "{touch}"
+[run]
+duration_ns = 10_000_000_000
+"""
+
+
+def _wis_curve(test, cpus, mode, *, region_mib=4, duration=1_000_000, memory_mib=None,
+               overrides=(), jobs=1, lockdep=None):
+    """{cpus: JSON result} for one will-it-scale test and mode."""
+    if memory_mib is None:
+        # Big enough that pcp high (a fraction of managed pages per CPU) is not
+        # starved, as on the servers will-it-scale results come from.
+        memory_mib = max(16384, 3 * max(cpus) * region_mib + 512)
+    text = WIS.format(test=test, region_mib=region_mib, duration=duration,
+                      memory_mib=memory_mib)
+    grid = {"machine.cpus": list(cpus), "workload.0.mode": [mode]}
+    for k, v in overrides:
+        grid[k] = [v]
+    return {p["machine.cpus"]: r for p, r in sweep_json(text, grid, jobs=jobs, lockdep=lockdep)}
+
+
+def _pft_curve(cpus, mode="threads", *, mapping_mib=128, touch="cacheline", jobs=1,
+               lockdep=None):
+    """{(per_vma_lock, cpus): pft's workload report}, per-VMA locks on and off;
+    as in mmtests the region's total size stays fixed as workers are added."""
+    text = PFT.format(mode=mode, mapping_mib=mapping_mib, touch=touch,
+                      memory_mib=max(4096, 4 * mapping_mib))
+    grid = {"kconfig.CONFIG_PER_VMA_LOCK": [True, False], "machine.cpus": list(cpus)}
+    out = {}
+    for p, r in sweep_json(text, grid, jobs=jobs, lockdep=lockdep):
+        (d,) = r["workload_details"]
+        out[(p["kconfig.CONFIG_PER_VMA_LOCK"], p["machine.cpus"])] = d
+    return out
 
 
 def wis_curve(*args, **kw):
