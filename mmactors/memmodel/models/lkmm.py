@@ -21,6 +21,8 @@ Simplification: lock-final approximates herd7's FW (see ``executions``).
 
 from __future__ import annotations
 
+from typing import Optional
+
 from ..executions import Candidate
 from ..relalg import Rel, cart, ident
 from ..rscs import _bits, rcu_rscs, static_srcu_rscs  # noqa: F401 - used and re-exported
@@ -154,6 +156,23 @@ def flags_of(c: Candidate) -> set:
         flags.add("mixed-accesses")
     if st.Srcu_lock or st.Srcu_unlock:
         flags |= _srcu_rscs(c, st)[1]
+    return flags
+
+
+def uniform_flags(sol) -> Optional[set]:
+    """The flags every execution of ``sol``'s skeleton that ``sc_acyclic``
+    allows has (they depend on its events and locations only), or None when
+    they may differ from one execution to another (a possible data race,
+    SRCU sections).  ``sol`` needs only its locations and lock information."""
+    st = static(sol.skel)
+    if st.Srcu_lock or st.Srcu_unlock:
+        return None
+    c = Candidate(sol, {})
+    if _may_race(c):
+        return None
+    flags = set(st.flags) | sol.lock.flags
+    if st.Plain and _mixed_accesses(c, st):
+        flags.add("mixed-accesses")
     return flags
 
 
