@@ -69,7 +69,10 @@ class Result:
         return "Sometimes"
 
     def state_strings(self) -> list:
-        return [format_state(self.locations, st) for st in self.states]
+        # One format string for all states (a 20-process ring has a million):
+        # str.format prints an int as str() does and an Addr as its name.
+        fmt = state_format(self.locations)
+        return [fmt(*st) for st in self.states]
 
 
 def format_value(v) -> str:
@@ -78,6 +81,13 @@ def format_value(v) -> str:
 
 def format_state(locations: list, values: tuple) -> str:
     return " ".join(f"{loc}={format_value(v)};" for loc, v in zip(locations, values))
+
+
+def state_format(locations: list):
+    """``format_state`` for many states: a function of the values."""
+    template = " ".join(str(loc).replace("{", "{{").replace("}", "}}") + "={};"
+                        for loc in locations)
+    return template.format
 
 
 def format_prop(p, top: bool = True) -> str:

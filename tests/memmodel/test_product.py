@@ -55,10 +55,10 @@ def text_of(source: str, model: str, fast: bool = True) -> str:
         return f"error: {e}"
 
 
-@pytest.mark.parametrize("n, edge", [(8, "co"), (12, "fr"), (16, "rf")])
+@pytest.mark.parametrize("n, edge", [(8, "co"), (13, "fr"), (16, "rf")])
 @pytest.mark.parametrize("forbidden", [True, False])
 def test_rcu_rings_follow_the_fundamental_law(n, edge, forbidden):
-    gps = n // 2 if forbidden else n // 2 - 1
+    gps = (n + 1) // 2 - (0 if forbidden else 1)
     text = rcu_ring(n, gps, edge)
     seps = ["gp" if "synchronize_rcu" in p else "rscs" for p in text.split("\nP")[1:]]
     assert law(seps) == ("Never" if forbidden else "Sometimes")
