@@ -583,8 +583,9 @@ def factor(skel: Skeleton, locations: set, mod, reg_slots: list, loc_slots: list
     """The product form of ``skel``'s executions, or None if it does not
     apply (see the module docstring)."""
     uniform = getattr(mod, "uniform_flags", None)
-    if uniform is None or skel.dynamic or skel.constraints:
-        return None
+    if (uniform is None or skel.n_init < MIN_LOCATIONS or skel.dynamic
+            or skel.constraints):
+        return None                       # n_init: one initial write per location
     if skel.Srcu_lock | skel.Srcu_unlock | skel.Sync_srcu:
         return None
     fg = _fast_graph(skel)

@@ -89,7 +89,8 @@ def run_set(name: str, tests: list, model: str, repeat: int, verbose: bool) -> N
     if verbose:
         width = max(len(t) for t in per_test)
         for t, v in per_test.items():
-            print(f"  {t:<{width}}  {statistics.median(v) * 1000:9.1f} ms")
+            print(f"  {t:<{width}}  {statistics.median(v) * 1000:9.1f} ms"
+                  f"  (best {min(v) * 1000:.1f})")
     print(f"{name:<10} {len(tests):4d} tests  median {statistics.median(totals):7.2f} s  "
           f"(min {min(totals):.2f}, max {max(totals):.2f}; {repeat} runs)  "
           f"slowest {slow_name} {slow * 1000:.0f} ms")
@@ -103,7 +104,8 @@ def main(argv: list) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--rings", default="8,12,16,19,20",
                     help="processes of the RCU rings, comma-separated (default 8,12,16,19,20)")
-    ap.add_argument("--verbose", action="store_true", help="print every test's median time")
+    ap.add_argument("--verbose", action="store_true",
+                    help="print every test's median and best time")
     args = ap.parse_args(argv)
     repeat = max(1, args.repeat)
     print(f"litmus checker, model {args.model}")
