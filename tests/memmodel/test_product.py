@@ -164,3 +164,13 @@ def test_product_equals_search_on_generated_programs(source):
         with product_from(0):
             got = text_of(source, model)
         assert got == text_of(source, model, fast=False), (model, source)
+
+
+def test_many_states_print_as_one_at_a_time():
+    """state_strings formats halves of sorted states once each (above 4,096
+    states): the same text as format_state, state by state."""
+    from mmactors.memmodel.check import format_state
+    for text in (rcu_ring(13, 6, "fr"), ring(["co"] * 13, ["mb"] * 12 + ["po"])):
+        r = check(parse_litmus(text), "lkmm")
+        assert len(r.states) > 4096
+        assert r.state_strings() == [format_state(r.locations, st) for st in r.states]
