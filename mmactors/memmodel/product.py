@@ -23,6 +23,10 @@ such paths, monotone in rf, co and fr (``_Tracker``).  Hence:
    allowed iff each part's partial execution (its locations plus those with
    a single choice) is.  Parts are searched apart, locations on no cycle
    at all are free factors.
+   A location whose coherence order program order fixes (one writing
+   thread) and whose reads have no other access to it in their thread is
+   split: each read chooses its source alone (IRIW with many readers is a
+   product of 2-choice factors, not one location with 2**readers).
 2. A part is searched location by location, keeping the transitive closure
    of the fast graph.  A choice is *dangerous* when one of its edges a->b
    can lie on a cycle: b reaches a through the closure, the choice's own
@@ -56,7 +60,7 @@ from math import prod
 from operator import itemgetter
 from typing import Iterator, Optional
 
-from .coherence import groups, lock_info, options_for
+from .coherence import _fixed_co, _fixed_option, groups, lock_info, options_for
 from .errors import EvalError
 from .executions import (
     Candidate,
@@ -89,17 +93,19 @@ MAX_CHOICES = 24
 def _full_rows(fg, opt) -> list:
     """All of an option's rf, co and fr edges over the fast graph's nodes
     (those program order implies too), as (node, successors) pairs."""
+    return _edge_rows(fg, ((i, j) for rows in option_rels(opt)
+                           for i, bits in rows for j in _bits(bits)))
+
+
+def _edge_rows(fg, edges) -> list:
+    """Event edges over the fast graph's nodes, as (node, successors) pairs
+    (from an initial write or inside one node: left out)."""
     node = fg.node
     acc: dict = {}
-    for rows in option_rels(opt):
-        for i, bits in rows:
-            na = node[i]
-            if na is None:
-                continue
-            for j in _bits(bits):
-                nb = node[j]
-                if nb is not None and nb != na:
-                    acc[na] = acc.get(na, 0) | (1 << nb)
+    for i, j in edges:
+        na, nb = node[i], node[j]
+        if na is not None and nb is not None and na != nb:
+            acc[na] = acc.get(na, 0) | (1 << nb)
     return sorted(acc.items())
 
 
@@ -120,7 +126,7 @@ class _Comp:
     too, and goes wherever a _Comp's product is taken.)"""
 
     __slots__ = ("loc", "li", "reads", "choices", "slots", "union", "full", "meet",
-                 "contribs")
+                 "contribs", "split")
 
     def __init__(self, loc: str, li: int, reads: list) -> None:
         self.loc = loc
@@ -132,6 +138,7 @@ class _Comp:
         self.full: dict = {}           # the same over all choices' full edges
         self.meet = None               # (rf, co, fr) rows every choice has
         self.contribs = None           # distinct slot values -> how many choices
+        self.split = None              # a read of a fixed-co location: that co
 
 
 class _Part:
@@ -239,8 +246,7 @@ class Factored:
         self.flags = flags             # of every allowed execution (uniform_flags)
         self.fg = _fast_graph(skel)
         self.loc_rel = _loc_relation(skel, skel.sloc)
-        self.single: dict = {}         # location -> its only choice
-        self.single_reads: dict = {}   # location -> its reads
+        self.single: list = []         # (comp, its only choice)
         self.write_value: dict = {}    # write event -> the constant it writes
         self.pruned = 0
         self.tries = 0
@@ -268,7 +274,7 @@ class Factored:
             return
         fg = self.fg
         base_full = list(fg.succ)
-        for ch in self.single.values():
+        for _, ch in self.single:
             for a, bits in ch.full:
                 base_full[a] |= bits
         may = list(base_full)
@@ -304,7 +310,7 @@ class Factored:
         self.parts = len(parts)
         self.base_full = base_full
         reach = _closure(fg.succ)
-        for ch in self.single.values():
+        for _, ch in self.single:
             if reach is None:
                 break
             reach = _add_rows(reach, ch.rows)
@@ -458,10 +464,9 @@ class Factored:
         skel = self.skel
         env: dict = {}
         rf_mem: dict = {}
-        pairs = [(self.comps[c].reads, ch) for c, ch in chosen.items()]
-        pairs += [(self.single_reads[l], ch) for l, ch in self.single.items()]
-        for reads, ch in pairs:
-            for r, w in zip(reads, ch.srcs):
+        pairs = [(self.comps[c], ch) for c, ch in chosen.items()] + self.single
+        for comp, ch in pairs:
+            for r, w in zip(comp.reads, ch.srcs):
                 rf_mem[r] = w
                 env[skel.events[r].key] = self.write_value[w]
         sol = Solution(skel, env, rf_mem, skel.sloc)
@@ -470,9 +475,16 @@ class Factored:
         return sol
 
     def _options(self, chosen: dict) -> dict:
-        options = {l: ch.opt for l, ch in self.single.items()}
-        for c, ch in chosen.items():
-            options[self.comps[c].loc] = ch.opt
+        options: dict = {}
+        split: dict = {}              # fixed-co location -> (co, rf of its chosen reads)
+        for comp, ch in [(self.comps[c], ch) for c, ch in chosen.items()] + self.single:
+            if comp.split is None:
+                options[comp.loc] = ch.opt
+            else:
+                rf = split.setdefault(comp.loc, (comp.split, []))[1]
+                rf.extend(zip(ch.srcs, comp.reads))
+        for loc, (fixed, rf) in split.items():
+            options[loc] = _fixed_option(fixed, rf)
         return options
 
     def _model(self, chosen: dict) -> tuple:
@@ -583,9 +595,11 @@ def factor(skel: Skeleton, locations: set, mod, reg_slots: list, loc_slots: list
     """The product form of ``skel``'s executions, or None if it does not
     apply (see the module docstring)."""
     uniform = getattr(mod, "uniform_flags", None)
-    if (uniform is None or skel.n_init < MIN_LOCATIONS or skel.dynamic
-            or skel.constraints):
-        return None                       # n_init: one initial write per location
+    # At most one factor per location and per read (n_init: one initial
+    # write per location): too few, and the search is as quick.
+    if (uniform is None or skel.n_init + bin(skel.Rb).count("1") < MIN_LOCATIONS
+            or skel.dynamic or skel.constraints):
+        return None
     if skel.Srcu_lock | skel.Srcu_unlock | skel.Sync_srcu:
         return None
     fg = _fast_graph(skel)
@@ -639,9 +653,38 @@ def factor(skel: Skeleton, locations: set, mod, reg_slots: list, loc_slots: list
     for k, v in const.items():
         fixed[k] = v
     comps: list = []
-    single: dict = {}
-    single_reads: dict = {}
+    single: list = []
+    pending: list = []
     for li, (l, ids, reads) in enumerate(groups(skel, skel.sloc)):
+        fixed_co = _fixed_co(skel, li, ids)
+        if (fixed_co is not None and len(reads) > 1
+                and not any(r in search.cobase_for for r in reads)):
+            # Coherence fixed by program order and no read with another
+            # access to the location in its thread: each read chooses its
+            # source alone (a location read by many processes is many
+            # small factors, not one with 2**readers choices).
+            co, _chain, pos = fixed_co
+            base = _Comp(l, li, [])
+            base.split = fixed_co
+            opt = _fixed_option(fixed_co, [])
+            base.slots = [k for k, (what, x) in owner.items() if what == "loc" and x == l]
+            last = write_value[co[-1]]
+            base.choices = [_Choice((), opt, fg.option_rows(opt), _full_rows(fg, opt),
+                                    tuple(last for _ in base.slots))]
+            pending.append(base)
+            for r in reads:
+                comp = _Comp(l, li, [r])
+                comp.split = fixed_co
+                comp.slots = sorted(k for k, (what, x) in owner.items()
+                                    if what == "reg" and x == r)
+                for w in cands[r]:
+                    edges = [(w, r)] + [(r, x) for x in co[pos[w] + 1:]]
+                    rows = sorted(fg._rows(edges, {}).items())
+                    comp.choices.append(_Choice((w,), None, rows, _edge_rows(fg, edges),
+                                                tuple(write_value[w] for _ in comp.slots)))
+                comp.meet = ([], [], [])      # none assumed: weaker pruning, still sound
+                pending.append(comp)
+            continue
         comp = _Comp(l, li, reads)
         for k, (what, x) in owner.items():
             if (what == "reg" and skel.sloc[x] == l) or (what == "loc" and x == l):
@@ -668,18 +711,19 @@ def factor(skel: Skeleton, locations: set, mod, reg_slots: list, loc_slots: list
                                     else write_value[last])
                 comp.choices.append(_Choice(srcs, opt, fg.option_rows(opt),
                                             _full_rows(fg, opt), tuple(vals)))
+        comp.meet = _meet([ch.opt for ch in comp.choices]) if comp.choices else None
+        pending.append(comp)
+    for comp in pending:
         if not comp.choices:
             return Factored(skel, mod, info, None, [], set())   # no execution at all
         if len(comp.choices) == 1:
             ch = comp.choices[0]
-            single[l] = ch
-            single_reads[l] = reads
+            single.append((comp, ch))
             for k, v in zip(comp.slots, ch.vals):
                 fixed[k] = v
             continue
         comp.union = _rows_union(ch.rows for ch in comp.choices)
         comp.full = _rows_union(ch.full for ch in comp.choices)
-        comp.meet = _meet([ch.opt for ch in comp.choices])
         # Choices in ascending order of their slot values, so that blocks
         # come out sorted (see tally).
         comp.choices.sort(key=lambda ch: [_value_key(v) for v in ch.vals])
@@ -695,6 +739,5 @@ def factor(skel: Skeleton, locations: set, mod, reg_slots: list, loc_slots: list
     fac.ints = (all(type(v) is int for v in fixed if v is not None)
                 and all(type(v) is int for c in comps for vals in c.contribs for v in vals))
     fac.single = single
-    fac.single_reads = single_reads
     fac.write_value = write_value
     return fac
