@@ -691,6 +691,8 @@ def factor(skel: Skeleton, locations: set, mod, reg_slots: list, loc_slots: list
                 comp.slots.append(k)
         comp.slots.sort()
         check_co = any(r in search.cobase_for for r in reads)
+        if prod(len(cands[r]) for r in reads) > 4 * MAX_CHOICES:
+            return None                   # (a lock every process takes): see MAX_CHOICES
         for srcs in itertools.product(*(cands[r] for r in reads)):
             if check_co:
                 pairs = list(zip(reads, srcs))
@@ -711,6 +713,8 @@ def factor(skel: Skeleton, locations: set, mod, reg_slots: list, loc_slots: list
                                     else write_value[last])
                 comp.choices.append(_Choice(srcs, opt, fg.option_rows(opt),
                                             _full_rows(fg, opt), tuple(vals)))
+            if len(comp.choices) > MAX_CHOICES:
+                return None
         comp.meet = _meet([ch.opt for ch in comp.choices]) if comp.choices else None
         pending.append(comp)
     for comp in pending:

@@ -204,3 +204,22 @@ def test_each_read_of_a_one_writer_location_is_its_own_factor():
             want = text_of(text, "lkmm")
         with product_from(0):
             assert text_of(text, "lkmm") == want
+
+
+def test_a_lock_every_process_takes_is_declined_before_its_choices(monkeypatch):
+    """Six processes xchg one lock word: 7**6 reads-from tuples at that
+    location.  factor() must decline (MAX_CHOICES) before asking for their
+    coherence options -- building them all took minutes -- and leave the
+    test to the reads-from search, which prunes inside the location."""
+    from .test_scale import xchg_lock_sb
+    calls = []
+    real = product.options_for
+
+    def counted(*args):
+        calls.append(args)
+        assert len(calls) <= 4 * product.MAX_CHOICES, "factor() built too many options"
+        return real(*args)
+
+    monkeypatch.setattr(product, "options_for", counted)
+    with pytest.raises(BudgetExceeded):
+        check(parse_litmus(xchg_lock_sb(6)), "lkmm", budget=Budget(count=50))
