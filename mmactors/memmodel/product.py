@@ -251,7 +251,6 @@ class Factored:
         self.pruned = 0
         self.tries = 0
         self.full_checks = 0
-        self.parts = 0                 # coupled groups of locations found
         self.nblocks = 0               # blocks counted (by the caller)
         self.meter = None              # the check's budget.Meter
         self.ints = True               # every value a slot can take is an int
@@ -307,7 +306,6 @@ class Factored:
             else:
                 free.append(self.comps[i])
         parts = sorted(groups_.values(), key=lambda g: (-len(g), g))
-        self.parts = len(parts)
         self.base_full = base_full
         reach = _closure(fg.succ)
         for _, ch in self.single:
