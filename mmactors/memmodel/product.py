@@ -341,7 +341,9 @@ class Factored:
                 for k, v in zip(comps[c].slots, ch.vals):
                     vals[where[k]] = v
             rcomps = [comps[i] for i in rem]
+            poll = self.meter.poll_time   # (budget and progress in a long part)
             for combo in itertools.product(*(list(c.contribs.items()) for c in rcomps)):
+                poll()
                 cnt = 1
                 for c, (cv, m) in zip(rcomps, combo):
                     cnt *= m
