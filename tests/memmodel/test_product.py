@@ -77,9 +77,9 @@ def test_rcu_rings_follow_the_fundamental_law(n, edge, forbidden):
 
 
 def test_twenty_process_ring():
-    """The largest ring the issue asks for (1,048,576 executions): about
-    2 s here against some 80 s before the product (not a timed test: the
-    work is pinned by the statistics)."""
+    """The largest ring the issue asks for (1,048,576 executions): 2 to 3 s
+    against about 6 minutes before the product path (tools/bench/README.md;
+    not a timed test: the work is pinned by the statistics)."""
     r = check(parse_litmus(rcu_ring(20, 10)), "lkmm")
     assert (r.observation, r.positive, r.negative) == ("Never", 0, 2 ** 20 - 1)
     assert len(r.states) == 2 ** 20 - 1
