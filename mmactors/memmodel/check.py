@@ -279,7 +279,15 @@ def check(test: Union[LitmusTest, str, Path], model: str = "lkmm", *,
         if fac is not None:
             # Many processes, constant values: a product (see product.py).
             fac.meter = meter
-            for chosen, rem, cflags in fac.blocks():
+            blocks = fac.blocks()
+            race = False
+            if fac.race:
+                blocks = list(blocks)
+                race = fac.find_race(blocks, keep)
+                if race is None:
+                    fac = None            # no race found soon: the search decides
+        if fac is not None:
+            for chosen, rem, cflags in blocks:
                 fac.nblocks += 1
                 a, kept, p, n = fac.tally(chosen, rem, keep, holds, len(shown), states, meter)
                 ints = ints and fac.ints
@@ -290,6 +298,8 @@ def check(test: Union[LitmusTest, str, Path], model: str = "lkmm", *,
                 meter.extra["states"] = len(states)
                 if kept:
                     flags |= cflags
+                    if race:
+                        flags.add("data-race")
                     if lock_final:
                         flags.add("lock-final")
             full_checks += fac.full_checks

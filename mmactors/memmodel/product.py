@@ -45,11 +45,13 @@ such paths, monotone in rf, co and fr (``_Tracker``).  Hence:
 So a ring of N processes costs O(N) search nodes and one model check, and
 its 2**N states are built by ``itertools.product``.  Tests it does not fit
 (values computed from reads, ``if`` conditions, addresses read from memory,
-SRCU, plain accesses that may race, registers combining several reads), or
-does not pay for (few locations, a lock with many choices) return None from
-:func:`factor` and go through ``executions.solutions`` as before.
-Simplification: the flags of every allowed execution are taken from
-``uniform_flags``, which declines the tests where they could differ.
+SRCU, registers combining several reads), or does not pay for (few
+locations, a lock with many choices) return None from :func:`factor` and
+go through ``executions.solutions`` as before.  The flags of every allowed
+execution are the model's ``uniform_flags``; with plain accesses that may
+race, all but data-race, which :meth:`Factored.find_race` looks for with
+the model's full check (up to RACE_CHECKS executions, then the search
+decides).
 """
 
 from __future__ import annotations
@@ -88,6 +90,9 @@ CHUNK = 16384          # states counted between two meter steps (progress, budge
 # set MIN_LOCATIONS to 0 to check the product path against the search.
 MIN_LOCATIONS = 6
 MAX_CHOICES = 24
+# Full model checks spent looking for a data race (plain accesses) before
+# leaving the test to the reads-from search, which checks every execution.
+RACE_CHECKS = 256
 
 
 def _full_rows(fg, opt) -> list:
@@ -254,6 +259,7 @@ class Factored:
         self.nblocks = 0               # blocks counted (by the caller)
         self.meter = None              # the check's budget.Meter
         self.ints = True               # every value a slot can take is an int
+        self.race = False              # data-race to be looked for (find_race)
 
     # ------------------------------------------------------------ search
     def blocks(self) -> Iterator[tuple]:
@@ -505,6 +511,41 @@ class Factored:
         allowed, _ = self.mod.check(Candidate(partial, self._options(chosen), extra))
         return not allowed
 
+    # ------------------------------------------------------------ data races
+    def find_race(self, blocks: list, keep) -> Optional[bool]:
+        """Whether some execution of ``blocks`` that passes ``keep`` has a
+        data race (the model's full check says): True at the first one,
+        False when every execution was checked, None after RACE_CHECKS
+        checks or when a block holds a part enumerated apart (the caller
+        then takes the reads-from search)."""
+        index = {id(c): i for i, c in enumerate(self.comps)}
+        limit = RACE_CHECKS
+        checks = 0
+        for chosen, rest, _flags in blocks:
+            if any(id(c) not in index for c in rest):
+                return None               # a _Part: its choices are gone
+            rem = [index[id(c)] for c in rest]
+            for combo in itertools.product(*(self.comps[i].choices for i in rem)):
+                full = dict(chosen)
+                full.update(zip(rem, combo))
+                if keep is not None and not keep(self._values(full)):
+                    continue
+                if checks >= limit:
+                    return None
+                checks += 1
+                self.meter.poll_time()
+                allowed, flags = self._model(full)
+                if allowed and "data-race" in flags:
+                    return True
+        return False
+
+    def _values(self, chosen: dict) -> list:
+        values = list(self.fixed)
+        for c, ch in chosen.items():
+            for k, v in zip(self.comps[c].slots, ch.vals):
+                values[k] = v
+        return values
+
     # ------------------------------------------------------------ counting
     def tally(self, chosen: dict, rem: list, keep, holds, nshown: int,
               states: dict, meter) -> tuple:
@@ -644,6 +685,12 @@ def factor(skel: Skeleton, locations: set, mod, reg_slots: list, loc_slots: list
         return fac
     dummy.lock = info
     flags = uniform(dummy)
+    race = False
+    if flags is None and getattr(mod, "may_race", None) is not None and mod.may_race(dummy):
+        # Plain accesses that may race: the flags but data-race are uniform;
+        # Factored.find_race looks for one racy execution.
+        flags = uniform(dummy, but_races=True)
+        race = True
     if flags is None:
         return None
 
@@ -744,4 +791,5 @@ def factor(skel: Skeleton, locations: set, mod, reg_slots: list, loc_slots: list
                 and all(type(v) is int for c in comps for vals in c.contribs for v in vals))
     fac.single = single
     fac.write_value = write_value
+    fac.race = race
     return fac

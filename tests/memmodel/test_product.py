@@ -223,3 +223,29 @@ def test_a_lock_every_process_takes_is_declined_before_its_choices(monkeypatch):
     monkeypatch.setattr(product, "options_for", counted)
     with pytest.raises(BudgetExceeded):
         check(parse_litmus(xchg_lock_sb(6)), "lkmm", budget=Budget(count=50))
+
+
+def test_plain_accesses_that_may_race():
+    """One plain store in a 16-process RCU ring: every flag but data-race
+    is the same in every execution, and the product path finds one racy
+    allowed execution (the plain store against the marked load of x0 when
+    that load reads the initial value: nothing orders them) -- as the
+    reads-from search does, on a smaller ring; when no race turns up
+    within RACE_CHECKS model checks, the search decides."""
+    text = rcu_ring(16, 8).replace("WRITE_ONCE(*x0, 1)", "*x0 = 1")
+    r = check(parse_litmus(text), "lkmm")
+    assert r.flags == ["data-race"] and r.stats["product_blocks"] > 0
+    assert len(r.states) == 2 ** 16 - 1
+    small = rcu_ring(6, 3).replace("WRITE_ONCE(*x0, 1)", "*x0 = 1")
+    with product_from(10 ** 9):
+        want = text_of(small, "lkmm")
+    with product_from(0):
+        assert text_of(small, "lkmm") == want
+        saved = product.RACE_CHECKS
+        product.RACE_CHECKS = 0
+        try:
+            assert text_of(small, "lkmm") == want
+            r = check(parse_litmus(small), "lkmm")
+            assert r.stats["product_blocks"] == 0       # the search took it
+        finally:
+            product.RACE_CHECKS = saved
