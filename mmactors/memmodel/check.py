@@ -297,7 +297,9 @@ def check(test: Union[LitmusTest, str, Path], model: str = "lkmm", *,
                 meter.extra["allowed"] = allowed_count
                 meter.extra["states"] = len(states)
                 if kept:
-                    flags |= cflags
+                    # A block's flags are one execution's: its data race, if
+                    # any, is find_race's to report (it applies the filter).
+                    flags |= (cflags - {"data-race"}) if fac.race else cflags
                     if race:
                         flags.add("data-race")
                     if lock_final:
