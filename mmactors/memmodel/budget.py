@@ -61,7 +61,9 @@ class Meter:
         self.steps += n
         b = self.budget
         if b is not None and b.count is not None and self.steps > b.count:
-            raise BudgetExceeded("count", self.steps - n, self.elapsed)
+            # A step of n (a block of the product path) may cross the cap:
+            # the budget was used up to it.
+            raise BudgetExceeded("count", b.count, self.elapsed)
         if self.steps >= self._next_poll:
             self._next_poll = self.steps + self.POLL
             self.poll()

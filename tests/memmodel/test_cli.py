@@ -122,9 +122,14 @@ def test_operational_bad_count(tmp_path, capsys):
 # ------------------------------------------------ issue 11: budgets, Ctrl-C, bad input
 
 def ring(n: int) -> str:
-    """An RCU ring of n processes (2**n candidate executions)."""
+    """An RCU ring of n processes (2**n candidate executions) that stays
+    slow: each write carries the value read (a data dependency), which
+    keeps it off the product path (product.py) that would count it in a
+    second."""
+    import re
     from .test_scale import rcu_ring
-    return rcu_ring(("GGRR" * n)[:n])
+    return re.sub(r"WRITE_ONCE\(\*(x\d+), 1\)", r"WRITE_ONCE(*\1, r1 | 1)",
+                  rcu_ring(("GGRR" * n)[:n]))
 
 
 def _cli(*args, stdin=None, **kw):

@@ -2,22 +2,30 @@
 """Benchmark the litmus checker.
 
 Usage: tools/bench/litmus.py [--shared DIR] [--model lkmm|tso|sc] [--repeat N]
-                             [--ring N] [--verbose]
+                             [--rings 8,12,16,19,20] [--verbose]
 
 Times, in this process (no interpreter start-up), checking:
 
 * shipped:   the 20 tests of scenarios/litmus/;
 * kernel:    the kernel's 47 tests listed in ../shared/litmus/EXPECTED.tsv
              (skipped when the shared data is absent);
-* generated: the 604 MP/LB/SB tests with marked and plain accesses of
-             tests/memmodel/test_plain_family.py;
-* ring:      an RCU grace-period ring of --ring processes (default 16;
-             2**N candidate executions), synchronize_rcu() and read-side
-             critical sections alternating in pairs.
+* generated: the MP/LB/SB tests with marked and plain accesses of
+             tests/memmodel/test_plain_family.py (641);
+* lock:      a two-process lock hand-off with xchg_acquire() and
+             smp_store_release() in the style of Manfred Spraul's ipc/sem
+             tests (tests/memmodel/data/xchg-lock-handoff.litmus);
+* ring-N:    for each N of --rings (default 8,12,16,19,20), the RCU rings
+             "RCU-ring-N" of tests/memmodel/rings.py, one access each side
+             of synchronize_rcu() or inside a read-side critical section,
+             as herdtools' diy writes them: the forbidden shape (as many
+             grace periods as readers, or one more) and the allowed one
+             (one grace period fewer); 2**N candidate executions and as
+             many final states each.
 
 Each set is checked --repeat times (default 3); the median, min and max of
-the set's total are printed (the machine is noisy: read the median), with
-the slowest test of the set.  A benchmark, not a test: it never fails on time.
+the set's total are printed (the machine is noisy: read the median; the
+minimum is the best run), with the slowest test of the set.  A benchmark,
+not a test: it never fails on time.
 """
 
 from __future__ import annotations
@@ -51,9 +59,16 @@ def generated() -> list:
     return [(text.split("\n", 1)[0][2:], text) for text, _, _ in CASES]
 
 
+def lock() -> list:
+    p = ROOT / "tests" / "memmodel" / "data" / "xchg-lock-handoff.litmus"
+    return [(p.stem, p.read_text())]
+
+
 def ring(n: int) -> list:
-    from tests.memmodel.test_scale import rcu_ring
-    return [(f"ring{n}", rcu_ring(("GGRR" * n)[:n]))]
+    from tests.memmodel.rings import rcu_ring
+    g = (n + 1) // 2        # the fewest grace periods that forbid the cycle
+    return [(f"RCU-ring-{n}-forbidden", rcu_ring(n, g)),
+            (f"RCU-ring-{n}-allowed", rcu_ring(n, g - 1))]
 
 
 def run_set(name: str, tests: list, model: str, repeat: int, verbose: bool) -> None:
@@ -74,7 +89,8 @@ def run_set(name: str, tests: list, model: str, repeat: int, verbose: bool) -> N
     if verbose:
         width = max(len(t) for t in per_test)
         for t, v in per_test.items():
-            print(f"  {t:<{width}}  {statistics.median(v) * 1000:9.1f} ms")
+            print(f"  {t:<{width}}  {statistics.median(v) * 1000:9.1f} ms"
+                  f"  (best {min(v) * 1000:.1f})")
     print(f"{name:<10} {len(tests):4d} tests  median {statistics.median(totals):7.2f} s  "
           f"(min {min(totals):.2f}, max {max(totals):.2f}; {repeat} runs)  "
           f"slowest {slow_name} {slow * 1000:.0f} ms")
@@ -86,8 +102,10 @@ def main(argv: list) -> int:
     ap.add_argument("--shared", type=Path, default=None)
     ap.add_argument("--model", default="lkmm", choices=["lkmm", "tso", "sc"])
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--ring", type=int, default=16, help="processes in the RCU ring")
-    ap.add_argument("--verbose", action="store_true", help="print every test's median time")
+    ap.add_argument("--rings", default="8,12,16,19,20",
+                    help="processes of the RCU rings, comma-separated (default 8,12,16,19,20)")
+    ap.add_argument("--verbose", action="store_true",
+                    help="print every test's median and best time")
     args = ap.parse_args(argv)
     repeat = max(1, args.repeat)
     print(f"litmus checker, model {args.model}")
@@ -98,7 +116,9 @@ def main(argv: list) -> int:
     else:
         print(f"kernel     (no EXPECTED.tsv under {litmus_dir(args.shared)}: skipped)")
     run_set("generated", generated(), args.model, repeat, args.verbose)
-    run_set("ring", ring(args.ring), args.model, repeat, args.verbose)
+    run_set("lock", lock(), args.model, repeat, args.verbose)
+    for n in (int(x) for x in args.rings.split(",") if x):
+        run_set(f"ring-{n}", ring(n), args.model, repeat, args.verbose)
     return 0
 
 

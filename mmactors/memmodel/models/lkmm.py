@@ -21,6 +21,8 @@ Simplification: lock-final approximates herd7's FW (see ``executions``).
 
 from __future__ import annotations
 
+from typing import Optional
+
 from ..executions import Candidate
 from ..relalg import Rel, cart, ident
 from ..rscs import _bits, rcu_rscs, static_srcu_rscs  # noqa: F401 - used and re-exported
@@ -155,6 +157,30 @@ def flags_of(c: Candidate) -> set:
     if st.Srcu_lock or st.Srcu_unlock:
         flags |= _srcu_rscs(c, st)[1]
     return flags
+
+
+def uniform_flags(sol, but_races: bool = False) -> Optional[set]:
+    """The flags every execution of ``sol``'s skeleton that ``sc_acyclic``
+    allows has (they depend on its events and locations only), or None when
+    they may differ from one execution to another (a possible data race,
+    SRCU sections); with ``but_races``, those flags but data-race, which
+    the caller finds itself (see may_race).  ``sol`` needs only its
+    locations and lock information."""
+    st = static(sol.skel)
+    if st.Srcu_lock or st.Srcu_unlock:
+        return None
+    c = Candidate(sol, {})
+    if _may_race(c) and not but_races:
+        return None
+    flags = set(st.flags) | sol.lock.flags
+    if st.Plain and _mixed_accesses(c, st):
+        flags.add("mixed-accesses")
+    return flags
+
+
+def may_race(sol) -> bool:
+    """Whether an execution of ``sol``'s skeleton may have a data race."""
+    return _may_race(Candidate(sol, {}))
 
 
 def _may_race(c: Candidate) -> bool:

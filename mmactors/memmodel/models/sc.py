@@ -26,3 +26,8 @@ def needs_check(c: Candidate, flags_so_far: set) -> bool:
 
 def flags_of(c: Candidate) -> set:
     return set(c.sol.lock.flags)
+
+
+def uniform_flags(sol) -> set:
+    """The flags of every execution of ``sol``'s skeleton (see lkmm)."""
+    return set(sol.lock.flags)

@@ -1,0 +1,105 @@
+"""Cycles of many processes, written as herdtools' diy writes C tests
+(shared by test_product.py and tools/bench/litmus.py).
+
+Process i makes two accesses: the first to x_i, the second to x_{i+1}
+(x_n is x_0), with a separator between them.  The communication edge from
+process i-1's second access to process i's first access on x_i is
+
+* ``rf``: process i-1 writes 1, process i reads it (exists ``i:r0=1``);
+* ``fr``: process i-1 reads the initial 0 (exists ``i-1:r1=0``), process i
+  writes 1;
+* ``co``: process i-1 writes 1, process i writes 2, and 2 is final
+  (exists ``x_i=2``).
+
+Separators: ``po`` (nothing), ``mb``, ``wmb``, ``rmb``, ``gp``
+(synchronize_rcu()), ``rscs`` (both accesses inside one RCU read-side
+critical section), ``rel`` (the second access, when a write, is
+smp_store_release()), ``acq`` (the first access, when a read, is
+smp_load_acquire()).  The exists clause closes the cycle.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+DIY = {"rf": "Rfe", "fr": "Fre", "co": "Coe"}
+FENCE = {"po": "", "mb": "smp_mb();", "wmb": "smp_wmb();", "rmb": "smp_rmb();",
+         "gp": "synchronize_rcu();", "rscs": "", "rel": "", "acq": ""}
+
+
+def ring(edges: list, seps: list, name: Optional[str] = None) -> str:
+    """The C litmus text of the cycle (see the module docstring): ``edges[i]``
+    is the edge into process i (on x_i), ``seps[i]`` process i's separator."""
+    n = len(edges)
+    assert len(seps) == n and n >= 2
+    name = name or "ring-" + "+".join(f"{e}-{s}" for e, s in zip(edges, seps))
+    cycle = " ".join(f"{DIY[e]} Pod{s}" for e, s in zip(edges, seps))
+    out = [f"C {name}", f'"{cycle}"', f"Cycle={cycle}", "{", "}", ""]
+    cond = []
+    for i in range(n):
+        a, b = f"x{i}", f"x{(i + 1) % n}"
+        first, second = edges[i], edges[(i + 1) % n]
+        sep = seps[i]
+        body = []
+        # First access, on x_i.
+        if first == "rf":
+            load = "smp_load_acquire(" + a + ")" if sep == "acq" else f"READ_ONCE(*{a})"
+            body.append(f"int r0 = {load};")
+            cond.append(f"{i}:r0=1")
+        else:
+            body.append(f"WRITE_ONCE(*{a}, {2 if first == 'co' else 1});")
+            if first == "co":
+                cond.append(f"{a}=2")
+        if FENCE[sep]:
+            body.append(FENCE[sep])
+        # Second access, on x_{i+1}.
+        if second == "fr":
+            body.append(f"int r1 = READ_ONCE(*{b});")
+            cond.append(f"{i}:r1=0")
+        elif sep == "rel":
+            body.append(f"smp_store_release({b}, 1);")
+        else:
+            body.append(f"WRITE_ONCE(*{b}, 1);")
+        if sep == "rscs":
+            body = ["rcu_read_lock();"] + body + ["rcu_read_unlock();"]
+        params = ", ".join(f"int *{p}" for p in sorted({a, b}, key=lambda s: int(s[1:])))
+        out.append(f"P{i}({params})\n{{\n" + "\n".join("\t" + s for s in body) + "\n}\n")
+    out.append("exists (" + " /\\ ".join(sorted(cond, key=_cond_key)) + ")")
+    return "\n".join(out) + "\n"
+
+
+def _cond_key(atom: str):
+    lhs = atom.split("=")[0]
+    if ":" in lhs:
+        p, r = lhs.split(":")
+        return (0, int(p), r)
+    return (1, int(lhs[1:]), "")
+
+
+def rcu_ring(n: int, gps: int, edge: str = "rf") -> str:
+    """An RCU ring of n processes named as diy would ("RCU-ring-N"): the
+    first ``gps`` processes (spread out: every other one while they last)
+    separate their accesses by synchronize_rcu(), the others put both in a
+    read-side critical section."""
+    kinds = ["rscs"] * n
+    step = max(1, n // max(gps, 1))
+    placed = 0
+    for i in range(0, n, step):
+        if placed < gps:
+            kinds[i] = "gp"
+            placed += 1
+    for i in range(n):
+        if placed < gps and kinds[i] != "gp":
+            kinds[i] = "gp"
+            placed += 1
+    return ring([edge] * n, kinds, name=f"RCU-ring-{n}")
+
+
+def law(seps: list) -> str:
+    """The Fundamental Law of RCU (linux-kernel.cat's rcu-order / rb): a
+    cycle of rcu-links with at least as many grace periods as read-side
+    critical sections is forbidden; with fewer it is allowed (when every
+    process is one or the other and there is at least one grace period)."""
+    g, r = seps.count("gp"), seps.count("rscs")
+    assert g + r == len(seps) and g
+    return "Never" if g >= r else "Sometimes"
