@@ -73,6 +73,9 @@ class AddrSpace:
                        machine.constants.get("PAGEVEC_SIZE", 31))
         self.folio_locks = FolioLocks(self.engine, self.mem_map)
         self.memory = Memory(self)
+        # swapon (swapfile.build) sets these: the swap devices and the swap cache
+        self.swap = None
+        self.swap_cache = None
         self.mms: list[MM] = []
         self.files: list[ShmemInode] = []
         self.cpu_actors: dict[int, list] = {}

@@ -10,8 +10,11 @@ themselves are not allocated pages; a PTE table is a real page from the
 page allocator.  PTEs are 64-bit words in an ``array('q')``::
 
     present:   pfn << 12 | _PAGE_PRESENT | _PAGE_RW? | _PAGE_ACCESSED | _PAGE_DIRTY? | _PAGE_SPECIAL?
-    swap:      offset << 12 | type << 1       (present bit clear, non-zero)
+    swap:      offset << 12 | type << 1 | _PAGE_SWP_EXCLUSIVE?   (present bit clear, non-zero)
     none:      0
+
+``PageTable.nr_present`` counts present entries, ``nr_swap`` swap entries
+(a table with either is populated: zap, fork and mprotect visit it).
 
 The fault path is the 6.12 one: ``do_user_addr_fault`` tries
 ``lock_vma_under_rcu`` (per-VMA lock) and falls back to ``mmap_read_lock``
@@ -35,11 +38,13 @@ from array import array
 
 from ..sync import SpinLock
 from .filemap import PG_dirty
+from .swapops import _PAGE_SWP_EXCLUSIVE, is_swap_pte, pte_to_swp_entry, swp_entry_to_pte
 from .mm_types import (PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PTRS_PER_PTE, VM_EXEC, VM_READ, VM_SHARED,
                        VM_WRITE)
 
-__all__ = ["PageTable", "VM_FAULT_RETRY", "VM_FAULT_OOM", "VM_FAULT_SIGSEGV",
-           "pte_pfn", "pte_present", "pte_write", "mk_pte"]
+__all__ = ["PageTable", "VM_FAULT_RETRY", "VM_FAULT_OOM", "VM_FAULT_SIGSEGV", "VM_FAULT_MAJOR",
+           "pte_pfn", "pte_present", "pte_write", "mk_pte", "swp_entry_to_pte",
+           "pte_to_swp_entry", "is_swap_pte"]
 
 _PAGE_PRESENT = 0x1
 _PAGE_RW = 0x2
@@ -108,13 +113,14 @@ async def vma_alloc_folio(sub, gfp: int, order: int = 0) -> int:
 class PageTable:
     """One PTE page: 512 entries, its split lock and the frame it lives in."""
 
-    __slots__ = ("ptes", "ptl", "pfn", "nr_present")
+    __slots__ = ("ptes", "ptl", "pfn", "nr_present", "nr_swap")
 
     def __init__(self, engine, pfn: int):
         self.ptes = array("q", bytes(8 * PTRS_PER_PTE))
         self.ptl = SpinLock(engine, "ptlock_ptr(ptdesc)")
         self.pfn = pfn
         self.nr_present = 0
+        self.nr_swap = 0
 
 
 def populated_ptes(mm, start: int, end: int):
@@ -127,7 +133,7 @@ def populated_ptes(mm, start: int, end: int):
         key = addr >> PMD_SHIFT
         nxt = min(end, (key + 1) << PMD_SHIFT)
         pt = mm.pgtables.get(key)
-        if pt is not None and pt.nr_present:
+        if pt is not None and (pt.nr_present or pt.nr_swap):
             i0 = (addr >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)
             yield pt, addr, i0, i0 + ((nxt - addr) >> PAGE_SHIFT)
         addr = nxt
@@ -651,7 +657,7 @@ class Memory:
             k1 = (vma.vm_end - 1) >> PMD_SHIFT
             for key in range(k0, k1 + 1):
                 pt = mm.pgtables.get(key)
-                if pt is None or pt.nr_present:
+                if pt is None or pt.nr_present or pt.nr_swap:
                     continue
                 lo, hi = key << PMD_SHIFT, (key + 1) << PMD_SHIFT
                 if any(v.vm_start < hi and v.vm_end > lo for v in mm.overlapping(lo, hi)):

@@ -1,0 +1,117 @@
+"""The rmap walks reclaim uses (mm/rmap.c folio_referenced, try_to_unmap) and
+the swap cache (mm/swap_state.c), on a standalone machine whose operations
+run one at a time through the SyncDriver."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from mmactors.mm import mmap as M
+from mmactors.mm.addrspace import AddrSpace
+from mmactors.mm.fork import dup_mmap
+from mmactors.mm.memory import _PAGE_ACCESSED, pte_pfn, pte_present
+from mmactors.mm.mm_types import PAGE_SHIFT, PMD_SHIFT, PTRS_PER_PTE, VM_WRITE
+from mmactors.mm.physmem import PhysMem
+from mmactors.mm.rmap import folio_referenced
+
+PAGE = 4096
+RW = M.PROT_READ | M.PROT_WRITE
+
+
+class Box:
+    """A standalone PhysMem + AddrSpace (+ swap when asked) on one engine."""
+
+    def __init__(self, cpus=2, memory_mib=64, swap=None):
+        self.pm = pm = PhysMem.standalone(cpus=cpus, memory_mib=memory_mib)
+        shim = SimpleNamespace(engine=pm.engine, ncpus=cpus, nnodes=1, kconfig=pm.kconfig,
+                               constants=pm.constants)
+        self.sub = AddrSpace(shim, pm)
+        self.cpus = cpus
+        if swap is not None:
+            from mmactors.mm.swap_state import swapon_standalone
+            swapon_standalone(self.sub, swap)
+        self.mm = self.new_mm()
+
+    def new_mm(self):
+        mm = self.sub.new_mm()
+        for a in self.pm.driver.actors:
+            self.sub.attach(a, mm)
+        return mm
+
+    def me(self, cpu=0):
+        return self.pm.driver.actors[cpu]
+
+    def call(self, coro, cpu=0):
+        return self.pm.call(cpu, coro)
+
+    def mmap(self, pages, flags=M.MAP_PRIVATE | M.MAP_ANONYMOUS, mm=None):
+        return self.call(M.do_mmap(self.sub, mm or self.mm, pages * PAGE, RW, flags, self.me()))
+
+    def touch(self, addr, write=True, mm=None, cpu=0):
+        return self.call(self.sub.memory.do_user_addr_fault(mm or self.mm, addr, write,
+                                                            self.me(cpu)), cpu)
+
+    def pte(self, addr, mm=None):
+        pt = (mm or self.mm).pgtables.get(addr >> PMD_SHIFT)
+        return pt.ptes[(addr >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)] if pt else 0
+
+    def pfn(self, addr, mm=None):
+        v = self.pte(addr, mm)
+        assert pte_present(v)
+        return pte_pfn(v)
+
+
+def test_folio_referenced_clears_young_ptes():
+    """folio_referenced_one: ptep_clear_flush_young on each mapping; the count
+    is of mappings found young, vm_flags the union of theirs (mm/rmap.c)."""
+    b = Box()
+    a = b.mmap(4)
+    b.touch(a)
+    pfn = b.pfn(a)
+    assert b.pte(a) & _PAGE_ACCESSED
+    n, flags = b.call(folio_referenced(b.sub, pfn, b.me()))
+    assert n == 1 and flags & VM_WRITE
+    assert not b.pte(a) & _PAGE_ACCESSED
+    assert b.call(folio_referenced(b.sub, pfn, b.me())) == (0, 0)
+    b.touch(a, write=False)                    # a read of a present PTE marks it young again
+    assert b.call(folio_referenced(b.sub, pfn, b.me()))[0] == 1
+
+
+def test_folio_referenced_walks_every_mapping_after_fork():
+    b = Box()
+    a = b.mmap(1)
+    b.touch(a)
+    pfn = b.pfn(a)
+    child = b.call(dup_mmap(b.sub, b.mm, b.me()))
+    assert b.pfn(a, child) == pfn
+    assert not b.pte(a, child) & _PAGE_ACCESSED            # copy_present_pte: pte_mkold
+    assert b.call(folio_referenced(b.sub, pfn, b.me()))[0] == 1
+    b.touch(a, write=False, mm=child)
+    b.touch(a, write=False)
+    assert b.call(folio_referenced(b.sub, pfn, b.me()))[0] == 2
+
+
+def test_folio_referenced_contended_rmap_lock_is_minus_one():
+    """rwc.try_lock: a contended anon_vma rwsem ends the walk with -1."""
+    b = Box()
+    a = b.mmap(1)
+    b.touch(a)
+    pfn = b.pfn(a)
+    root = b.sub.rmap.mapping[pfn][0].root
+    b.call(root.rwsem.down_write("test"), cpu=1)
+    assert b.call(folio_referenced(b.sub, pfn, b.me())) == (-1, 0)
+
+    async def release():
+        root.rwsem.up_write("test")
+    b.call(release(), cpu=1)
+    assert b.call(folio_referenced(b.sub, pfn, b.me()))[0] == 1
+
+
+def test_folio_referenced_unmapped_is_zero():
+    b = Box()
+    a = b.mmap(1)
+    b.touch(a)
+    pfn = b.pfn(a)
+    b.call(M.vm_munmap(b.sub, b.mm, a, PAGE, b.me()))
+    assert b.call(folio_referenced(b.sub, pfn, b.me())) == (0, 0)
