@@ -115,6 +115,11 @@ class AddrSpace:
         self.files.append(f)
         return f
 
+    def swapon(self, swap, page_cluster: int = 3):
+        """Swap devices join the address spaces: the swap cache (mm/swap_state.py)."""
+        from .swap_state import swapon
+        return swapon(self, swap, page_cluster)
+
     def remove_vma(self, vma):
         self.vmas_freed += 1
 

@@ -37,10 +37,11 @@ from __future__ import annotations
 from array import array
 
 from ..sync import SpinLock
-from .filemap import PG_dirty
+from .filemap import PG_dirty, PG_swapbacked, PG_swapcache, PG_uptodate
+from ._internal import PG_lru
 from .swapops import _PAGE_SWP_EXCLUSIVE, is_swap_pte, pte_to_swp_entry, swp_entry_to_pte
-from .mm_types import (PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PTRS_PER_PTE, VM_EXEC, VM_READ, VM_SHARED,
-                       VM_WRITE)
+from .mm_types import (PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PTRS_PER_PTE, VM_EXEC, VM_LOCKED, VM_READ,
+                       VM_SHARED, VM_WRITE)
 
 __all__ = ["PageTable", "VM_FAULT_RETRY", "VM_FAULT_OOM", "VM_FAULT_SIGSEGV", "VM_FAULT_MAJOR",
            "pte_pfn", "pte_present", "pte_write", "mk_pte", "swp_entry_to_pte",
@@ -95,6 +96,22 @@ def pte_pfn(v: int) -> int:
 
 def pte_write(v: int) -> bool:
     return bool(v & _PAGE_RW)
+
+
+def pte_hw_access(mm, addr: int, write: bool) -> bool:
+    """The MMU's page walk on a TLB miss: a present PTE that allows the
+    access gets its accessed bit (and dirty bit on a write) set by hardware,
+    as x86 does, and needs no fault (True); anything else faults (False).
+    The bits are what folio_referenced and try_to_unmap read."""
+    pt = mm.pgtables.get(addr >> PMD_SHIFT)
+    if pt is None:
+        return False
+    i = (addr >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)
+    v = pt.ptes[i]
+    if not v & _PAGE_PRESENT or (write and not v & _PAGE_RW):
+        return False
+    pt.ptes[i] = v | _PAGE_ACCESSED | (_PAGE_DIRTY if write else 0)
+    return True
 
 
 def access_error(vma, write: bool) -> bool:
@@ -286,7 +303,7 @@ class Memory:
                 return self.do_anonymous_page(vmf, me)
             return self.do_fault(vmf, me)
         if not vmf.orig_pte & _PAGE_PRESENT:
-            raise NotImplementedError("do_swap_page: swap is not modelled yet")
+            return self.do_swap_page(vmf, me)
         return self._handle_present_pte(vmf, me)
 
     async def _handle_present_pte(self, vmf: Fault, me) -> int:
@@ -318,6 +335,152 @@ class Memory:
         if vmf.vma_locked:
             mm.mmap_lock.up_read("__vmf_anon_prepare")
         return 0
+
+    async def do_swap_page(self, vmf: Fault, me) -> int:
+        """do_swap_page (6.12, order-0 folios): the swap cache first; on a
+        miss either the SWP_SYNCHRONOUS_IO skip-swapcache read (zram, a slot
+        only this PTE uses: swapcache_prepare pins the slot) or
+        swapin_readahead, counted as a major fault; the folio lock (or
+        VM_FAULT_RETRY after waiting for it, under the per-VMA lock); the
+        pte_same recheck under the PTL; swap_free, folio_free_swap when swap
+        is half full or a write finds the folio exclusive; the rmap and the
+        PTE (writable if exclusive); do_wp_page for a write otherwise."""
+        from .page_io import swap_read_folio
+        from .swap_state import JIFFY_NS
+        from .swapfile import SWP_SYNCHRONOUS_IO, swp_type
+        sub = self.sub
+        sc = sub.swap_cache
+        vma = vmf.vma
+        mm = vma.vm_mm
+        orig = vmf.orig_pte
+        if sc is None:
+            return VM_FAULT_SIGBUS                     # print_bad_pte: no such swap device
+        swap = sc.swap
+        entry = pte_to_swp_entry(orig)
+        si = swap.swap_info[swp_type(entry)]           # get_swap_device
+        locks = sub.folio_locks
+        lru = sub.lru
+        pfn = sc.swap_cache_get_folio(entry, vma, vmf.address, me)
+        swapcache = pfn
+        need_clear_cache = False
+        ret = 0
+        if pfn < 0:
+            if si.flags & SWP_SYNCHRONOUS_IO and swap.swap_count(entry) == 1:
+                pfn = await vma_alloc_folio(sub, sub.GFP_HIGHUSER_MOVABLE)   # alloc_swap_folio
+                if pfn >= 0:
+                    locks.folio_trylock(pfn, me)       # __folio_set_locked
+                    sub.mem_map.f[pfn] |= PG_swapbacked
+                    if await swap.swapcache_prepare(entry):
+                        # a racing swap-in holds the slot: wait a jiffy and refault
+                        await self.engine.spend(JIFFY_NS)
+                        locks.folio_unlock(pfn, me)
+                        await lru.folios_put_refs([(pfn, 1)], me)
+                        return 0
+                    need_clear_cache = True
+                    shadow = sc.get_shadow_from_swap_cache(entry)
+                    if shadow is not None:
+                        from .workingset import workingset_refault
+                        workingset_refault(sub, pfn, shadow, me)
+                    await lru.folio_add_lru(pfn, False, me)
+                    await swap_read_folio(sub, pfn, me, entry)    # unlocks it (sync)
+            else:
+                pfn = await sc.swapin_readahead(entry, vmf, me)
+                swapcache = pfn
+            if pfn < 0:
+                pt = vmf.pt
+                await pt.ptl.lock("do_swap_page")
+                if pt.ptes[vmf.idx] == orig:
+                    ret = VM_FAULT_OOM
+                pt.ptl.unlock("do_swap_page")
+                if need_clear_cache:
+                    await swap.swapcache_clear(entry)
+                return ret
+            ret = VM_FAULT_MAJOR
+            vs = sub.vmstat                            # count_vm_event(PGMAJFAULT)
+            vs.count_vm_events(me.cpu, vs.ev["pgmajfault"])
+        # folio_lock_or_retry
+        if locks.folio_trylock(pfn, me):
+            self.engine.charge(self.costs.atomic_rmw_ns)
+        elif vmf.vma_locked:
+            # release_fault_lock, folio_wait_locked, VM_FAULT_RETRY.
+            # Simplification: the wait is a lock and unlock of the folio.
+            vma.vm_lock.up_read("folio_lock_or_retry")
+            await locks.folio_lock(pfn, me)
+            locks.folio_unlock(pfn, me)
+            await lru.folios_put_refs([(pfn, 1)], me)
+            if need_clear_cache:
+                await swap.swapcache_clear(entry)
+            return ret | VM_FAULT_RETRY
+        else:
+            # Simplification: under mmap_lock the wait keeps mmap_lock (the
+            # kernel drops it and retries; this caller unlocks on RETRY itself)
+            await locks.folio_lock(pfn, me)
+        f = sub.mem_map.f
+        if swapcache >= 0:
+            if not f[pfn] & PG_swapcache or sc.folio_swap.get(pfn) != entry:
+                locks.folio_unlock(pfn, me)            # out_page: reclaimed meanwhile
+                await lru.folios_put_refs([(pfn, 1)], me)
+                return ret
+            if vmf.write and not f[pfn] & PG_lru:
+                await lru.lru_add_drain(me)
+        pt = vmf.pt
+        await pt.ptl.lock("do_swap_page")
+        if not self.swapin_pte_same(pt, vmf, orig) or not f[pfn] & PG_uptodate:
+            if pt.ptes[vmf.idx] == orig:               # !uptodate: a read error
+                ret = VM_FAULT_SIGBUS
+            pt.ptl.unlock("do_swap_page")              # out_nomap
+            locks.folio_unlock(pfn, me)
+            await lru.folios_put_refs([(pfn, 1)], me)
+            if need_clear_cache:
+                await swap.swapcache_clear(entry)
+            return ret
+        exclusive = bool(orig & _PAGE_SWP_EXCLUSIVE) or swapcache < 0
+        await swap.swap_free(entry)                    # swap_free_nr
+        if f[pfn] & PG_swapcache and (
+                swap.vm_swap_full() or vma.vm_flags & VM_LOCKED
+                or (vmf.write and sub.mem_map.ref[pfn] == 2)):   # should_try_to_free_swap
+            await sc.folio_free_swap(pfn, me)
+        mm.rss[mm.MM_ANONPAGES] += 1
+        mm.rss[mm.MM_SWAPENTS] -= 1
+        writable = dirty = False
+        write_done = False
+        if exclusive or sub.mem_map.ref[pfn] == 1:
+            if vma.vm_flags & VM_WRITE:
+                writable = True
+                if vmf.write:
+                    dirty = write_done = True
+            exclusive = True                           # RMAP_EXCLUSIVE
+        rmap = sub.rmap
+        assert vma.anon_vma is not None, "do_swap_page: a swap PTE in a VMA without anon_vma"
+        if not rmap.folio_test_anon(pfn):
+            rmap.folio_add_new_anon_rmap(pfn, vma, vmf.address)
+            if not exclusive:
+                rmap.anon_exclusive.discard(pfn)
+        else:
+            rmap.folio_add_file_rmap_pte(pfn)          # folio_add_anon_rmap_ptes: _mapcount + 1
+            if exclusive:
+                rmap.anon_exclusive.add(pfn)
+        await self.engine.spend(sub.mem_map_line(pfn, me))
+        # the lookup's reference becomes the mapping's (folio_ref_add(folio, nr - 1))
+        new = mk_pte(pfn, writable, dirty=dirty)
+        pt.ptes[vmf.idx] = new
+        pt.nr_swap -= 1
+        pt.nr_present += 1
+        locks.folio_unlock(pfn, me)
+        if vmf.write and not write_done:
+            vmf.orig_pte = new
+            ret |= await self.do_wp_page(vmf, me)      # drops the ptl
+            if ret & VM_FAULT_ERROR:
+                ret &= VM_FAULT_ERROR
+        else:
+            pt.ptl.unlock("do_swap_page")
+        if need_clear_cache:
+            await swap.swapcache_clear(entry)          # after the PTL, as 6.12 does
+        return ret
+
+    def swapin_pte_same(self, pt, vmf: Fault, orig: int) -> bool:
+        """do_swap_page's pte_same(ptep_get(vmf->pte), vmf->orig_pte) under the PTL."""
+        return pt.ptes[vmf.idx] == orig
 
     async def do_anonymous_page(self, vmf: Fault, me) -> int:
         # The usual case (PTE table present, anon_vma set, a pcp hit, room in
@@ -615,7 +778,10 @@ class Memory:
                 if not v:
                     continue
                 ptes[i] = 0
-                if not v & _PAGE_PRESENT:               # swap entry: not modelled yet
+                if not v & _PAGE_PRESENT:               # zap_nonpresent_ptes: a swap entry
+                    pt.nr_swap -= 1
+                    mm.rss[mm.MM_SWAPENTS] -= 1
+                    await sub.swap_cache.free_swap_and_cache(pte_to_swp_entry(v), me)
                     continue
                 cleared += 1
                 pfn = v >> PAGE_SHIFT
@@ -642,7 +808,23 @@ class Memory:
         await self.flush_tlb_mm_range(mm, start, end, freed_tables, me)
         pfns = list(gather)
         gather.clear()
-        await self.sub.lru.release_pages(pfns, me)
+        await self.free_pages_and_swap_cache(pfns, me)
+
+    async def free_pages_and_swap_cache(self, pfns: list, me):
+        """free_pages_and_swap_cache (mm/swap_state.c): a gathered folio that
+        is in the swap cache and no longer mapped leaves it (free_swap_cache:
+        folio_trylock, folio_free_swap), then the folios are released."""
+        sub = self.sub
+        sc = sub.swap_cache
+        if sc is not None and sc.nr_swapcached:
+            f = sub.mem_map.f
+            locks = sub.folio_locks
+            for pfn in pfns:
+                if f[pfn] & PG_swapcache and not sub.rmap.mc[pfn] and \
+                        locks.folio_trylock(pfn, me):
+                    await sc.folio_free_swap(pfn, me)
+                    locks.folio_unlock(pfn, me)
+        await sub.lru.release_pages(pfns, me)
 
     async def free_pgtables(self, mm, vmas: list, me):
         """Unlink the VMAs from the rmap and free PTE tables no VMA still covers."""
@@ -681,7 +863,7 @@ class Memory:
         if cleared or tables or fullmm:
             await self.flush_tlb_mm_range(mm, start, end, bool(tables), me)
         if gather:
-            await sub.lru.release_pages(gather, me)
+            await self.free_pages_and_swap_cache(gather, me)
         for pfn in tables:                             # tlb_remove_table
             sub.nr_page_table_pages -= 1
             await sub.pa.free_pages(pfn, 0)
@@ -706,6 +888,14 @@ class Memory:
             for i in range(i0, i1):
                 v = spt.ptes[i]
                 if not v & _PAGE_PRESENT:
+                    if v:                              # copy_nonpresent_pte: a swap entry
+                        await sub.swap.swap_duplicate(pte_to_swp_entry(v))
+                        if v & _PAGE_SWP_EXCLUSIVE:   # now shared: pte_swp_clear_exclusive
+                            v &= ~_PAGE_SWP_EXCLUSIVE
+                            spt.ptes[i] = v
+                        dpt.ptes[i] = v
+                        dpt.nr_swap += 1
+                        dst_mm.rss[dst_mm.MM_SWAPENTS] += 1
                     continue
                 pfn = v >> PAGE_SHIFT
                 if not v & _PAGE_SPECIAL:

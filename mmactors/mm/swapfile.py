@@ -113,6 +113,9 @@ FLAG_NAMES = {0: "none", 1: "free", 2: "nonfull", 4: "frag", 8: "full"}
 SWP_USED = 1 << 0
 SWP_WRITEOK = 1 << 1
 SWP_SOLIDSTATE = 1 << 4
+SWP_SYNCHRONOUS_IO = 1 << 12     # the block device completes I/O before submit_bio returns (zram)
+EEXIST = 17
+ENOENT = 2
 
 #: [constants] swap_allocator: which release's allocator, and what it has.
 ALLOCATORS = {
@@ -229,6 +232,8 @@ class SwapInfo:
         if not dd["rotational"]:
             self.flags |= SWP_SOLIDSTATE
         self.lock = SpinLock(engine, "&p->lock")
+        self.bdev = None             # the block device swapon opened (swapon() in build)
+        self.bdev_rotational = bool(dd["rotational"])
         self.global_cluster_lock = None
         self.global_next = SWAP_NEXT_INVALID
         self.ncpus = ncpus
@@ -868,6 +873,39 @@ class Swap:
         si.swap_map[off] = c + 1
         await self._unlock_cluster_or_swap_info(si, ci)
 
+    async def swapcache_prepare(self, entry: int) -> int:
+        """swapcache_prepare(entry, 1) = __swap_duplicate(entry, SWAP_HAS_CACHE):
+        take the slot's SWAP_HAS_CACHE (the swap-in "lock"); -EEXIST if it
+        is taken, -ENOENT if no PTE references the slot any more."""
+        t = swp_type(entry)
+        off = swp_offset(entry)
+        if not 0 <= t < len(self.swap_info) or not 0 < off < self.swap_info[t].max:
+            return -ENOENT
+        si = self.swap_info[t]
+        ci = await self._lock_cluster_or_swap_info(si, off)
+        c = int(si.swap_map[off])
+        if not c & ~SWAP_HAS_CACHE:
+            err = -ENOENT
+        elif c & SWAP_HAS_CACHE:
+            err = -EEXIST
+        else:
+            si.swap_map[off] = c | SWAP_HAS_CACHE
+            err = 0
+        await self._unlock_cluster_or_swap_info(si, ci)
+        return err
+
+    async def swapcache_clear(self, entry: int):
+        """swapcache_clear (the skip-swapcache swap-in's end): drop SWAP_HAS_CACHE."""
+        return await self._entry_free(entry, SWAP_HAS_CACHE)
+
+    def swap_count(self, entry: int) -> int:
+        """__swap_count: the slot's PTE count (without SWAP_HAS_CACHE)."""
+        return self.map_of(entry) & ~SWAP_HAS_CACHE
+
+    def slots_cache_enabled(self) -> bool:
+        """swap_slot_cache_enabled: true from boot to swapoff (never off here)."""
+        return True
+
     async def _entry_free(self, entry: int, usage: int):
         si = self._si(entry)
         off = swp_offset(entry)
@@ -1043,7 +1081,10 @@ SWAP_FIELDS = (
           doc="latency of a 4 KiB request (0: the device kind's default; stored for the "
               "block-device model to come)"),
     Field("bandwidth_mib_s", int, 0, check=lambda v: None if v >= 0 else f"must be >= 0, got {v}",
-          doc="bandwidth in MiB/s (0: the device kind's default; stored for later)"),
+          doc="bandwidth in MiB/s (0: the device kind's default)"),
+    Field("bdev", str, "",
+          doc="the [[block]] device to swap on, by name (empty: a device of its own of "
+              "this kind, named <kind>swap<N>)"),
 )
 
 CONSTANTS = (
@@ -1069,15 +1110,62 @@ def _validate(ctx, value, machine):
     return out
 
 
+def swap_bdev(machine, si, spec):
+    """The block device swapon opens for ``si``: the ``[[block]]`` device named
+    by ``bdev``, else one of its own (``<kind>swap<type>``) of the swap
+    device's kind, its latency and bandwidth from the [[swap]] table when set
+    (else the cost model's blk_<kind>_* defaults)."""
+    from ..block import block_of, make_device
+    name = spec.get("bdev")
+    if name:
+        return block_of(machine)[name]
+    dspec = {"name": f"{si.device}swap{si.type}", "kind": si.device}
+    if si.device != "zram":
+        if spec.get("latency_ns"):
+            dspec["latency_ns"] = spec["latency_ns"]
+        if spec.get("bandwidth_mib_s"):
+            dspec["bandwidth_mbps"] = spec["bandwidth_mib_s"] * 1048576 // 1000000
+    dev = make_device(machine.engine, dspec)
+    dev.start(lambda n, body: machine.add_kthread(n, body, cpu=0))
+    return dev
+
+
 def build(machine) -> "Swap | None":
-    """swapon for every [[swap]] device, in order; None without any."""
+    """swapon for every [[swap]] device, in order; None without any.  With
+    address spaces on the machine, each device gets its block device and
+    the swap cache is set up (init_swap_address_space)."""
     specs = machine.scenario.sections.get("swap") or []
     if not specs:
         return None
-    return Swap(machine.engine, specs, ncpus=machine.ncpus, node_of=machine.node_of,
-                version=machine.constants.get("swap_allocator", "6.12"))
+    sw = Swap(machine.engine, specs, ncpus=machine.ncpus, node_of=machine.node_of,
+              version=machine.constants.get("swap_allocator", "6.12"))
+    sub = machine.subsystems.get("addrspace")
+    if sub is not None:
+        for si, spec in zip(sw.swap_info, specs):
+            si.bdev = swap_bdev(machine, si, spec)
+            si.bdev_rotational = bool(getattr(si.bdev, "rotational", False))
+            if si.bdev.synchronous:
+                si.flags |= SWP_SYNCHRONOUS_IO
+        sub.swapon(sw, machine.sysctl.get("vm.page-cluster", 3))
+    return sw
 
 
-SUBSYSTEM = Subsystem("swap", constants=CONSTANTS,
+SYSCTL = (
+    Field("vm.page-cluster", int, 3,
+          check=lambda v: None if 0 <= v <= 31 else f"must be between 0 and 31, got {v}",
+          doc="swap-in readahead: 2^page-cluster slots (default 3: 8 pages; 0 disables it; "
+              "VMA readahead caps the window at 2^5)"),
+)
+
+def _check_bdevs(ctx, parts):
+    """A [[swap]] bdev must name a [[block]] device."""
+    sections = parts["sections"]
+    names = {b["name"] for b in sections.get("block") or []}
+    for i, d in enumerate(sections.get("swap") or []):
+        if d.get("bdev") and d["bdev"] not in names:
+            raise ctx.error(("swap", i), "bdev", f"no [[block]] device named {d['bdev']!r}")
+
+
+SUBSYSTEM = Subsystem("swap", constants=CONSTANTS, sysctl=SYSCTL, check=_check_bdevs,
                       sections=(Section("swap", _validate, list),), build=build,
                       doc="swap devices, the swap-slot allocator, the swap slots cache")

@@ -311,13 +311,10 @@ class MMOps(Workload):
 
     @staticmethod
     def _present(mm, addr, write) -> bool:
-        """A TLB hit: the access needs no fault (present, and writable if a write)."""
-        from ..mm.memory import _PAGE_PRESENT, _PAGE_RW, access_error
+        """A TLB hit: the access needs no fault (present, and writable if a
+        write); the MMU sets the PTE's accessed (and dirty) bit on the way."""
+        from ..mm.memory import access_error, pte_hw_access
         vma = mm.find_vma(addr)
         if vma is None or access_error(vma, write):
             return False                  # let the fault handler deliver the SIGSEGV
-        pt = mm.pgtables.get(addr >> 21)
-        if pt is None:
-            return False
-        v = pt.ptes[(addr >> 12) & 511]
-        return bool(v & _PAGE_PRESENT) and (not write or bool(v & _PAGE_RW))
+        return pte_hw_access(mm, addr, write)

@@ -115,3 +115,84 @@ def test_folio_referenced_unmapped_is_zero():
     pfn = b.pfn(a)
     b.call(M.vm_munmap(b.sub, b.mm, a, PAGE, b.me()))
     assert b.call(folio_referenced(b.sub, pfn, b.me())) == (0, 0)
+
+
+# ------------------------------------------------------------------ swap
+def reclaim_one(b, pfn, shadow=None):
+    """What shrink_folio_list does to one mapped anonymous folio: isolate it,
+    lock it, add_to_swap, try_to_unmap, pageout (swap_writepage unlocks it;
+    zram ends the write before returning), relock, __remove_mapping (the
+    swap address space's xa_lock, the refcount frozen at isolation + cache,
+    the shadow left in the slot), put_swap_folio, free."""
+    from mmactors.mm._internal import PG_lru
+    from mmactors.mm.filemap import PG_writeback
+    from mmactors.mm.page_io import swap_writepage
+    from mmactors.mm.rmap import try_to_unmap, try_to_unmap_flush
+    sub = b.sub
+    me = b.me()
+    sc = sub.swap_cache
+    f = sub.mem_map.f
+    ref = sub.mem_map.ref
+
+    async def go():
+        await sub.lru.lru_add_drain(me)
+        lv = sub.lru.lruvec_of(pfn)
+        await lv.lru_lock.lock_irq("isolate")
+        lv.delete(pfn)
+        f[pfn] &= ~PG_lru
+        ref[pfn] += 1                                   # isolation's reference
+        lv.lru_lock.unlock_irq("isolate")
+        assert sub.folio_locks.folio_trylock(pfn, me)
+        assert await sc.add_to_swap(pfn, me)
+        assert await try_to_unmap(sub, pfn, me)
+        await try_to_unmap_flush(sub, me)
+        assert await swap_writepage(sub, pfn, me) == 0
+        assert not f[pfn] & PG_writeback
+        assert sub.folio_locks.folio_trylock(pfn, me)
+        entry = sc.folio_swap_entry(pfn)
+        space = sc.swap_address_space(entry)
+        await space.xa_lock.lock_irq("__remove_mapping")
+        assert ref[pfn] == 2                            # folio_ref_freeze(folio, 2)
+        sc.delete_from_swap_cache_locked(pfn, entry, shadow)
+        space.xa_lock.unlock_irq("__remove_mapping")
+        await sub.swap.put_swap_folio(entry)
+        sub.folio_locks.folio_unlock(pfn, me)
+        ref[pfn] = 1
+        await sub.lru.folios_put_refs([(pfn, 1)], me)
+        return entry
+    return b.call(go())
+
+
+def swapbox(**kw):
+    return Box(swap=[{"size_mib": 16}], **kw)
+
+
+def vm(b, name):
+    return b.sub.vmstat.event(name)
+
+
+def test_swap_out_and_in_roundtrip_skip_swapcache():
+    """zram (SWP_SYNCHRONOUS_IO) and a slot only one PTE uses: do_swap_page
+    reads into a new folio without the swap cache (6.12), a major fault."""
+    b = swapbox()
+    a = b.mmap(2)
+    b.touch(a)
+    pfn = b.pfn(a)
+    entry = reclaim_one(b, pfn)
+    v = b.pte(a)
+    from mmactors.mm.swapops import is_swap_pte, pte_to_swp_entry, pte_swp_exclusive
+    assert is_swap_pte(v) and pte_to_swp_entry(v) == entry and pte_swp_exclusive(v)
+    assert b.mm.rss[b.mm.MM_SWAPENTS] == 1 and b.mm.rss[b.mm.MM_ANONPAGES] == 0
+    assert b.sub.swap.swap_count(entry) == 1
+    assert vm(b, "pswpout") == 1
+    b.sub._check()
+    b.sub.swap_cache._check()
+    from mmactors.mm.memory import VM_FAULT_MAJOR
+    assert b.touch(a, write=False) & VM_FAULT_MAJOR
+    assert vm(b, "pswpin") == 1 and vm(b, "pgmajfault") == 1
+    assert b.mm.rss[b.mm.MM_SWAPENTS] == 0 and b.mm.rss[b.mm.MM_ANONPAGES] == 1
+    assert b.sub.swap.map_of(entry) == 0 or entry in b.sub.swap.cached_slots()
+    assert b.pte(a) & 0x2                       # exclusive: mapped writable
+    b.sub._check()
+    b.sub.swap_cache._check()
+    b.sub.swap._check()
