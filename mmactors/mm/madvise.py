@@ -1,6 +1,7 @@
 """madvise(2) MADV_DONTNEED (mm/madvise.c, Linux 6.12): under mmap_lock held
 for *read* (``madvise_need_mmap_write`` is false), ``zap_page_range_single``
-over each VMA: drain the LRU batch, zap, flush, free.  No VMA write lock, so
+over each VMA: drain the LRU batch, zap (swap PTEs: free_swap_and_cache),
+flush, free.  No VMA write lock, so
 faults on the same VMA go on meanwhile.  Page tables are kept."""
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ async def sys_madvise_dontneed(sub, mm, start: int, length: int, me) -> int:
         cleared = await sub.memory.zap_range(mm, vma, s, e, gather, me)
         if cleared:
             await sub.memory.flush_tlb_mm_range(mm, s, e, False, me)
-        if gather:
-            await sub.lru.release_pages(gather, me)
+        if gather:                                     # tlb_finish_mmu
+            await sub.memory.free_pages_and_swap_cache(gather, me)
     mm.mmap_read_unlock("do_madvise")
     return 0

@@ -455,7 +455,10 @@ class Memory:
         if not rmap.folio_test_anon(pfn):
             rmap.folio_add_new_anon_rmap(pfn, vma, vmf.address)
             if not exclusive:
+                # __folio_set_anon: a folio not exclusive to this VMA takes the
+                # oldest anon_vma (the root), which every sharer's VMA reaches
                 rmap.anon_exclusive.discard(pfn)
+                rmap.mapping[pfn] = (vma.anon_vma.root, rmap.mapping[pfn][1])
         else:
             rmap.folio_add_file_rmap_pte(pfn)          # folio_add_anon_rmap_ptes: _mapcount + 1
             if exclusive:

@@ -10,7 +10,7 @@ mm when it was unmapped, so swap-in may map it writable).
 from __future__ import annotations
 
 __all__ = ["swp_entry_to_pte", "pte_to_swp_entry", "is_swap_pte", "pte_swp_exclusive",
-           "_PAGE_SWP_EXCLUSIVE"]
+           "_PAGE_SWP_EXCLUSIVE", "_PAGE_PRESENT"]
 
 PAGE_SHIFT = 12
 _PAGE_PRESENT = 0x1

@@ -1,0 +1,182 @@
+"""Swap-in faults and swap PTEs on every path that meets them (mm/memory.c
+do_swap_page, zap_pte_range, copy_nonpresent_pte; mm/mremap.c move_ptes;
+mm/mprotect.c change_pte_range; mm/swap_state.c readahead; mm/page_io.c)."""
+from __future__ import annotations
+
+import pytest
+
+from mmactors.mm import mmap as M
+from mmactors.mm.fork import dup_mmap
+from mmactors.mm.memory import VM_FAULT_MAJOR, _PAGE_RW
+from mmactors.mm.mprotect import sys_mprotect
+from mmactors.mm.mremap import MREMAP_MAYMOVE, sys_mremap
+from mmactors.mm.swap_state import swapin_nr_pages_calc
+from mmactors.mm.swapops import is_swap_pte, pte_swp_exclusive, pte_to_swp_entry
+
+from .test_swap_state import PAGE, Box, reclaim_one, vm
+
+
+def swapbox(**kw):
+    return Box(swap=[{"size_mib": 16}], **kw)
+
+
+def checked(b):
+    b.sub._check()
+    b.sub.swap_cache._check()
+    b.sub.swap._check()
+
+
+def swap_out(b, addr, mm=None, n=1):
+    entries = []
+    for i in range(n):
+        a = addr + i * PAGE
+        entries.append(reclaim_one(b, b.pfn(a, mm)))
+    return entries
+
+
+def test_munmap_frees_the_slot():
+    """zap_pte_range -> free_swap_and_cache: the PTE's count goes, the slot is freed."""
+    b = swapbox()
+    a = b.mmap(4)
+    for i in range(4):
+        b.touch(a + i * PAGE)
+    entries = swap_out(b, a, n=4)
+    sw = b.sub.swap
+    assert all(sw.swap_count(e) == 1 for e in entries)
+    assert b.mm.rss[b.mm.MM_SWAPENTS] == 4
+    b.call(M.vm_munmap(b.sub, b.mm, a, 4 * PAGE, b.me()))
+    assert b.mm.rss[b.mm.MM_SWAPENTS] == 0
+    assert all(sw.map_of(e) in (0, 0x40) for e in entries)
+    assert sw.nr_swap_pages + len(sw.cached_slots()) == sw.total_swap_pages
+    checked(b)
+
+
+def test_fork_duplicates_swap_entries_and_shares_them():
+    """copy_nonpresent_pte: swap_duplicate, MM_SWAPENTS in the child, the
+    exclusive bit cleared in the parent (the entry is now shared)."""
+    b = swapbox()
+    a = b.mmap(1)
+    b.touch(a)
+    (e,) = swap_out(b, a)
+    assert pte_swp_exclusive(b.pte(a))
+    child = b.call(dup_mmap(b.sub, b.mm, b.me()))
+    assert b.sub.swap.swap_count(e) == 2
+    assert child.rss[child.MM_SWAPENTS] == 1
+    assert not pte_swp_exclusive(b.pte(a)) and b.pte(a, child) == b.pte(a)
+    checked(b)
+    # a count of 2 is not the skip-swapcache case: swapin_readahead, the swap cache
+    ret = b.touch(a, write=False, mm=child)
+    assert ret & VM_FAULT_MAJOR
+    pfn = b.pfn(a, child)
+    assert b.sub.swap_cache.folio_swap_entry(pfn) == e           # still cached
+    assert not b.pte(a, child) & _PAGE_RW                        # shared: read-only
+    # the parent finds it in the swap cache: a minor fault, the same folio
+    ret = b.touch(a, write=False)
+    assert not ret & VM_FAULT_MAJOR and b.pfn(a) == pfn
+    assert b.sub.rmap.mc[pfn] == 2
+    checked(b)
+    # a write copies (do_wp_page): the child gets its own page
+    b.touch(a, write=True, mm=child)
+    assert b.pfn(a, child) != pfn
+    checked(b)
+    b.call(M.exit_mmap(b.sub, child, b.me()))
+    b.call(M.exit_mmap(b.sub, b.mm, b.me()))
+    checked(b)
+    assert b.sub.swap.map_of(e) in (0, 0x40)
+    assert b.sub.swap_cache.nr_swapcached == 0
+
+
+def test_write_fault_on_exclusive_swap_entry_maps_writable_and_frees_swap():
+    """A write swap-in of an exclusive entry: writable, dirty, no COW; the
+    swap cache copy is dropped (should_try_to_free_swap)."""
+    b = swapbox()
+    a = b.mmap(2)
+    b.touch(a)
+    b.touch(a + PAGE)
+    child = b.call(dup_mmap(b.sub, b.mm, b.me()))
+    b.call(M.exit_mmap(b.sub, child, b.me()))                    # the child is gone
+    (e,) = swap_out(b, a)
+    b.touch(a, write=True)
+    assert b.pte(a) & _PAGE_RW
+    assert b.sub.swap_cache.nr_swapcached == 0
+    checked(b)
+
+
+def test_vma_readahead_reads_the_window_and_counts_hits():
+    """swap_vma_readahead: neighbours swapped in with PG_readahead (swap_ra),
+    a later fault on one is a swap-cache hit (swap_ra_hit), not major."""
+    b = swapbox()
+    n = 16
+    a = b.mmap(n)
+    for i in range(n):
+        b.touch(a + i * PAGE)
+    child = b.call(dup_mmap(b.sub, b.mm, b.me()))      # count 2: no skip-swapcache
+    swap_out(b, a, n=n)
+    for i in range(n):   # the child's PTEs still map the folios: unmapping took both
+        assert is_swap_pte(b.pte(a + i * PAGE, child))
+    assert b.touch(a, write=False) & VM_FAULT_MAJOR
+    assert vm(b, "swap_ra") > 0
+    ra = vm(b, "swap_ra")
+    majors = vm(b, "pgmajfault")
+    b.touch(a + PAGE, write=False)
+    assert vm(b, "swap_ra_hit") >= 1 and vm(b, "pgmajfault") == majors
+    for i in range(n):
+        b.touch(a + i * PAGE, write=False)
+    assert vm(b, "pgmajfault") < n
+    assert vm(b, "pswpin") == vm(b, "swap_ra") + vm(b, "pgmajfault") >= ra
+    checked(b)
+
+
+def test_page_cluster_zero_disables_readahead():
+    b = Box(swap=[{"size_mib": 16}])
+    b.sub.swap_cache.page_cluster = 0
+    a = b.mmap(8)
+    for i in range(8):
+        b.touch(a + i * PAGE)
+    b.call(dup_mmap(b.sub, b.mm, b.me()))
+    swap_out(b, a, n=8)
+    for i in range(8):
+        b.touch(a + i * PAGE, write=False)
+    assert vm(b, "swap_ra") == 0 and vm(b, "pgmajfault") == 8
+
+
+@pytest.mark.parametrize("prev,off,hits,maxp,prevwin,want", [
+    (10, 11, 0, 8, 0, 2),      # adjacent, no hits: 2
+    (10, 50, 0, 8, 0, 1),      # random, no hits: 1
+    (10, 50, 1, 8, 0, 4),      # any hits: at least 4
+    (10, 50, 5, 8, 0, 8),      # hits + 2 rounded up to a power of two, capped
+    (10, 50, 0, 8, 8, 4),      # not below half the last window
+])
+def test_swapin_nr_pages(prev, off, hits, maxp, prevwin, want):
+    """__swapin_nr_pages (mm/swap_state.c) on its cases."""
+    assert swapin_nr_pages_calc(prev, off, hits, maxp, prevwin) == want
+
+
+def test_mremap_moves_swap_ptes_and_swapin_finds_them():
+    b = swapbox()
+    a = b.mmap(4)
+    for i in range(4):
+        b.touch(a + i * PAGE)
+    entries = swap_out(b, a, n=2)
+    new = b.call(sys_mremap(b.sub, b.mm, a, 4 * PAGE, 64 * PAGE, MREMAP_MAYMOVE, b.me()))
+    assert new > 0 and new != a
+    assert pte_to_swp_entry(b.pte(new)) == entries[0]
+    checked(b)
+    b.touch(new + PAGE, write=False)
+    assert not is_swap_pte(b.pte(new + PAGE))
+    checked(b)
+
+
+def test_mprotect_leaves_swap_ptes_alone():
+    """A swap PTE's type field sits where a present PTE has _PAGE_RW: change_pte_range must not touch it."""
+    b = Box(swap=[{"size_mib": 16}, {"size_mib": 16, "priority": 100}])
+    a = b.mmap(2)
+    b.touch(a)
+    (e,) = swap_out(b, a)
+    assert e >> 58 == 1                      # type 1: bit 1 of the PTE is set
+    before = b.pte(a)
+    assert b.call(sys_mprotect(b.sub, b.mm, a, 2 * PAGE, M.PROT_READ, b.me())) == 0
+    assert b.pte(a) == before
+    b.touch(a, write=False)
+    assert not b.pte(a) & _PAGE_RW
+    checked(b)
