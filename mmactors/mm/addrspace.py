@@ -26,6 +26,7 @@ from .mm_types import MM, PAGE_SHIFT, PMD_SHIFT
 from .rmap import Rmap
 from .shmem import ShmemInode
 from .swap import LRU, LRU_NAMES
+from .vmscan import SYSCTL as VMSCAN_SYSCTL, VmScan
 
 __all__ = ["AddrSpace", "addrspace_of", "SUBSYSTEM", "KCONFIG", "CONSTANTS"]
 
@@ -76,6 +77,9 @@ class AddrSpace:
         # swapon (swapfile.build) sets these: the swap devices and the swap cache
         self.swap = None
         self.swap_cache = None
+        # mm/vmscan.c: kswapd per node and direct reclaim, on this side's LRU
+        self.vmscan = VmScan(self, machine)
+        self.pa.reclaim = self.vmscan
         self.mms: list[MM] = []
         self.files: list[ShmemInode] = []
         self.cpu_actors: dict[int, list] = {}
@@ -252,5 +256,6 @@ def build(machine) -> AddrSpace | None:
     return AddrSpace(machine, machine.subsystems["physmem"])
 
 
-SUBSYSTEM = Subsystem("addrspace", kconfig=KCONFIG, constants=CONSTANTS, build=build,
+SUBSYSTEM = Subsystem("addrspace", kconfig=KCONFIG, constants=CONSTANTS, sysctl=VMSCAN_SYSCTL,
+                      build=build,
                       doc="mm_structs, VMAs, page tables, faults, rmap, LRU batches")
