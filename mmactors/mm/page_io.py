@@ -183,4 +183,6 @@ async def swap_read_folio(sub, pfn: int, me, entry: int = 0):
         __end_swap_bio_read(sub, pfn, status)
     else:                                             # swap_read_folio_bdev_async
         bio.bi_end_io = _end_swap_bio_read
+        # the lock now belongs to the I/O (no task to blame in a wait-for graph)
+        sub.folio_locks.locker.pop(pfn, None)
         await submit_bio(si.bdev, bio)

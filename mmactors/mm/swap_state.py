@@ -168,6 +168,10 @@ class SwapCache:
         entry = await self.swap.folio_alloc_swap()
         if not entry:
             return False
+        # an anonymous folio is uptodate from its first fault (__folio_mark_uptodate
+        # in do_anonymous_page, wp_page_copy); the bit is set where it first matters,
+        # so the fault path stays as short as it was
+        self.sub.mem_map.f[pfn] |= PG_uptodate
         await self.add_to_swap_cache(pfn, entry, me)
         self.sub.mem_map.f[pfn] |= PG_dirty
         return True
@@ -478,7 +482,8 @@ def swapon_standalone(sub, devices: list[dict], version: str = "6.12",
         si.bdev = make_device(eng, {"name": f"{si.device}swap{si.type}", "kind": si.device})
         if si.bdev.synchronous:
             si.flags |= SWP_SYNCHRONOUS_IO
-        else:
-            si.bdev.start()
+        # a blk-mq device's actor is started by the caller (bdev.start())
+        # right before a scheduled run: with it on the engine the SyncDriver
+        # could no longer run calls to completion
         si.bdev_rotational = bool(getattr(si.bdev, "rotational", False))
     return swapon(sub, sw, page_cluster)

@@ -118,49 +118,51 @@ def test_folio_referenced_unmapped_is_zero():
 
 
 # ------------------------------------------------------------------ swap
-def reclaim_one(b, pfn, shadow=None):
+async def reclaim_async(sub, pfn, me, shadow=None):
     """What shrink_folio_list does to one mapped anonymous folio: isolate it,
-    lock it, add_to_swap, try_to_unmap, pageout (swap_writepage unlocks it;
-    zram ends the write before returning), relock, __remove_mapping (the
-    swap address space's xa_lock, the refcount frozen at isolation + cache,
-    the shadow left in the slot), put_swap_folio, free."""
+    lock it, add_to_swap, try_to_unmap, pageout (swap_writepage unlocks it),
+    wait for the write, relock, __remove_mapping (the swap address space's
+    xa_lock, the refcount frozen at isolation + cache, the shadow left in
+    the slot), put_swap_folio, free.  Returns the entry."""
     from mmactors.mm._internal import PG_lru
     from mmactors.mm.filemap import PG_writeback
-    from mmactors.mm.page_io import swap_writepage
+    from mmactors.mm.page_io import folio_wait_writeback, swap_writepage
     from mmactors.mm.rmap import try_to_unmap, try_to_unmap_flush
-    sub = b.sub
-    me = b.me()
     sc = sub.swap_cache
     f = sub.mem_map.f
     ref = sub.mem_map.ref
-
-    async def go():
-        await sub.lru.lru_add_drain(me)
-        lv = sub.lru.lruvec_of(pfn)
-        await lv.lru_lock.lock_irq("isolate")
-        lv.delete(pfn)
-        f[pfn] &= ~PG_lru
-        ref[pfn] += 1                                   # isolation's reference
-        lv.lru_lock.unlock_irq("isolate")
-        assert sub.folio_locks.folio_trylock(pfn, me)
+    await sub.lru.lru_add_drain(me)
+    lv = sub.lru.lruvec_of(pfn)
+    await lv.lru_lock.lock_irq("isolate")
+    lv.delete(pfn)
+    f[pfn] &= ~PG_lru
+    ref[pfn] += 1                                   # isolation's reference
+    lv.lru_lock.unlock_irq("isolate")
+    assert sub.folio_locks.folio_trylock(pfn, me)
+    from mmactors.mm.filemap import PG_swapcache
+    if not f[pfn] & PG_swapcache:
         assert await sc.add_to_swap(pfn, me)
-        assert await try_to_unmap(sub, pfn, me)
-        await try_to_unmap_flush(sub, me)
-        assert await swap_writepage(sub, pfn, me) == 0
-        assert not f[pfn] & PG_writeback
-        assert sub.folio_locks.folio_trylock(pfn, me)
-        entry = sc.folio_swap_entry(pfn)
-        space = sc.swap_address_space(entry)
-        await space.xa_lock.lock_irq("__remove_mapping")
-        assert ref[pfn] == 2                            # folio_ref_freeze(folio, 2)
-        sc.delete_from_swap_cache_locked(pfn, entry, shadow)
-        space.xa_lock.unlock_irq("__remove_mapping")
-        await sub.swap.put_swap_folio(entry)
-        sub.folio_locks.folio_unlock(pfn, me)
-        ref[pfn] = 1
-        await sub.lru.folios_put_refs([(pfn, 1)], me)
-        return entry
-    return b.call(go())
+    assert await try_to_unmap(sub, pfn, me)
+    await try_to_unmap_flush(sub, me)
+    assert await swap_writepage(sub, pfn, me) == 0
+    await folio_wait_writeback(sub, pfn, me)
+    assert not f[pfn] & PG_writeback
+    assert sub.folio_locks.folio_trylock(pfn, me)
+    entry = sc.folio_swap_entry(pfn)
+    space = sc.swap_address_space(entry)
+    await space.xa_lock.lock_irq("__remove_mapping")
+    assert ref[pfn] == 2                            # folio_ref_freeze(folio, 2)
+    sc.delete_from_swap_cache_locked(pfn, entry, shadow)
+    space.xa_lock.unlock_irq("__remove_mapping")
+    await sub.swap.put_swap_folio(entry)
+    sub.folio_locks.folio_unlock(pfn, me)
+    ref[pfn] = 1
+    await sub.lru.folios_put_refs([(pfn, 1)], me)
+    return entry
+
+
+def reclaim_one(b, pfn, shadow=None):
+    return b.call(reclaim_async(b.sub, pfn, b.me(), shadow))
 
 
 def swapbox(**kw):

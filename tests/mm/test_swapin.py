@@ -13,7 +13,7 @@ from mmactors.mm.mremap import MREMAP_MAYMOVE, sys_mremap
 from mmactors.mm.swap_state import swapin_nr_pages_calc
 from mmactors.mm.swapops import is_swap_pte, pte_swp_exclusive, pte_to_swp_entry
 
-from .test_swap_state import PAGE, Box, reclaim_one, vm
+from .test_swap_state import PAGE, Box, reclaim_async, reclaim_one, vm
 
 
 def swapbox(**kw):
@@ -179,4 +179,61 @@ def test_mprotect_leaves_swap_ptes_alone():
     assert b.pte(a) == before
     b.touch(a, write=False)
     assert not b.pte(a) & _PAGE_RW
+    checked(b)
+
+
+def test_async_device_write_ends_in_softirq_and_read_unlocks_there():
+    """On a blk-mq device (ssd) the swap write ends in BLOCK_SOFTIRQ
+    (end_swap_bio_write -> folio_end_writeback), and a swap-in's read is
+    unlocked by end_swap_bio_read there; the faulting task waits on the folio lock."""
+    from mmactors.mm.filemap import PG_writeback
+    from mmactors.mm.page_io import folio_wait_writeback, swap_writepage
+    from mmactors.mm.rmap import try_to_unmap, try_to_unmap_flush
+    from mmactors.mm._internal import PG_lru
+    b = Box(swap=[{"size_mib": 16, "device": "ssd"}])
+    a = b.mmap(2)
+    b.touch(a)
+    b.touch(a + PAGE)
+    child = b.call(dup_mmap(b.sub, b.mm, b.me()))
+    sub = b.sub
+    eng = b.pm.engine
+    seen = {}
+
+    async def body(me):
+        sc = sub.swap_cache
+        pfn = b.pfn(a)
+        f = sub.mem_map.f
+        await sub.lru.lru_add_drain(me)
+        assert sub.folio_locks.folio_trylock(pfn, me)
+        assert await sc.add_to_swap(pfn, me)
+        assert await try_to_unmap(sub, pfn, me)
+        await try_to_unmap_flush(sub, me)
+        await swap_writepage(sub, pfn, me)
+        seen["wb_after_submit"] = bool(f[pfn] & PG_writeback)
+        t0 = eng.now
+        await folio_wait_writeback(sub, pfn, me)
+        seen["wb_wait_ns"] = eng.now - t0
+        ret = await sub.memory.do_user_addr_fault(b.mm, a, False, me)
+        seen["ret"] = ret
+        seen["same"] = b.pfn(a) == pfn                 # still in the swap cache: a minor hit
+        # out for good this time, then a major fault: the read ends in softirq,
+        # where end_swap_bio_read unlocks the folio the fault waits on
+        await reclaim_async(sub, b.pfn(a), me)
+        t0 = eng.now
+        seen["maj0"] = vm(b, "pgmajfault")
+        seen["ret2"] = await sub.memory.do_user_addr_fault(b.mm, a, False, me)
+        seen["major_ns"] = eng.now - t0
+        me.ops += 1
+
+    sub.swap.swap_info[0].bdev.start()
+    eng.duration_ns = 10**9                 # the device and irq actors idle to the end
+    eng.add_actor("reclaimer", body, cpu=0)
+    eng.run()
+    assert seen["wb_after_submit"] and seen["wb_wait_ns"] > 0
+    assert seen["same"] and not seen["ret"] & VM_FAULT_MAJOR
+    # (the per-VMA attempt finds the folio locked by the read: VM_FAULT_RETRY
+    # after waiting, and the mmap_lock retry maps it: pgmajfault counted once)
+    assert not seen["ret2"] and vm(b, "pgmajfault") == seen["maj0"] + 1
+    assert seen["major_ns"] >= b.sub.swap.swap_info[0].bdev.latency_ns   # waited for the read
+    assert vm(b, "pswpout") == 2 and vm(b, "pswpin") >= 1
     checked(b)
