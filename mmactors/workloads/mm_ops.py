@@ -18,7 +18,10 @@ Steps (SIZE/OFF/LEN take K, M, G suffixes; NAME names a mapping):
   comma list of ``private``/``shared``, ``anon``/``file`` and ``populate``
 * ``munmap NAME [OFF [LEN]]``, ``mprotect NAME PROT [OFF [LEN]]``,
   ``madvise NAME dontneed [OFF [LEN]]``, ``mremap NAME NEWSIZE``
-* ``touch NAME read|write [OFF [LEN]]`` -- one access per page (faults as needed)
+* ``touch NAME read|write [OFF [LEN]]`` -- one access per page (faults as needed);
+  a present page is a TLB miss the MMU serves (accessed/dirty bits set, no fault)
+* ``retouch NAME read|write PASSES [OFF [LEN]]`` -- touch the range again, PASSES
+  times over (working sets and thrashing: what reclaim took comes back by faults)
 * ``brk +SIZE`` / ``brk -SIZE``
 * ``fork`` -- continue in a child that copies the address space (COW);
   ``exit`` -- tear the current process down (exit_mmap) and return to its parent
@@ -44,8 +47,8 @@ from ..schema import Field, at_least, one_of
 from .base import Workload
 
 _SIZE = re.compile(r"^(\d+)([KMG]?)$")
-_VERBS = ("mmap", "munmap", "mprotect", "madvise", "mremap", "touch", "brk", "fork", "exit",
-          "delay")
+_VERBS = ("mmap", "munmap", "mprotect", "madvise", "mremap", "touch", "retouch", "brk", "fork",
+          "exit", "delay")
 
 
 def parse_size(s: str) -> int | None:
@@ -109,6 +112,10 @@ def parse_step(s: str):
         if len(a) < 2 or a[1] not in ("read", "write"):
             raise ValueError("expected: touch NAME read|write [OFF [LEN]]")
         return verb, (a[0], a[1] == "write", *range_(a[2:]))
+    if verb == "retouch":
+        if len(a) < 3 or a[1] not in ("read", "write") or not a[2].isdigit() or int(a[2]) < 1:
+            raise ValueError("expected: retouch NAME read|write PASSES [OFF [LEN]] (PASSES >= 1)")
+        return "touch", (a[0], a[1] == "write", *range_(a[3:]), int(a[2]))
     if verb == "brk":
         if len(a) != 1 or a[0][:1] not in "+-" or parse_size(a[0][1:]) is None:
             raise ValueError("expected: brk +SIZE or brk -SIZE")
@@ -262,14 +269,16 @@ class MMOps(Workload):
                     proc.gone.pop(name, None)
         elif verb == "touch":
             name, write = args[0], args[1]
-            r = self._range(proc, name, *args[2:])
+            r = self._range(proc, name, *args[2:4])
+            passes = args[4] if len(args) > 4 else 1
             if r:
-                for a in range(r[0], r[0] + r[1], M.PAGE_SIZE):
-                    ret = await sub.memory.do_user_addr_fault(mm, a, write, cpu) \
-                        if not self._present(mm, a, write) else 0
-                    if ret & VM_FAULT_SIGSEGV:
-                        self.segv += 1
-                    eng.charge(eng.costs.l1_hit_ns)
+                for _ in range(passes):
+                    for a in range(r[0], r[0] + r[1], M.PAGE_SIZE):
+                        ret = await sub.memory.do_user_addr_fault(mm, a, write, cpu) \
+                            if not self._present(mm, a, write) else 0
+                        if ret & VM_FAULT_SIGSEGV:
+                            self.segv += 1
+                        eng.charge(eng.costs.l1_hit_ns)
         elif verb == "brk":
             await M.sys_brk(sub, mm, max(mm.brk + args[0], mm.start_brk), cpu)
         elif verb == "fork":
