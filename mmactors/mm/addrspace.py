@@ -236,6 +236,8 @@ class AddrSpace:
                 cached[pfn] = f
                 assert mem.ref[pfn] >= 1 + rmap.mc[pfn], f"cached pfn {pfn:#x} under-referenced"
         self.lru._check()
+        if self.swap_cache is not None:            # swap_map against PTEs and the swap cache
+            self.swap_cache._check()
         batched = self.lru.in_batches()
         for lv in self.lru.lruvecs:
             for lst in lv.lists:

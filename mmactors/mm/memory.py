@@ -377,6 +377,7 @@ class Memory:
                         await lru.folios_put_refs([(pfn, 1)], me)
                         return 0
                     need_clear_cache = True
+                    sc.pinned.add(entry)
                     shadow = sc.get_shadow_from_swap_cache(entry)
                     if shadow is not None:
                         from .workingset import workingset_refault
@@ -393,6 +394,7 @@ class Memory:
                     ret = VM_FAULT_OOM
                 pt.ptl.unlock("do_swap_page")
                 if need_clear_cache:
+                    sc.pinned.discard(entry)
                     await swap.swapcache_clear(entry)
                 return ret
             ret = VM_FAULT_MAJOR
@@ -409,6 +411,7 @@ class Memory:
             locks.folio_unlock(pfn, me)
             await lru.folios_put_refs([(pfn, 1)], me)
             if need_clear_cache:
+                sc.pinned.discard(entry)
                 await swap.swapcache_clear(entry)
             return ret | VM_FAULT_RETRY
         else:
@@ -432,6 +435,7 @@ class Memory:
             locks.folio_unlock(pfn, me)
             await lru.folios_put_refs([(pfn, 1)], me)
             if need_clear_cache:
+                sc.pinned.discard(entry)
                 await swap.swapcache_clear(entry)
             return ret
         exclusive = bool(orig & _PAGE_SWP_EXCLUSIVE) or swapcache < 0
@@ -478,6 +482,7 @@ class Memory:
         else:
             pt.ptl.unlock("do_swap_page")
         if need_clear_cache:
+            sc.pinned.discard(entry)
             await swap.swapcache_clear(entry)          # after the PTL, as 6.12 does
         return ret
 

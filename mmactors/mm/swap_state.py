@@ -114,6 +114,7 @@ class SwapCache:
         self.prev_offset = 0                    # swapin_nr_pages' statics
         self.last_readahead_pages = 0
         self._wait = {}                         # pfn -> waiters in folio_wait_writeback
+        self.pinned: set[int] = set()           # entries a skip-swapcache swap-in holds
         self.nr_writeback = 0                   # folios under swap writeback (NR_WRITEBACK)
         self.writes = [0] * len(swap.swap_info) # bios per device (report/swap.py)
         self.reads = [0] * len(swap.swap_info)
@@ -457,6 +458,53 @@ class SwapCache:
         assert n == len(self.folio_swap) == self.nr_swapcached, \
             f"swap cache: {n} slots, {len(self.folio_swap)} folios, nr_swapcached " \
             f"{self.nr_swapcached}"
+        self._check_accounting()
+
+    def _check_accounting(self):
+        """Across the machine, at a quiescent point (no task inside a swap
+        path): every swap_map count equals the swap PTEs naming the slot;
+        SWAP_HAS_CACHE is set exactly on slots the swap cache holds, the slots
+        cache holds, or a swap-in pins (skip-swapcache); a free slot (map 0)
+        or a slot in the slots cache is named by no PTE and cached by no
+        folio; every mm's MM_SWAPENTS and every table's nr_swap match its PTEs."""
+        from .swapfile import SWAP_HAS_CACHE as HAS
+        sub = self.sub
+        swap = self.swap
+        refs: dict[int, int] = {}
+        for mm in sub.mms:
+            ents = 0
+            for pt in mm.pgtables.values():
+                n = 0
+                for v in pt.ptes:
+                    if v and not v & 1:
+                        e = pte_to_swp_entry(v)
+                        refs[e] = refs.get(e, 0) + 1
+                        n += 1
+                assert n == pt.nr_swap, f"mm{mm.id}: nr_swap {pt.nr_swap} but {n} swap PTEs"
+                ents += n
+            assert ents == mm.rss[mm.MM_SWAPENTS], \
+                f"mm{mm.id}: MM_SWAPENTS {mm.rss[mm.MM_SWAPENTS]} but {ents} swap PTEs"
+        cached = set(self.folio_swap.values())
+        in_slots_cache = swap.cached_slots()
+        import numpy as np
+        for si in swap.swap_info:
+            m = si.swap_map
+            for off in np.flatnonzero(m[1:]) + 1:
+                off = int(off)
+                e = swp_entry(si.type, off)
+                c = int(m[off])
+                count = c & ~HAS
+                assert count == refs.pop(e, 0), \
+                    f"{si.name} slot {off}: swap_map count {count}, swap PTEs {refs.get(e, 0)}"
+                if c & HAS:
+                    assert e in cached or e in in_slots_cache or e in self.pinned, \
+                        f"{si.name} slot {off}: SWAP_HAS_CACHE without a cached folio"
+                    if e in in_slots_cache:
+                        assert c == HAS and e not in cached, \
+                            f"{si.name} slot {off}: in the slots cache and in use ({c:#x})"
+                else:
+                    assert e not in cached, f"{si.name} slot {off}: cached without SWAP_HAS_CACHE"
+        assert not refs, f"swap PTEs name free slots: {sorted(refs)[:4]}"
 
 
 def swapon(sub, swap, page_cluster: int = 3) -> SwapCache:

@@ -25,7 +25,7 @@ class Box:
     def __init__(self, cpus=2, memory_mib=64, swap=None):
         self.pm = pm = PhysMem.standalone(cpus=cpus, memory_mib=memory_mib)
         shim = SimpleNamespace(engine=pm.engine, ncpus=cpus, nnodes=1, kconfig=pm.kconfig,
-                               constants=pm.constants)
+                               constants=pm.constants, sysctl=getattr(pm, "sysctl", {}))
         self.sub = AddrSpace(shim, pm)
         self.cpus = cpus
         if swap is not None:
