@@ -174,6 +174,7 @@ class AddrSpace:
             vm[k] = v
         caches = extra.setdefault("caches", {})
         caches["lru_add"] = self.lru.stats.to_json()
+        self.vmscan.report(extra)                # "reclaim", if kswapd or direct reclaim ran
         extra["mm"] = {
             "mms": len(self.mms), "vmas": sum(len(m.vmas) for m in self.mms),
             "faults": self.event("pgfault"), "fault_oom": self.event("fault_oom"),

@@ -98,6 +98,13 @@ _NR_VMSCAN_WRITE = NODE_STAT_ITEMS.index("nr_vmscan_write")
 _NR_VMSCAN_IMMEDIATE = NODE_STAT_ITEMS.index("nr_vmscan_immediate_reclaim")
 _ACTIVATE_ANON = NODE_STAT_ITEMS.index("workingset_activate_anon")
 
+# The /proc/vmstat events of reclaim (the report's list).
+RECLAIM_EVENTS = ("pgscan_kswapd", "pgscan_direct", "pgsteal_kswapd", "pgsteal_direct",
+                  "pgscan_anon", "pgscan_file", "pgsteal_anon", "pgsteal_file", "pgrefill",
+                  "pgactivate", "pgdeactivate", "pgrotated", "pageoutrun",
+                  "kswapd_low_wmark_hit_quickly", "kswapd_high_wmark_hit_quickly",
+                  "pgscan_direct_throttle", "oom_kill")
+
 SYSCTL = (
     Field("vm.swappiness", int, 60,
           check=lambda v: None if 0 <= v <= MAX_SWAPPINESS else f"must be 0..200, got {v}",
@@ -227,8 +234,9 @@ class VmScan:
         self.ev = self.vmstat.ev
         self.direct_reclaims = 0
         self.direct_reclaimed = 0
-        self.samples: list = []          # (ns, [free per node], ...) for the report chart
-        self._sample_every = 0
+        self.samples: list = []          # (ns, [free pages per node]) for the report chart
+        self._sample_every = 1_000_000   # 1 ms, doubled whenever MAX_SAMPLES is reached
+        self._next_sample = 0
         self._pressure = False           # any kswapd woken (the report appears)
 
     # ----------------------------------------------------------------- helpers
@@ -872,6 +880,7 @@ class VmScan:
                          may_writepage=True, may_unmap=True, may_swap=True)
         # throttle_direct_reclaim (pfmemalloc_wait): not modelled.
         self.direct_reclaims += 1
+        self.maybe_sample()
         initial = sc.priority
         vs = self.vmstat
         while True:                                   # retry:
@@ -908,6 +917,8 @@ class VmScan:
         """wakeup_kswapd (the allocator's wake_all_kswapds and rmqueue's boost)."""
         if not zone.managed_pages:
             return
+        if self._pressure:
+            self.maybe_sample()
         pgdat = zone.zone_pgdat
         kn = self.nodes[pgdat.node_id]
         cur = kn.kswapd_highest_zoneidx
@@ -925,6 +936,7 @@ class VmScan:
             return
         kn.wakeups += 1
         self._pressure = True
+        self.maybe_sample()
         if kn.actor is None:
             self._start_kswapd(kn)
         else:
@@ -1054,6 +1066,7 @@ class VmScan:
                 sc.nr_scanned = 0
                 if await self.kswapd_shrink_node(pgdat, sc, me):
                     raise_priority = False
+                self.maybe_sample()
                 got = sc.nr_reclaimed - nr_reclaimed
                 nr_boost_reclaim -= min(nr_boost_reclaim, got)
                 if nr_boost_reclaim and not got:
@@ -1093,11 +1106,23 @@ class VmScan:
         return max(sc.nr_scanned, sc.nr_reclaimed - nr_reclaimed) >= sc.nr_to_reclaim
 
     # ------------------------------------------------------------------ report
-    def sample(self, now: int):
-        """Free pages per node at ``now`` (the report's chart)."""
+    MAX_SAMPLES = 256
+
+    def maybe_sample(self):
+        """Free pages per node, at most once per sampling interval, taken
+        where reclaim happens (wake-ups, kswapd's loop, direct reclaim): no
+        timer of its own, deterministic, O(zones).  When MAX_SAMPLES are kept
+        every other one is dropped and the interval doubles."""
+        now = self.engine.now
+        if now < self._next_sample:
+            return
         vs = self.vmstat
         self.samples.append((now, [sum(vs.zone_page_state(z, NR_FREE_PAGES)
                                        for z in pg.node_zones) for pg in self.pa.nodes]))
+        if len(self.samples) >= self.MAX_SAMPLES:
+            self.samples = self.samples[::2]
+            self._sample_every *= 2
+        self._next_sample = now + self._sample_every
 
     def used(self) -> bool:
         return self._pressure
@@ -1117,8 +1142,15 @@ class VmScan:
                                "low": sum(z.low_wmark_pages() for z in zs),
                                "high": sum(z.high_wmark_pages() for z in zs)},
             })
-        out["free_samples"] = [[t] + v for t, v in self.samples]
+        out["free_samples"] = {"every_ns": self._sample_every,
+                               "samples": [[t] + v for t, v in self.samples]}
+        vs = self.vmstat
+        out["vmstat"] = {n: vs.event(n) for n in RECLAIM_EVENTS}
         return out
+
+    def report(self, extra: dict):
+        if self.used():
+            extra["reclaim"] = self.to_json()
 
     def _check(self):
         """No folio stays isolated when reclaim is idle: nr_isolated_* are 0

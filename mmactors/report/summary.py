@@ -17,6 +17,7 @@ from .block import format_block
 from .caches import format_caches
 from .lockstat import format_lock_stat
 from .mm import format_addrspace
+from .reclaim import format_reclaim
 from .swap import format_swap
 from .zoneinfo import format_memory_summary
 
@@ -77,7 +78,8 @@ def _physmem(pm, res) -> str:
 
 
 def _addrspace(sub, res) -> str:
-    return format_addrspace(sub)
+    rec = format_reclaim(sub.vmscan) if getattr(sub, "vmscan", None) is not None else ""
+    return format_addrspace(sub) + ("\n" + rec if rec else "")
 
 
 def _swap(sw, res) -> str:

@@ -88,7 +88,7 @@ def format_memory_summary(pm) -> str:
     L.append(f"  page allocator: {pa.slowpath:,} slow-path entries, {pa.buddy_allocs:,} "
              f"allocations straight from the buddy, {pa.fallbacks:,} migratetype fallbacks,")
     L.append(f"    {sum(pa.pcp_trylock_fail):,} pcp trylock failures, {pa.kswapd_wakeups:,} kswapd "
-             f"wake-ups (kswapd not modelled yet), {pm.vmstat_updates:,} vmstat_update runs")
+             f"wake-up calls, {pm.vmstat_updates:,} vmstat_update runs")
     L.append("  zones at the end of the run (free pages, watermarks min/low/high, free blocks "
              "per order 0..10):")
     pop = [z for z in pa.zones if z.populated()]
