@@ -39,6 +39,9 @@ from .filemap import (PG_dirty, PG_locked, PG_swapbacked, PG_swapcache, PG_uptod
 from .mm_types import PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PTRS_PER_PTE
 from .swapfile import SWAP_HAS_CACHE, swp_entry, swp_offset, swp_type
 from .swapops import is_swap_pte, pte_to_swp_entry
+from .vmstat import NODE_STAT_ITEMS
+
+NR_SWAPCACHE = NODE_STAT_ITEMS.index("nr_swapcached")
 
 __all__ = ["SwapCache", "SwapAddressSpace", "SWAP_ADDRESS_SPACE_SHIFT", "PG_readahead",
            "swapon", "swapon_standalone", "swapin_nr_pages_calc", "SWAP_RA_ORDER_CEILING"]
@@ -134,6 +137,13 @@ class SwapCache:
         """The folio in the slot (xa_load), or -1."""
         return self.swap_address_space(entry).i_pages.get(swp_offset(entry), -1)
 
+    def _mod_swapcache(self, pfn: int, delta: int, me):
+        """__lruvec_stat_mod_folio(folio, NR_SWAPCACHE, nr): the node's nr_swapcached."""
+        self.nr_swapcached += delta
+        vs = self.sub.vmstat
+        pa = self.sub.pa
+        vs.mod_node_page_state(pa.nodes[pa.pfn_node(pfn)], NR_SWAPCACHE, delta, me)
+
     def _count(self, cpu: int, name: str, n: int = 1):
         vs = self.sub.vmstat
         i = vs.ev.get(name)
@@ -157,7 +167,7 @@ class SwapCache:
         assert off not in space.i_pages, f"swap slot {entry:#x} already caches a folio"
         space.i_pages[off] = pfn
         space.nrpages += 1
-        self.nr_swapcached += 1
+        self._mod_swapcache(pfn, 1, me)
         await self.engine.spend(space.line.write(me.cpu) + self.engine.costs.llc_hit_ns)
         space.xa_lock.unlock_irqrestore(flags, "add_to_swap_cache")
         return shadow
@@ -192,7 +202,7 @@ class SwapCache:
         if shadow is not None:
             space.shadows[off] = shadow
         space.nrpages -= 1
-        self.nr_swapcached -= 1
+        self._mod_swapcache(pfn, -1, self.engine.current)
         del self.folio_swap[pfn]
         f[pfn] &= ~PG_swapcache
 
@@ -434,6 +444,32 @@ class SwapCache:
             return await self.swap_vma_readahead(entry, vmf, me)
         return await self.swap_cluster_readahead(entry, me)
 
+    # ----------------------------------------------------------- report
+    COUNTERS = ("pswpin", "pswpout", "pgpgin", "pgpgout", "pgmajfault", "swap_ra",
+                "swap_ra_hit")
+
+    def to_json(self) -> dict:
+        """The swap cache and swap I/O: nr_swapcached, the address spaces in
+        use, shadows, bios per device, the /proc/vmstat swap counters."""
+        vs = self.sub.vmstat
+        ev = {k: vs.event(k) for k in self.COUNTERS if k in vs.ev}
+        ra, hit = ev.get("swap_ra", 0), ev.get("swap_ra_hit", 0)
+        devices = []
+        for si, spaces in zip(self.swap.swap_info, self.spaces):
+            devices.append({
+                "name": si.name, "bdev": getattr(si.bdev, "name", None),
+                "synchronous_io": bool(si.bdev is not None and si.bdev.synchronous),
+                "address_spaces": len(spaces),
+                "address_spaces_used": sum(1 for a in spaces if a.nrpages or a.shadows),
+                "swapcached": sum(a.nrpages for a in spaces),
+                "shadows": sum(len(a.shadows) for a in spaces),
+                "write_bios": self.writes[si.type], "read_bios": self.reads[si.type]})
+        return {"nr_swapcached": self.nr_swapcached, "nr_writeback": self.nr_writeback,
+                "page_cluster": self.page_cluster,
+                "readahead": "vma" if self.vma_ra else "cluster",
+                "swap_ra_hit_rate": round(hit / ra, 4) if ra else None,
+                "counters": ev, "devices": devices}
+
     # ----------------------------------------------------------- checks
     def _check(self):
         """Swap cache against the folios and the swap_map: each cached folio is
@@ -511,7 +547,7 @@ def swapon(sub, swap, page_cluster: int = 3) -> SwapCache:
     """The machine's swap devices join its address spaces (swapon's
     init_swap_address_space for each; sub.swap and sub.swap_cache)."""
     sub.swap = swap
-    sub.swap_cache = SwapCache(sub, swap, page_cluster)
+    sub.swap_cache = swap.swap_cache = SwapCache(sub, swap, page_cluster)
     return sub.swap_cache
 
 

@@ -364,6 +364,7 @@ class Swap:
         self.slots = SwapSlots(self, engine, ncpus) if mode["slots_cache"] else None
         self.fast_stats = None if self.slots else CacheStats("percpu_swap_cluster", ncpus)
         self.driver = None
+        self.swap_cache = None           # mm/swap_state.py's, once swapon joins address spaces
 
     # -------------------------------------------------------------- setup
     @classmethod
@@ -1058,7 +1059,11 @@ class Swap:
             "nr_swap_pages": self.nr_swap_pages, "total_swap_pages": self.total_swap_pages,
             "devices": [si.to_json() for si in self.swap_info],
             "slots_cache": self.slots.to_json() if self.slots is not None else None,
+            "swap_cache": self.swap_cache.to_json() if self.swap_cache is not None else None,
         }
+        for si in self.swap_info:
+            if si.bdev is not None and self.swap_cache is not None:
+                extra["swap"]["devices"][si.type]["bdev_stat"] = si.bdev.stats.stat(self.engine.now)
         extra.setdefault("caches", {})[st.name] = st.to_json()
 
 
