@@ -215,6 +215,7 @@ class KswapdNode:
         self.kcompactd_wakeups = 0      # wakeup_kcompactd call sites reached
         self.nr_reclaimed = 0
         self.throttled = [0] * 4        # reclaim_throttle calls per reason
+        self.first_nap_ns = None        # the first nap after reclaiming something (warm-up)
 
 
 class VmScan:
@@ -233,6 +234,8 @@ class VmScan:
         self.nodes = [KswapdNode(n) for n in range(len(self.pa.nodes))]
         self.ev = self.vmstat.ev
         self.direct_reclaims = 0
+        self.first_direct_ns = None      # virtual time of the first and last direct reclaim
+        self.last_direct_ns = None
         self.direct_reclaimed = 0
         self.samples: list = []          # (ns, [free pages per node]) for the report chart
         self._sample_every = 1_000_000   # 1 ms, doubled whenever MAX_SAMPLES is reached
@@ -880,6 +883,9 @@ class VmScan:
                          may_writepage=True, may_unmap=True, may_swap=True)
         # throttle_direct_reclaim (pfmemalloc_wait): not modelled.
         self.direct_reclaims += 1
+        self.last_direct_ns = self.engine.now
+        if self.first_direct_ns is None:
+            self.first_direct_ns = self.engine.now
         self.maybe_sample()
         initial = sc.priority
         vs = self.vmstat
@@ -936,7 +942,7 @@ class VmScan:
             return
         kn.wakeups += 1
         self._pressure = True
-        self.maybe_sample()
+        self.maybe_sample(True)                       # free pages when kswapd wakes
         if kn.actor is None:
             self._start_kswapd(kn)
         else:
@@ -1001,6 +1007,9 @@ class VmScan:
         workload has finished: nothing can wake it any more)."""
         remaining = 0
         if self.prepare_kswapd_sleep(kn, pgdat, reclaim_order, highest):
+            self.maybe_sample(True)                   # free pages when kswapd naps
+            if kn.first_nap_ns is None and kn.nr_reclaimed:
+                kn.first_nap_ns = self.engine.now
             self.wakeup_kcompactd(pgdat, alloc_order, highest)    # reset_isolation_suitable too
             kn.state = "napping"
             remaining = await self.schedule_timeout(kn.kswapd_wait, (HZ // 10) * JIFFY_NS, me)
@@ -1010,6 +1019,7 @@ class VmScan:
                 if kn.kswapd_order < reclaim_order:
                     kn.kswapd_order = reclaim_order
         if not remaining and self.prepare_kswapd_sleep(kn, pgdat, reclaim_order, highest):
+            self.maybe_sample(True)                   # free pages when kswapd sleeps
             self.set_pgdat_percpu_threshold(pgdat, False)
             if self._workloads_done():
                 return True
@@ -1108,13 +1118,15 @@ class VmScan:
     # ------------------------------------------------------------------ report
     MAX_SAMPLES = 256
 
-    def maybe_sample(self):
+    def maybe_sample(self, force: bool = False):
         """Free pages per node, at most once per sampling interval, taken
         where reclaim happens (wake-ups, kswapd's loop, direct reclaim): no
         timer of its own, deterministic, O(zones).  When MAX_SAMPLES are kept
         every other one is dropped and the interval doubles."""
         now = self.engine.now
-        if now < self._next_sample:
+        if now < self._next_sample and not force:
+            return
+        if force and self.samples and self.samples[-1][0] == now:
             return
         vs = self.vmstat
         self.samples.append((now, [sum(vs.zone_page_state(z, NR_FREE_PAGES)
@@ -1130,12 +1142,15 @@ class VmScan:
     def to_json(self) -> dict:
         pa = self.pa
         out = {"swappiness": self.swappiness, "direct_reclaims": self.direct_reclaims,
-               "direct_reclaimed": self.direct_reclaimed, "kswapd": []}
+               "direct_reclaimed": self.direct_reclaimed,
+               "direct_reclaim_first_ns": self.first_direct_ns,
+               "direct_reclaim_last_ns": self.last_direct_ns, "kswapd": []}
         for kn, pg in zip(self.nodes, pa.nodes):
             zs = [z for z in pg.node_zones if z.managed_pages]
             out["kswapd"].append({
                 "node": kn.nid, "state": kn.state, "wakeups": kn.wakeups, "runs": kn.runs,
                 "nr_reclaimed": kn.nr_reclaimed, "kswapd_failures": pg.kswapd_failures,
+                "first_nap_ns": kn.first_nap_ns,
                 "kcompactd_wakeups": kn.kcompactd_wakeups,
                 "throttled": dict(zip(THROTTLE_NAMES, kn.throttled)),
                 "watermarks": {"min": sum(z.min_wmark_pages() for z in zs),
@@ -1146,6 +1161,7 @@ class VmScan:
                                "samples": [[t] + v for t, v in self.samples]}
         vs = self.vmstat
         out["vmstat"] = {n: vs.event(n) for n in RECLAIM_EVENTS}
+        out["vmstat"]["allocstall"] = sum(vs.event(n) for n in vs.ev if n.startswith("allocstall_"))
         return out
 
     def report(self, extra: dict):

@@ -92,8 +92,8 @@ def workingset_eviction(sub, pfn: int) -> int:
 
 def _nr_swap_pages(sub) -> int:
     """get_nr_swap_pages(): free swap slots, 0 when no swap is configured."""
-    fn = getattr(sub, "get_nr_swap_pages", None)
-    return fn() if fn is not None else 0
+    sw = sub.swap
+    return sw.nr_swap_pages if sw is not None else 0
 
 
 def workingset_test_recent(sub, shadow: int, file: bool) -> tuple[bool, bool]:
