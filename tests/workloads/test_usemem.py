@@ -113,3 +113,41 @@ def test_bad_input_is_one_line_naming_the_field(tmp_path, wl, field, msg):
                        text=True, cwd=ROOT)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and field in r.stderr
+
+
+def swap_scenario(wl, *, memory_mib=32, device="ssd", cpus=2, duration_ns=2_000_000_000):
+    return scenario(wl, cpus=cpus, memory_mib=memory_mib, duration_ns=duration_ns,
+                    extra=f'[[swap]]\nsize_mib = 128\ndevice = "{device}"\n')
+
+
+def check_all(m):
+    """Every invariant of the machine after a run: page allocator, address
+    spaces (with the swap accounting of mm/swap_state.py), swap devices."""
+    from mmactors.mm.physmem import physmem_of
+    physmem_of(m)._check()
+    sub = addrspace_of(m)
+    sub._check()
+    sub.swap._check()
+
+
+@pytest.mark.parametrize("device", ["ssd", "zram"])
+def test_usemem_beyond_memory_swaps_and_keeps_every_invariant(device):
+    """Two tasks of 14 MiB on a 32 MiB machine: reclaim swaps out, the second
+    pass swaps back in; afterwards swap_map counts equal the swap PTEs plus
+    the swap cache and every frame and slot is accounted for."""
+    m, res = run(swap_scenario('size = "14M"\nrepeat = 1\nsleep_ns = -1', device=device))
+    vm = res.extra["vmstat"]
+    assert vm["pswpout"] > 0 and vm["pswpin"] > 0 and vm["pgmajfault"] > 0
+    assert all(t["passes"] == 2 and not t["oom"] for t in details(res)["tasks"])
+    check_all(m)
+
+
+def test_usemem_frees_memory_and_swap_at_exit():
+    m, res = run(swap_scenario('size = "14M"\nrepeat = 1'))
+    assert res.extra["vmstat"]["pswpout"] > 0
+    check_all(m)
+    sub = addrspace_of(m)
+    assert allocated_user_frames(m) == 0
+    sw = sub.swap
+    assert sw.nr_swap_pages + len(sw.cached_slots()) == sw.total_swap_pages
+    assert sub.swap_cache.nr_swapcached == 0
