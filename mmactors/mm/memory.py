@@ -431,6 +431,8 @@ class Memory:
         if not self.swapin_pte_same(pt, vmf, orig) or not f[pfn] & PG_uptodate:
             if pt.ptes[vmf.idx] == orig:               # !uptodate: a read error
                 ret = VM_FAULT_SIGBUS
+            else:
+                sc.pte_changed += 1                    # another fault got there first
             pt.ptl.unlock("do_swap_page")              # out_nomap
             locks.folio_unlock(pfn, me)
             await lru.folios_put_refs([(pfn, 1)], me)
@@ -487,8 +489,10 @@ class Memory:
         return ret
 
     def swapin_pte_same(self, pt, vmf: Fault, orig: int) -> bool:
-        """do_swap_page's pte_same(ptep_get(vmf->pte), vmf->orig_pte) under the PTL."""
-        return pt.ptes[vmf.idx] == orig
+        """do_swap_page's pte_same(ptep_get(vmf->pte), vmf->orig_pte) under the
+        PTL ([constants] DO_SWAP_PAGE_PTE_SAME = false skips it: the buggy race
+        variant, where a second faulter maps the folio over the first one's PTE)."""
+        return pt.ptes[vmf.idx] == orig or not self.sub.swap_cache.pte_same_recheck
 
     async def do_anonymous_page(self, vmf: Fault, me) -> int:
         # The usual case (PTE table present, anon_vma set, a pcp hit, room in

@@ -118,6 +118,8 @@ class SwapCache:
         self.last_readahead_pages = 0
         self._wait = {}                         # pfn -> waiters in folio_wait_writeback
         self.pinned: set[int] = set()           # entries a skip-swapcache swap-in holds
+        self.pte_same_recheck = True            # [constants] DO_SWAP_PAGE_PTE_SAME
+        self.pte_changed = 0                    # do_swap_page: !pte_same under the PTL
         self.nr_writeback = 0                   # folios under swap writeback (NR_WRITEBACK)
         self.writes = [0] * len(swap.swap_info) # bios per device (report/swap.py)
         self.reads = [0] * len(swap.swap_info)
@@ -465,6 +467,7 @@ class SwapCache:
                 "shadows": sum(len(a.shadows) for a in spaces),
                 "write_bios": self.writes[si.type], "read_bios": self.reads[si.type]})
         return {"nr_swapcached": self.nr_swapcached, "nr_writeback": self.nr_writeback,
+                "swapin_pte_changed": self.pte_changed,
                 "page_cluster": self.page_cluster,
                 "readahead": "vma" if self.vma_ra else "cluster",
                 "swap_ra_hit_rate": round(hit / ra, 4) if ra else None,

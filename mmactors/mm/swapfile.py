@@ -77,13 +77,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._core.errors import SimulationError
 from ..costs import CacheLine
 from ..schema import Field, Section, Subsystem, check_table, one_of
 from ..sync import SpinLock
 from ._internal import CacheStats
 from .swap_slots import SwapSlots
 
-__all__ = ["SwapInfo", "SwapClusterInfo", "Swap", "SUBSYSTEM", "SWAP_FIELDS", "CONSTANTS",
+__all__ = ["SwapInfo", "SwapClusterInfo", "Swap", "SwapBug", "SUBSYSTEM", "SWAP_FIELDS", "CONSTANTS",
            "SWAPFILE_CLUSTER", "SWAP_BATCH", "SWAP_HAS_CACHE", "SWAP_MAP_BAD", "SWAP_MAP_MAX",
            "swp_entry", "swp_type", "swp_offset", "ALLOCATORS", "DEVICE_DEFAULTS"]
 
@@ -136,6 +137,15 @@ DEVICE_DEFAULTS = {
     "zram": dict(rotational=False, latency_ns=3_000, bandwidth_mib_s=4000),
     "hdd": dict(rotational=True, latency_ns=8_000_000, bandwidth_mib_s=150),
 }
+
+
+class SwapBug(SimulationError, AssertionError):
+    """The kernel reports a bad swap entry here ("swap_free: Unused swap offset
+    entry", a count underflow): a BUG of the simulated kernel (exit status 6,
+    as a race program's BUG_ON), with the time and a replay token."""
+
+    exit_status = 6
+    kind = "bug"
 
 
 def swp_entry(type_: int, offset: int) -> int:
@@ -838,12 +848,18 @@ class Swap:
     def _si(self, entry: int) -> SwapInfo:
         t = swp_type(entry)
         if not 0 <= t < len(self.swap_info):
-            raise AssertionError(f"Bad swap file entry {entry:#x}")
+            raise self._bug(f"Bad swap file entry {entry:#x}")
         si = self.swap_info[t]
         off = swp_offset(entry)
         if not 0 < off < si.max or not si.swap_map[off]:
-            raise AssertionError(f"Unused swap offset entry {entry:#x}")
+            raise self._bug(f"swap_free: Unused swap offset entry {entry:#x}")
         return si
+
+    def _bug(self, msg: str) -> SwapBug:
+        eng = self.engine
+        me = eng.current
+        return SwapBug(msg, now=eng.now, token=eng.replay_token(),
+                       actor=me.name if me is not None else None)
 
     def map_of(self, entry: int) -> int:
         """swap_map[offset] of an entry."""
@@ -917,7 +933,9 @@ class Swap:
             assert has_cache, f"{entry:#x}: no SWAP_HAS_CACHE to drop"
             has_cache = 0
         else:
-            assert count, f"{entry:#x}: swap count underflow"
+            if not count:
+                raise self._bug(f"swap_free: swap count underflow on entry {entry:#x} "
+                                "(a swap PTE freed twice)")
             count -= 1
         left = count | has_cache
         si.swap_map[off] = left if left else SWAP_HAS_CACHE
@@ -1093,6 +1111,10 @@ SWAP_FIELDS = (
 )
 
 CONSTANTS = (
+    Field("DO_SWAP_PAGE_PTE_SAME", bool, True,
+          doc="do_swap_page()'s pte_same() recheck under the PTE lock (mm/memory.c); "
+              "false injects the race it closes, for scenarios/races/swapin-reclaim-buggy.toml "
+              "(not a kernel option: the line of code it names)"),
     Field("swap_allocator", str, "6.12", check=one_of(*ALLOCATORS),
           doc="the swap-slot allocator of that release: 6.12 (per-CPU swap slots cache, "
               "si->lock around cluster scans), 6.14 (cluster lock first, si->lock only "
@@ -1151,7 +1173,8 @@ def build(machine) -> "Swap | None":
             si.bdev_rotational = bool(getattr(si.bdev, "rotational", False))
             if si.bdev.synchronous:
                 si.flags |= SWP_SYNCHRONOUS_IO
-        sub.swapon(sw, machine.sysctl.get("vm.page-cluster", 3))
+        sc = sub.swapon(sw, machine.sysctl.get("vm.page-cluster", 3))
+        sc.pte_same_recheck = bool(machine.constants.get("DO_SWAP_PAGE_PTE_SAME", True))
     return sw
 
 

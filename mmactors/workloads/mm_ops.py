@@ -17,7 +17,8 @@ Steps (SIZE/OFF/LEN take K, M, G suffixes; NAME names a mapping):
 * ``mmap NAME SIZE PROT FLAGS`` -- PROT ``r``, ``rw`` or ``none``; FLAGS a
   comma list of ``private``/``shared``, ``anon``/``file`` and ``populate``
 * ``munmap NAME [OFF [LEN]]``, ``mprotect NAME PROT [OFF [LEN]]``,
-  ``madvise NAME dontneed [OFF [LEN]]``, ``mremap NAME NEWSIZE``
+  ``madvise NAME dontneed|pageout [OFF [LEN]]`` (pageout: MADV_PAGEOUT, reclaims the
+  range: anonymous pages go to swap), ``mremap NAME NEWSIZE``
 * ``touch NAME read|write [OFF [LEN]]`` -- one access per page (faults as needed);
   a present page is a TLB miss the MMU serves (accessed/dirty bits set, no fault)
 * ``retouch NAME read|write PASSES [OFF [LEN]]`` -- touch the range again, PASSES
@@ -46,6 +47,10 @@ import re
 from ..schema import Field, at_least, one_of
 from .base import Workload
 
+# A run of touches of present pages (no fault, no scheduling point) pays its
+# accumulated cost every TOUCH_SYNC_NS, so that passes over a working set
+# take virtual time and interleave with reclaim instead of happening at one instant.
+TOUCH_SYNC_NS = 1000
 _SIZE = re.compile(r"^(\d+)([KMG]?)$")
 _VERBS = ("mmap", "munmap", "mprotect", "madvise", "mremap", "touch", "retouch", "brk", "fork",
           "exit", "delay")
@@ -101,9 +106,9 @@ def parse_step(s: str):
             raise ValueError("expected: mprotect NAME r|rw|none [OFF [LEN]]")
         return verb, (a[0], a[1], *range_(a[2:]))
     if verb == "madvise":
-        if len(a) < 2 or a[1] != "dontneed":
-            raise ValueError("expected: madvise NAME dontneed [OFF [LEN]]")
-        return verb, (a[0], *range_(a[2:]))
+        if len(a) < 2 or a[1] not in ("dontneed", "pageout"):
+            raise ValueError("expected: madvise NAME dontneed|pageout [OFF [LEN]]")
+        return verb, (a[0], *range_(a[2:]), a[1])
     if verb == "mremap":
         if len(a) != 2:
             raise ValueError("expected: mremap NAME NEWSIZE")
@@ -151,6 +156,10 @@ class MMOps(Workload):
         Field("mode", str, "processes", check=one_of("threads", "processes"),
               doc="processes: a process per CPU; threads: one shared mm"),
         Field("check", bool, False, doc="check the address-space invariants after every step"),
+        Field("shared_names", bool, False,
+              doc="threads mode: a NAME is one mapping for every thread (the first thread "
+                  "to reach its mmap step maps it, the others use it), so threads touch "
+                  "the same pages"),
     ]
 
     @classmethod
@@ -170,6 +179,9 @@ class MMOps(Workload):
                 raise ctx.error(tpath, "steps", f"step {j} {spec['steps'][j]!r}: no mapping "
                                 f"named {args[0]!r} (known: {', '.join(sorted(mapped)) or 'none'}; "
                                 "name it in an mmap step)")
+        if spec["shared_names"] and spec["mode"] != "threads":
+            raise ctx.error(tpath, "shared_names", 'needs mode = "threads" (processes '
+                            "have an address space each)")
         spec["_program"] = prog
         return spec
 
@@ -178,6 +190,8 @@ class MMOps(Workload):
         self.segv = 0
         self.errors: dict[str, int] = {}
         self.shared = None
+        self.shared_regions: dict = {}        # shared_names: name -> (addr, len)
+        self.mapping: dict = {}               # shared_names: name -> Completion of its mmap
 
     def actors(self):
         for cpu in self.cpus:
@@ -198,6 +212,8 @@ class MMOps(Workload):
                 self.shared = sub.new_mm()
                 self.shared.mm_users = 0
             proc = _Proc(self.shared)
+            if self.spec["shared_names"]:
+                proc.regions = self.shared_regions
             self.shared.mm_users += 1
         else:
             proc = _Proc(sub.new_mm())
@@ -222,6 +238,13 @@ class MMOps(Workload):
         from ..mm.memory import VM_FAULT_SIGSEGV
         eng = cpu.engine
         mm = proc.mm
+        if verb == "mmap" and self.spec["shared_names"]:
+            done = self.mapping.get(args[0])
+            if done is not None:                   # another thread maps (or mapped) it
+                await done.wait()
+                return proc
+            from ..sync.completion import Completion
+            self.mapping[args[0]] = Completion(eng, f"mm-ops mmap {args[0]}")
         if verb == "mmap":
             name, size, prot, flags = args
             p = {"r": M.PROT_READ, "rw": M.PROT_READ | M.PROT_WRITE, "none": 0}[prot]
@@ -239,6 +262,8 @@ class MMOps(Workload):
             if addr >= 0:
                 proc.regions[name] = (addr, M.page_align(size))
                 proc.gone.pop(name, None)
+            if self.spec["shared_names"]:
+                self.mapping[name].complete_all()
         elif verb == "munmap":
             r = self._range(proc, *args)
             if r:
@@ -254,9 +279,11 @@ class MMOps(Workload):
                 p = {"r": M.PROT_READ, "rw": M.PROT_READ | M.PROT_WRITE, "none": 0}[prot]
                 self._err("mprotect", await mprotect.sys_mprotect(sub, mm, r[0], r[1], p, cpu))
         elif verb == "madvise":
-            r = self._range(proc, *args)
+            r = self._range(proc, *args[:3])
             if r:
-                self._err("madvise", await madvise.sys_madvise_dontneed(sub, mm, r[0], r[1], cpu))
+                fn = madvise.sys_madvise_pageout if args[3] == "pageout" else \
+                    madvise.sys_madvise_dontneed
+                self._err("madvise", await fn(sub, mm, r[0], r[1], cpu))
         elif verb == "mremap":
             name, new = args
             region = proc.regions.get(name) or proc.gone.get(name)
@@ -279,6 +306,8 @@ class MMOps(Workload):
                         if ret & VM_FAULT_SIGSEGV:
                             self.segv += 1
                         eng.charge(eng.costs.l1_hit_ns)
+                        if cpu.debt >= TOUCH_SYNC_NS:      # let time pass between touches
+                            await eng.sync()
         elif verb == "brk":
             await M.sys_brk(sub, mm, max(mm.brk + args[0], mm.start_brk), cpu)
         elif verb == "fork":

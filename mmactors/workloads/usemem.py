@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from ..schema import Field, at_least, one_of
 from .base import Workload
-from .mm_ops import parse_size
+from .mm_ops import TOUCH_SYNC_NS, parse_size
 
 __all__ = ["UseMem"]
 
@@ -139,6 +139,8 @@ class UseMem(Workload):
                         task["end_ns"] = eng.now
                         return
                 eng.charge(user_ns)
+                if cpu.debt >= TOUCH_SYNC_NS:       # passes take time (see mm_ops)
+                    await eng.sync()
                 cpu.ops += 1
                 task["bytes"] += self.step
             task["passes"] = p + 1
