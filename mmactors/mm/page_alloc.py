@@ -1322,6 +1322,16 @@ class PageAllocator:
                 return pfn
             if not can_direct_reclaim:
                 break
+            if self.reclaim is not None and not (gfp & _GFP_NOMEMALLOC) \
+                    and self.reclaim.current_is_oom_victim(me):
+                # __gfp_pfmemalloc_flags: an OOM victim may dip into the
+                # reserves (ALLOC_OOM) once, then gives up (goto nopage)
+                # rather than loop: it is exiting anyway.
+                pfn = await self.get_page_from_freelist(gfp, order, ALLOC_OOM | (
+                    alloc_flags & ALLOC_KSWAPD), ac, me)
+                if pfn >= 0:
+                    return pfn
+                break
             if self.reclaim is not None:
                 pfn, progress = await self.alloc_pages_direct_reclaim(gfp, order, alloc_flags,
                                                                       ac, me)
@@ -1335,13 +1345,12 @@ class PageAllocator:
                     gfp, order, ac, alloc_flags, progress > 0, no_progress_loops, me)
                 if retry:
                     continue
-                # __alloc_pages_may_oom: oom_lock, the last try at the high
-                # mark, then out_of_memory() (not modelled: no progress).
-                a2 = ALLOC_WMARK_HIGH | ALLOC_CPUSET
-                pfn = await self.get_page_from_freelist(gfp | _GFP_HARDWALL, order, a2, ac, me)
+                pfn, progress = await self.alloc_pages_may_oom(gfp, order, ac, me)
                 if pfn >= 0:
                     return pfn
-                self.oom_reached += 1
+                if progress:
+                    no_progress_loops = 0
+                    continue
                 break
             # __alloc_pages_direct_reclaim: try_to_free_pages is not modelled (progress 0);
             # ALLOCSTALL is counted in the reclaim_idx zone as do_try_to_free_pages does.
@@ -1393,6 +1402,31 @@ class PageAllocator:
             await self.unreserve_highatomic_pageblock(ac, False, me)
             await self.drain_all_pages(None)
             drained = True
+
+    async def alloc_pages_may_oom(self, gfp, order, ac, me):
+        """__alloc_pages_may_oom: oom_lock by trylock (a loser sleeps a jiffy
+        and counts as progress), one last try at the high mark, then
+        out_of_memory() (mm/oom_kill.py) unless the request is one the
+        kernel will not OOM-kill for.  Returns (pfn or -1, progress)."""
+        self.oom_reached += 1
+        locked, progress = await self.reclaim.alloc_pages_may_oom(me)
+        if not locked:
+            return -1, progress
+        oom = self.reclaim.oom
+        try:
+            a2 = ALLOC_WMARK_HIGH | ALLOC_CPUSET
+            pfn = await self.get_page_from_freelist(gfp | _GFP_HARDWALL, order, a2, ac, me)
+            if pfn >= 0:
+                return pfn, False
+            if gfp & _GFP_NOFAIL:
+                pass
+            elif order > PAGE_ALLOC_COSTLY_ORDER or gfp & _GFP_RETRY_MAYFAIL \
+                    or ac.highest_zoneidx < ZONE_NORMAL or gfp & _GFP_THISNODE:
+                return -1, False                     # the OOM killer cannot help these
+            progress = await oom.out_of_memory(gfp, order, me)
+            return -1, progress
+        finally:
+            oom.oom_lock.unlock("__alloc_pages_may_oom")
 
     async def should_reclaim_retry_progress(self, gfp, order, ac, alloc_flags, did_progress,
                                             no_progress_loops, me):

@@ -65,6 +65,8 @@ from ._internal import (MAX_NR_ZONES, MAX_RECLAIM_RETRIES, PG_lru, PG_workingset
 from .filemap import (PG_active, PG_dirty, PG_locked, PG_reclaim, PG_referenced, PG_swapbacked,
                       PG_swapcache, PG_writeback)
 from .gfp import GFP, GFP_KERNEL, gfp_zone
+from .mm_types import VM_EXEC, VM_LOCKED
+from .oom_kill import OomKiller
 from .swap import (LRU_ACTIVE, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_FILE, LRU_INACTIVE_ANON,
                    LRU_INACTIVE_FILE, folio_is_file_lru)
 from .vmstat import (NODE_STAT_ITEMS, NR_FREE_PAGES, calculate_normal_threshold,
@@ -88,8 +90,6 @@ FOLIOREF_RECLAIM, FOLIOREF_RECLAIM_CLEAN, FOLIOREF_KEEP, FOLIOREF_ACTIVATE = ran
 # enum scan_balance
 SCAN_EQUAL, SCAN_FRACT, SCAN_ANON, SCAN_FILE = range(4)
 DEACTIVATE_ANON, DEACTIVATE_FILE = 1, 2
-VM_LOCKED = 0x2000
-VM_EXEC = 0x4
 _GFP_IO = GFP["__GFP_IO"]
 _GFP_FS = GFP["__GFP_FS"]
 _GFP_DIRECT_RECLAIM = GFP["__GFP_DIRECT_RECLAIM"]
@@ -233,6 +233,7 @@ class VmScan:
         self.swappiness = int(sysctl.get("vm.swappiness", 60))
         self.nodes = [KswapdNode(n) for n in range(len(self.pa.nodes))]
         self.ev = self.vmstat.ev
+        self.oom = OomKiller(sub, HZ)              # mm/oom_kill.c
         self.direct_reclaims = 0
         self.first_direct_ns = None      # virtual time of the first and last direct reclaim
         self.last_direct_ns = None
@@ -758,11 +759,10 @@ class VmScan:
             file = lru >= LRU_FILE
             size = lruvec.lru_size(lru)
             scan = size >> sc.priority
-            if not scan:
-                # !mem_cgroup_online(memcg): without memcg the root is "offline"
-                scan = min(size, SWAP_CLUSTER_MAX)
+            # (the "!scan && !mem_cgroup_online" minimum is for offline
+            # memcgs only; the root is always online)
             if balance == SCAN_FRACT:
-                scan = -(-scan * fraction[file] // denominator) if denominator else 0
+                scan = scan * fraction[file] // denominator if denominator else 0
             elif balance in (SCAN_FILE, SCAN_ANON) and (balance == SCAN_FILE) != file:
                 scan = 0
             nr[lru] = scan
@@ -874,6 +874,24 @@ class VmScan:
         kn.refaults = [pgdat.vm_stat[_ACTIVATE_ANON], pgdat.vm_stat[_ACTIVATE_ANON + 1]]
 
     # ---------------------------------------------------------- direct reclaim
+    # ------------------------------------------------------------ the OOM killer
+    def current_is_oom_victim(self, me) -> bool:
+        """tsk_is_oom_victim(current): ``me`` runs in a killed mm (an mm's
+        CPUs stand for its tasks here: mm_cpumask)."""
+        if not self.oom.kills:
+            return False
+        bit = 1 << me.cpu
+        return any(getattr(mm, "oom_victim", False) and not mm.exited and mm.cpumask & bit
+                   for mm in self.sub.mms)
+
+    async def alloc_pages_may_oom(self, me) -> tuple[bool, bool]:
+        """__alloc_pages_may_oom's locking: (oom_lock taken, progress).  A
+        caller that loses the trylock sleeps a jiffy and reports progress."""
+        if not await self.oom.oom_lock.trylock("__alloc_pages_may_oom"):
+            await self.engine.spend(JIFFY_NS)          # schedule_timeout_uninterruptible(1)
+            return False, True
+        return True, False
+
     async def try_to_free_pages(self, zonelist, order: int, gfp: int, nodemask, me) -> int:
         """try_to_free_pages -> do_try_to_free_pages: SWAP_CLUSTER_MAX pages
         at most, from DEF_PRIORITY down to 0; ALLOCSTALL in the reclaim_idx zone."""
@@ -1167,6 +1185,7 @@ class VmScan:
     def report(self, extra: dict):
         if self.used():
             extra["reclaim"] = self.to_json()
+            extra["reclaim"]["oom"] = self.oom.to_json()
 
     def _check(self):
         """No folio stays isolated when reclaim is idle: nr_isolated_* are 0

@@ -43,6 +43,7 @@ def format_reclaim(vs) -> str:
         return ""
     j = vs.to_json()
     ev = j["vmstat"]
+    j["oom"] = vs.oom.to_json()
     L = [f"reclaim: vm.swappiness {j['swappiness']}; direct reclaim {j['direct_reclaims']:,} "
          f"calls, {j['direct_reclaimed']:,} pages"]
     for k in j["kswapd"]:
@@ -52,6 +53,15 @@ def format_reclaim(vs) -> str:
                  f"kswapd_failures {k['kswapd_failures']}, kcompactd wake-up calls "
                  f"{k['kcompactd_wakeups']:,}; throttled: {thr}")
     L.append("  " + ", ".join(f"{n} {v:,}" for n, v in ev.items()))
+    oom = j.get("oom")
+    if oom and oom["kills"]:
+        L.append(f"  OOM killer: {len(oom['kills'])} kill(s), oom_reaper reaped {oom['reaped']}, "
+                 f"failed {oom['reap_failed']}")
+        for k in oom["kills"]:
+            L.append(f"    {k['ns'] / 1e6:.3f} ms: Out of memory (by {k['by']}, order {k['order']}, "
+                     f"gfp {k['gfp']}): killed mm {k['mm']}, badness {k['badness']:,}, "
+                     f"anon-rss {k['anon_rss_kb']:,}kB, swapents {k['swapents']:,}, "
+                     f"pgtables {k['pgtables_kb']:,}kB")
     samples = j["free_samples"]["samples"]
     for k in j["kswapd"]:
         L.extend(free_chart(samples, k["watermarks"], k["node"]))

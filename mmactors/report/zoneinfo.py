@@ -79,7 +79,9 @@ def format_memory_summary(pm) -> str:
                   if k.startswith("allocstall_") and v}
         L.append(f"  ALLOCATION FAILURES: {fails} page allocation(s) failed ({by})"
                  + (f", {sfails} slab allocation(s)" if sfails else "")
-                 + "; reclaim, compaction and the OOM killer are not modelled yet"
+                 + ("; after reclaim (see reclaim: below); compaction is not modelled yet"
+                    if pa.reclaim is not None else
+                    "; no LRU lists to reclaim from on this machine; compaction is not modelled yet")
                  + (f"; {', '.join(f'{k} {v}' for k, v in stalls.items())}" if stalls else ""))
         for line in pa.failure_lines[:3]:
             L.append(f"    {line}")
