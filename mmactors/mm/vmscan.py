@@ -514,8 +514,10 @@ class VmScan:
         return FOLIOREF_RECLAIM
 
     async def shrink_folio_list(self, folios: list, pgdat, sc: ScanControl, stat: ReclaimStat,
-                                me) -> tuple[int, list]:
-        """shrink_folio_list: returns (pages reclaimed, folios to put back)."""
+                                me, ignore_references: bool = False) -> tuple[int, list]:
+        """shrink_folio_list: returns (pages reclaimed, folios to put back).
+        ``ignore_references`` (reclaim_pages, MADV_PAGEOUT) skips
+        folio_check_references: every folio is a FOLIOREF_RECLAIM."""
         sub = self.sub
         f = self.mem_map.f
         rmap = sub.rmap
@@ -558,7 +560,7 @@ class VmScan:
                     stat.nr_writeback += 1
                 # case 3 (legacy memcg waits on writeback) does not arise: no memcg v1
                 activate = True
-            if not activate:
+            if not activate and not ignore_references:
                 refs = await self.folio_check_references(pfn, sc, me)
                 if refs == FOLIOREF_ACTIVATE:
                     activate = True
