@@ -274,27 +274,40 @@ def test_direct_reclaim_storm_lru_lock_twice_per_32():
     batch of at most SWAP_CLUSTER_MAX = 32 folios (mm/vmscan.c: isolate
     under lru_lock, unlock, shrink_folio_list, relock for
     move_folios_to_lru)."""
+    from mmactors.mm.vmscan import VmScan
     from mmactors.sync.spinlock import _Spin
-    takes = {"n": 0}
+    takes = {"n": 0, "calls": 0}
     orig = _Spin.lock_irq
+    orig_sil = VmScan.shrink_inactive_list
 
     async def counting(self, site=None, subclass=0):
         if site == "shrink_inactive_list":
             takes["n"] += 1
         return await orig(self, site, subclass)
+
+    async def sil(self, *a, **kw):
+        takes["calls"] += 1
+        return await orig_sil(self, *a, **kw)
     _Spin.lock_irq = counting
+    VmScan.shrink_inactive_list = sil
     try:
         m, res = _run(_scenario(["mmap buf 40M rw anon,private", "touch buf write"], cpus=2))
     finally:
         _Spin.lock_irq = orig
+        VmScan.shrink_inactive_list = orig_sil
     j = res.to_json()["reclaim"]
     ev = j["vmstat"]
     assert ev["allocstall"] > 0 and ev["pgscan_direct"] > 0 and ev["pgsteal_direct"] > 0
     scanned = ev["pgscan_kswapd"] + ev["pgscan_direct"]
+    # two holds per call that isolated something (isolate, then putback),
+    # one for a call that found nothing to isolate
+    assert takes["calls"] <= takes["n"] <= 2 * takes["calls"]
     per32 = takes["n"] / (scanned / 32)
-    assert 2.0 <= per32 <= 2.6, (takes["n"], scanned, per32)
+    # "about twice per 32": batches are smaller than 32 when size >> priority is
+    assert 2.0 <= per32 <= 3.0, (takes["n"], scanned, per32)
     lk = res.locks["&lruvec->lru_lock"]
     assert lk["contentions"] > 0
+    assert dict(lk["contention_points"]).get("shrink_inactive_list", 0) > 0
     _check_no_leak(m)
 
 

@@ -121,3 +121,66 @@ def test_eviction_ages_the_clock():
     lv.nonresident_age = 1234
     s = workingset_eviction(sub, pfn)
     assert unpack_shadow(s)[2] == 1234 and lv.nonresident_age == 1235
+
+
+# ------------------------------------------------------------ end to end
+def _mm_ops_machine(workloads, memory_mib, duration_ns=2_000_000_000):
+    from mmactors import Machine, parse_scenario
+
+    def q(x):
+        return '"' + x + '"'
+    wl = "".join(f'[[workload]]\nkind = "mm-ops"\ncpus = [{cpu}]\n'
+                 f'steps = [{", ".join(q(s) for s in steps)}]\n'
+                 for cpu, steps in enumerate(workloads))
+    text = f"""
+name = "workingset-test"
+[machine]
+cpus = {len(workloads)}
+memory_mib = {memory_mib}
+[[swap]]
+size_mib = 256
+device = "ssd"
+{wl}
+[run]
+duration_ns = {duration_ns}
+seed = 1
+"""
+    m = Machine(parse_scenario(text, "<test>"), trace=False)
+    res = m.run()
+    assert res.error is None, res.error.report()
+    return m, res
+
+
+def test_refaults_within_the_workingset_activate():
+    """mm/workingset.c's model: a working set cycled with a period whose
+    refault distance fits in the active list is activated on refault.  On a
+    32 MiB machine: 8 MiB retouched every 5 ms (it becomes the active list),
+    10 MiB retouched every 60 ms (evicted between passes under the pressure
+    of a 60 MiB stream at 128 KiB/ms), so its refaults come back at a
+    distance below the active list's size: workingset_activate_anon > 0,
+    and those that were active before eviction are restored
+    (workingset_restore_anon > 0)."""
+    stream = ["mmap big 60M rw anon,private"]
+    for off in range(0, 60 * 1024, 128):
+        stream += [f"touch big write {off}K 128K", "delay 1000000"]
+    hot = ["mmap wa 8M rw anon,private", "touch wa write"]
+    hot += ["delay 5000000", "retouch wa read 1"] * 120
+    warm = ["mmap wb 10M rw anon,private", "touch wb write"]
+    warm += ["delay 60000000", "retouch wb read 1"] * 10
+    m, res = _mm_ops_machine([hot, warm, stream], 32)
+    vm = res.to_json()["vmstat"]
+    assert vm["workingset_refault_anon"] > 0
+    assert 0 < vm["workingset_activate_anon"] <= vm["workingset_refault_anon"]
+    assert vm["workingset_restore_anon"] > 0
+    assert vm["pgactivate"] > 0 and vm["pgdeactivate"] > 0
+
+
+def test_cycling_over_more_than_memory_refaults_without_activation():
+    """A working set larger than memory (40 MiB cycled twice on 32 MiB): every
+    folio is evicted before it is used again, the refault distance exceeds
+    the workingset (nothing is ever active), so no refault activates."""
+    m, res = _mm_ops_machine([["mmap buf 40M rw anon,private", "touch buf write",
+                               "retouch buf write 1"]], 32)
+    vm = res.to_json()["vmstat"]
+    assert vm["workingset_refault_anon"] > 1000
+    assert vm["workingset_activate_anon"] == 0
