@@ -45,7 +45,7 @@ from __future__ import annotations
 import re
 
 from ..schema import Field, at_least, one_of
-from .base import Workload
+from .base import Workload, fatal_signal_pending
 
 # A run of touches of present pages (no fault, no scheduling point) pays its
 # accumulated cost every TOUCH_SYNC_NS, so that passes over a working set
@@ -188,6 +188,7 @@ class MMOps(Workload):
     def __init__(self, machine, spec, index):
         super().__init__(machine, spec, index)
         self.segv = 0
+        self.killed = 0
         self.errors: dict[str, int] = {}
         self.shared = None
         self.shared_regions: dict = {}        # shared_names: name -> (addr, len)
@@ -198,7 +199,8 @@ class MMOps(Workload):
             yield cpu, f"cpu{cpu}", self.body
 
     def report(self) -> dict:
-        return {"kind": self.kind, "segv": self.segv, "errors": dict(sorted(self.errors.items()))}
+        return {"kind": self.kind, "segv": self.segv, "killed": self.killed,
+                "errors": dict(sorted(self.errors.items()))}
 
     def _sub(self):
         from ..mm.addrspace import addrspace_of
@@ -224,6 +226,13 @@ class MMOps(Workload):
                 proc = await self.step(sub, proc, verb, args, cpu)
                 if self.spec["check"]:
                     sub._check()
+                if fatal_signal_pending(proc.mm):   # SIGKILL (the OOM killer): exit
+                    self.killed += 1
+                    proc.mm.mm_users -= 1
+                    if proc.mm.mm_users <= 0 and not proc.mm.exited:
+                        from ..mm.mmap import exit_mmap
+                        await exit_mmap(sub, proc.mm, cpu)
+                    return
             cpu.ops += 1
             n += 1
 
@@ -305,6 +314,8 @@ class MMOps(Workload):
                             if not self._present(mm, a, write) else 0
                         if ret & VM_FAULT_SIGSEGV:
                             self.segv += 1
+                        if ret and fatal_signal_pending(mm):
+                            return proc                # the step ends; the loop exits
                         eng.charge(eng.costs.l1_hit_ns)
                         if cpu.debt >= TOUCH_SYNC_NS:      # let time pass between touches
                             await eng.sync()

@@ -14,6 +14,8 @@ case-lru-file-mmap-read, ...)::
     # prefault = false   # -F: mmap with MAP_POPULATE
     # sleep_ns = 0       # -s: hold the memory this long when done (-1: to the
     #                    #     end of the run), then unmap it and exit
+    # rate_mib_s = 0     # not a usemem option: cap the touch rate (0: as fast
+    #                    #     as it goes), to keep demand below kswapd's rate
 
 Each CPU is one usemem task: it mmaps ``size`` of anonymous private memory
 (usemem's default ``/dev/zero``-like anonymous mapping), touches it once,
@@ -26,19 +28,22 @@ set, no fault); anything else is a page fault, major when it swaps in.
 
 Reported per task as usemem prints it (bytes touched and the rate in
 KB/s, in virtual time) and the pass count; a task that hits VM_FAULT_OOM or
-SIGBUS stops there (the OOM killer's business) and is reported ``oom``.
+SIGBUS stops there and is reported ``oom``; one the OOM killer chose
+(``fatal_signal_pending``, checked after each fault and at each scheduling
+point of a pass) exits and is reported ``killed``.
 Simplifications: no file mappings (``-f``), malloc (``-a``), mlock (``-M``),
 hugetlb (``-g``), msync, the sync-rw barrier (``-T``) or detaching.
 """
 from __future__ import annotations
 
 from ..schema import Field, at_least, one_of
-from .base import Workload
+from .base import Workload, fatal_signal_pending
 from .mm_ops import TOUCH_SYNC_NS, parse_size
 
 __all__ = ["UseMem"]
 
 PAGE_SIZE = 4096
+RATE_BURST = 128 << 10       # rate_mib_s: touch 128 KiB at full speed, then wait for the rate
 
 
 def _size_field(name: str, default: str, doc: str, minimum: int = PAGE_SIZE):
@@ -65,6 +70,9 @@ class UseMem(Workload):
         Field("random", bool, False, doc="touch in a random order (usemem -R)"),
         Field("readonly", bool, False, doc="read instead of write (usemem -o)"),
         Field("prefault", bool, False, doc="mmap with MAP_POPULATE (usemem -F)"),
+        Field("rate_mib_s", int, 0, check=at_least(0),
+              doc="cap on the bytes touched per second, in MiB/s, in bursts of 128 KiB "
+                  "(0: no cap; not a usemem option: demand below kswapd's reclaim rate)"),
         Field("sleep_ns", int, 0, check=lambda v: None if v >= -1 else
               f"must be -1 (hold to the end) or >= 0, got {v}",
               doc="hold the memory this long when done (usemem -s), -1 to the end of the "
@@ -113,7 +121,7 @@ class UseMem(Workload):
             mm = sub.new_mm()
         sub.attach(cpu, mm)
         task = self.tasks[cpu.cpu] = {"cpu": cpu.cpu, "bytes": 0, "passes": 0, "start_ns": eng.now,
-                                      "end_ns": None, "faults_oom": 0, "oom": False}
+                                      "end_ns": None, "oom": False, "killed": False}
         flags = M.MAP_PRIVATE | M.MAP_ANONYMOUS | (M.MAP_POPULATE if spec["prefault"] else 0)
         addr = await M.do_mmap(sub, mm, self.bytes, M.PROT_READ | M.PROT_WRITE, flags, cpu)
         if addr < 0:
@@ -129,18 +137,30 @@ class UseMem(Workload):
         user_ns = costs.l1_hit_ns
         vma = mm.find_vma(addr)
         denied = access_error(vma, write)
+        rate = spec["rate_mib_s"]
+        ns_per_step = (self.step * 1_000_000_000) // (rate << 20) if rate else 0
+        burst_ns = (RATE_BURST * 1_000_000_000) // (rate << 20) if rate else 0
+        t_next = eng.now
         for p in range(1 + spec["repeat"]):
             for i in order:
                 a = addr + i * self.step
                 if denied or not pte_hw_access(mm, a, write):
                     ret = await fault(mm, a, write, cpu)
+                    if fatal_signal_pending(mm):    # SIGKILL (the OOM killer): exit
+                        return await self._killed(sub, mm, task, cpu)
                     if ret & (VM_FAULT_OOM | VM_FAULT_SIGBUS):
                         task["oom"] = True
                         task["end_ns"] = eng.now
                         return
                 eng.charge(user_ns)
-                if cpu.debt >= TOUCH_SYNC_NS:       # passes take time (see mm_ops)
+                if ns_per_step:                     # the rate cap, in bursts of RATE_BURST
+                    t_next += ns_per_step
+                    if t_next - eng.now - cpu.debt > burst_ns:
+                        await eng.spend(t_next - eng.now - cpu.debt)
+                elif cpu.debt >= TOUCH_SYNC_NS:     # passes take time (see mm_ops)
                     await eng.sync()
+                    if fatal_signal_pending(mm):    # delivered at the next interrupt
+                        return await self._killed(sub, mm, task, cpu)
                 cpu.ops += 1
                 task["bytes"] += self.step
             task["passes"] = p + 1
@@ -156,6 +176,15 @@ class UseMem(Workload):
             await M.exit_mmap(sub, mm, cpu)
         else:
             await M.vm_munmap(sub, mm, addr, self.bytes, cpu)
+
+    async def _killed(self, sub, mm, task, cpu):
+        """The task got SIGKILL: it exits (the last user of the mm tears it down)."""
+        from ..mm import mmap as M
+        task["killed"] = True
+        task["end_ns"] = cpu.engine.now
+        mm.mm_users -= 1
+        if mm.mm_users <= 0 and not mm.exited:
+            await M.exit_mmap(sub, mm, cpu)
 
     def progress(self) -> float:
         total = len(self.cpus) * self._touches() * (1 + self.spec["repeat"])
@@ -175,4 +204,5 @@ class UseMem(Workload):
         return {"kind": self.kind, "size": self.spec["size"], "mode": self.spec["mode"],
                 "repeat": self.spec["repeat"], "random": self.spec["random"],
                 "readonly": self.spec["readonly"], "tasks": tasks,
-                "oom": sum(1 for t in tasks if t["oom"])}
+                "oom": sum(1 for t in tasks if t["oom"]),
+                "killed": sum(1 for t in tasks if t["killed"])}
