@@ -3,6 +3,8 @@ do_swap_page, zap_pte_range, copy_nonpresent_pte; mm/mremap.c move_ptes;
 mm/mprotect.c change_pte_range; mm/swap_state.c readahead; mm/page_io.c)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mmactors.mm import mmap as M
@@ -313,3 +315,65 @@ def test_si_lock_wait_grows_faster_than_cpus_under_612_and_falls_away_later():
     # 0.44 ms of si->lock wait), similar at 2 (2.5 us against 1.6 us)
     assert wait["6.12", 48] > 4 * wait["6.15", 48], wait
     assert wait["6.12", 2] < 4 * max(1, wait["6.15", 2]) + 5000, wait
+
+
+# ------------------------------------------------------------ MADV_PAGEOUT
+def test_madvise_pageout_swaps_out_exactly_the_range():
+    """madvise(MADV_PAGEOUT) (mm/madvise.c -> reclaim_pages ->
+    shrink_folio_list with ignore_references): the range's exclusive
+    anonymous folios go to swap even though their PTEs are young."""
+    from mmactors.mm.madvise import sys_madvise_pageout
+    b = swapbox()
+    a = b.mmap(8)
+    for i in range(8):
+        b.touch(a + i * PAGE)
+    b.call(sys_madvise_pageout(b.sub, b.mm, a + 2 * PAGE, 4 * PAGE, b.me()))
+    swapped = [is_swap_pte(b.pte(a + i * PAGE)) for i in range(8)]
+    assert swapped == [False, False, True, True, True, True, False, False]
+    assert b.mm.rss[b.mm.MM_SWAPENTS] == 4 and vm(b, "pswpout") == 4
+    checked(b)
+    for i in range(8):
+        b.touch(a + i * PAGE, write=False)
+    assert b.mm.rss[b.mm.MM_SWAPENTS] == 0
+    checked(b)
+
+
+# ------------------------------------------------------------ the race
+RACES = Path(__file__).resolve().parents[2] / "scenarios" / "races"
+
+
+def _cli(*args):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "mmactors", *map(str, args)],
+                          capture_output=True, text=True, cwd=RACES.parents[1])
+
+
+def test_swapin_race_buggy_is_found_by_fuzz_and_replays():
+    """scenarios/races/swapin-reclaim-buggy.toml: without do_swap_page's
+    pte_same() recheck a second faulter maps the folio over the first one's
+    PTE and frees its swap entry twice; `mmactors fuzz` finds it and the
+    replay token reproduces it."""
+    r = _cli("fuzz", RACES / "swapin-reclaim-buggy.toml", "--strategy", "random:0.1",
+             "--runs", "20", "--no-lockdep")
+    assert r.returncode == 6, r.stdout + r.stderr
+    out = r.stdout + r.stderr
+    assert "swap count underflow" in out and "replay" in out
+    token = out.split("--strategy replay:")[1].split()[0]
+    again = _cli("run", RACES / "swapin-reclaim-buggy.toml", "--strategy", f"replay:{token}",
+                 "--quiet")
+    assert again.returncode == 6 and "swap count underflow" in again.stdout + again.stderr
+
+
+def test_swapin_race_fixed_is_clean_and_the_recheck_fires():
+    """The same scenario with the recheck: clean over the fuzz runs, and in a
+    run the recheck actually backs out of lost races (swapin_pte_changed)."""
+    r = _cli("fuzz", RACES / "swapin-reclaim-fixed.toml", "--strategy", "random:0.1",
+             "--runs", "8", "--no-lockdep")
+    assert r.returncode == 0, r.stdout + r.stderr
+    from mmactors import Machine, load_scenario
+    m = Machine(load_scenario(RACES / "swapin-reclaim-fixed.toml",
+                              [("run.duration_ns", 6_000_000)]), trace=False)
+    res = m.run()
+    assert res.error is None, res.error.report()
+    assert res.extra["swap"]["swap_cache"]["swapin_pte_changed"] > 0
