@@ -151,3 +151,11 @@ def test_usemem_frees_memory_and_swap_at_exit():
     sw = sub.swap
     assert sw.nr_swap_pages + len(sw.cached_slots()) == sw.total_swap_pages
     assert sub.swap_cache.nr_swapcached == 0
+
+
+def test_summary_prints_usemems_lines():
+    from mmactors.report.summary import format_summary
+    m, res = run(scenario('size = "1M"\nsleep_ns = -1'))
+    text = format_summary(res)
+    assert "usemem (workload[0]): 2 tasks of 1M" in text
+    assert "cpu0: 1048576 bytes / " in text and " KB/s" in text
