@@ -1,5 +1,5 @@
 """Page tables and page faults (mm/memory.c, arch/x86/mm/fault.c, mm/mmu_gather.c,
-arch/x86/mm/tlb.c; Linux 6.12).
+arch/x86/mm/tlb.c, the free_pages_and_swap_cache of mm/swap_state.c; Linux 6.12).
 
 Page tables: one :class:`PageTable` per 2 MiB of address space (a PTE page
 of 512 entries) with its split PTE lock (``ptlock_ptr(ptdesc)``); the levels
@@ -23,6 +23,16 @@ on failure or VM_FAULT_RETRY; ``handle_pte_fault`` dispatches to
 (tmpfs files) and ``do_wp_page``.  ``vmf_anon_prepare`` makes the first write
 fault of a VMA without an anon_vma take ``mmap_read_trylock`` (RETRY if that
 fails under the VMA lock).
+
+Swap PTEs (issue 12): ``do_swap_page`` (the swap cache, zram's
+skip-swapcache read pinned by ``swapcache_prepare``, ``swapin_readahead``,
+``folio_lock_or_retry``, the ``pte_same`` recheck under the PTL, exclusive
+reuse, ``swap_free`` and ``folio_free_swap``); zap frees them
+(``free_swap_and_cache`` under the PTL) and gathered swap-cache folios leave
+the cache once unmapped (``free_pages_and_swap_cache``); fork duplicates them
+(``copy_nonpresent_pte``: ``swap_duplicate``, the exclusive bit cleared).
+``pte_hw_access`` is the MMU's side: a present PTE gets its accessed/dirty
+bits on a TLB miss, which reclaim's ``folio_referenced`` reads.
 
 Teardown (``zap_pte_range`` + ``mmu_gather``): PTEs are cleared under the
 PTE lock; the folios are gathered and freed after the TLB flush, in batches
