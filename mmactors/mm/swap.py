@@ -34,8 +34,10 @@ LRU aging (the reclaim side, used by :mod:`.vmscan`):
   cleared (``folio_test_clear_lru``) until the batch moves it; reclaim's
   isolation skips it.
 * Lists are ordered: the head (``list_add``) is the newest end, the tail the
-  oldest (``lru_to_folio``): an OrderedDict whose last key is the head, so
-  ``lruvec_add_folio_tail`` is ``move_to_end(last=False)``.
+  oldest (``lru_to_folio``).  A list is a plain dict in insertion order (the
+  fault path's add stays a dict store: an OrderedDict costs it measurably)
+  plus a small ``tail`` dict for ``lruvec_add_folio_tail``: those folios are
+  older than every other, the last one added the oldest (:class:`LruList`).
 * ``isolate_lru_folios`` / ``move_folios_to_lru`` (mm/vmscan.c, kept here
   beside the lists they walk; the caller holds ``lru_lock``).
 
@@ -45,13 +47,11 @@ vmstat (list lengths are read directly where the kernel reads
 """
 from __future__ import annotations
 
-from collections import OrderedDict
-
 from ..sync import SpinLock
 from ._internal import PG_lru, SWAP_CLUSTER_MAX, CacheStats
 from .filemap import (PG_active, PG_dirty, PG_locked, PG_referenced, PG_swapbacked)
 
-__all__ = ["LRU", "Lruvec", "folio_is_file_lru", "folio_lru_list", "LRU_INACTIVE_ANON", "LRU_ACTIVE_ANON", "LRU_INACTIVE_FILE",
+__all__ = ["LRU", "Lruvec", "LruList", "folio_is_file_lru", "folio_lru_list", "LRU_INACTIVE_ANON", "LRU_ACTIVE_ANON", "LRU_INACTIVE_FILE",
            "LRU_ACTIVE_FILE", "LRU_UNEVICTABLE", "LRU_NAMES"]
 
 LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, LRU_INACTIVE_FILE, LRU_ACTIVE_FILE, LRU_UNEVICTABLE = range(5)
@@ -73,12 +73,63 @@ def folio_lru_list(flags: int) -> int:
     return lru
 
 
+_dict_contains = dict.__contains__
+_dict_delitem = dict.__delitem__
+_dict_iter = dict.__iter__
+_dict_len = dict.__len__
+
+
+class LruList(dict):
+    """One LRU list: the dict itself holds pfns in insertion order (its last
+    key is the head), ``tail`` the folios put at the tail, in reverse: the
+    last key of ``tail`` is the oldest folio of the list.  ``lst[pfn] =
+    None`` is list_add; iteration runs from the tail (oldest) to the head."""
+
+    __slots__ = ("tail",)
+
+    def __init__(self):
+        super().__init__()
+        self.tail: dict = {}
+
+    def __len__(self):
+        return _dict_len(self) + len(self.tail)
+
+    def __bool__(self):
+        return bool(_dict_len(self) or self.tail)
+
+    def __contains__(self, pfn):
+        return _dict_contains(self, pfn) or pfn in self.tail
+
+    def __iter__(self):
+        yield from reversed(self.tail)
+        yield from _dict_iter(self)
+
+    def oldest(self) -> int:
+        """lru_to_folio: the pfn at the tail."""
+        if self.tail:
+            return next(reversed(self.tail))
+        return next(_dict_iter(self))
+
+    def discard(self, pfn: int) -> bool:
+        if _dict_contains(self, pfn):
+            _dict_delitem(self, pfn)
+            return True
+        if pfn in self.tail:
+            del self.tail[pfn]
+            return True
+        return False
+
+    def add_tail(self, pfn: int):
+        self.discard(pfn)
+        self.tail[pfn] = None
+
+
 class Lruvec:
-    """struct lruvec of one node: five lists (ordered dicts pfn -> None) and lru_lock."""
+    """struct lruvec of one node: five lists (:class:`LruList`) and lru_lock."""
 
     def __init__(self, engine, nid: int):
         self.nid = nid
-        self.lists = [OrderedDict() for _ in range(5)]
+        self.lists = [LruList() for _ in range(5)]
         self.lru_lock = SpinLock(engine, "&lruvec->lru_lock")
         self.nonresident_age = 0              # workingset clock (mm/workingset.c)
         self.anon_cost = 0                    # lru_note_cost
@@ -90,14 +141,16 @@ class Lruvec:
 
     def add_tail(self, pfn: int, lru: int):
         """lruvec_add_folio_tail: the oldest end, reclaimed first."""
-        lst = self.lists[lru]
-        lst[pfn] = None
-        lst.move_to_end(pfn, last=False)
+        self.lists[lru].add_tail(pfn)
 
     def delete(self, pfn: int) -> bool:
         for lst in self.lists:
-            if pfn in lst:
-                del lst[pfn]
+            if _dict_contains(lst, pfn):
+                _dict_delitem(lst, pfn)
+                return True
+        for lst in self.lists:
+            if pfn in lst.tail:
+                del lst.tail[pfn]
                 return True
         return False
 
@@ -393,9 +446,9 @@ class LRU:
     def isolate_lru_folios(self, lruvec, nr_to_scan: int, lru: int, zone_ok):
         """isolate_lru_folios: take up to ``nr_to_scan`` folios from the tail
         of ``lru``.  Folios in a zone above the reclaim index are skipped
-        (moved back to the head side, pgskip_*); folios without PG_lru (queued
+        (spliced to the head, pgskip_*); folios without PG_lru (queued
         on a batch, being freed) are rotated.  Returns (isolated pfns, scanned,
-        skipped by zone index)."""
+        skipped by zone index, folios looked at)."""
         src = lruvec.lists[lru]
         f = self.mem_map.f
         ref = self.mem_map.ref
@@ -406,25 +459,25 @@ class LRU:
         total = 0
         zone_of = self.pa.zone_of
         while scan < nr_to_scan and src:
-            pfn = next(iter(src))                     # lru_to_folio: the tail
+            pfn = src.oldest()                        # lru_to_folio: the tail
             total += 1
             z = zone_of(pfn)
             if not zone_ok(z):
                 skipped[z.zone_idx] = skipped.get(z.zone_idx, 0) + 1
-                del src[pfn]
+                src.discard(pfn)
                 move.append(pfn)
                 continue
             scan += 1
             if not f[pfn] & PG_lru or ref[pfn] == 0:
-                src.move_to_end(pfn)                  # list_move to the head
+                src.discard(pfn)                      # list_move to the head
+                src[pfn] = None
                 continue
             ref[pfn] += 1                             # folio_try_get
             f[pfn] &= ~PG_lru                         # folio_test_clear_lru
-            del src[pfn]
+            src.discard(pfn)
             taken.append(pfn)
-        for pfn in reversed(move):                    # folios_skipped spliced back to the tail
-            src[pfn] = None
-            src.move_to_end(pfn, last=False)
+        for pfn in move:                              # list_splice(&folios_skipped, src): to the
+            src[pfn] = None                           # head, so the next scans do not meet them
         return taken, scan, skipped, total
 
     def move_folios_to_lru(self, lruvec, pfns: list) -> tuple[int, list]:

@@ -48,8 +48,8 @@ def test_oom_kills_the_largest_and_frees_it():
     finds nothing (anon without swap is not reclaimable, so
     should_reclaim_retry gives up), __alloc_pages_may_oom takes oom_lock and
     out_of_memory kills the task with the largest badness (the 50 MiB one):
-    oom_kill = 1, the kill is listed, the oom_reaper frees the victim's
-    anonymous memory after OOM_REAPER_DELAY, and no frame is leaked."""
+    oom_kill = 1, the kill is listed, the victim exits (or the oom_reaper
+    frees its anonymous memory after OOM_REAPER_DELAY), and no frame is leaked."""
     m, res = _run(_usemem(["24M", "50M"]))
     j = res.to_json()
     oom = j["reclaim"]["oom"]
@@ -59,11 +59,13 @@ def test_oom_kills_the_largest_and_frees_it():
     sub = addrspace_of(m)
     victim = sub.mms[kill["mm"]]
     assert victim.oom_victim and victim.oom_skip
-    assert oom["reaped"] == 1 and victim.rss[victim.MM_ANONPAGES] == 0
+    # the victim's task stops at its next step (fatal_signal_pending) and
+    # exits, or the oom_reaper frees its anonymous memory: either way it is gone
+    assert victim.exited or oom["reaped"] == 1
+    assert victim.rss[victim.MM_ANONPAGES] == 0
     assert j["reclaim"]["vmstat"]["allocstall"] >= 1        # reclaim ran before the kill
-    assert kill["ns"] + 2_000_000_000 <= j["virtual_ns"]
-    small = [t for w in j["workload_details"] for t in w["tasks"] if not t["oom"]]
-    assert len(small) == 1 and small[0]["bytes"] == 24 << 20
+    tasks = {t["cpu"]: t for w in j["workload_details"] for t in w["tasks"]}
+    assert tasks[0]["bytes"] == 24 << 20 and tasks[1]["bytes"] < 50 << 20
     physmem_of(m)._check()
     sub._check()
 
