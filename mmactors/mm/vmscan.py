@@ -43,8 +43,9 @@ What is modelled, in the kernel's words
 Counters as /proc/vmstat names them: pgscan_kswapd/direct, pgsteal_kswapd/
 direct, pgscan_anon/file, pgsteal_anon/file, pgrefill, pgactivate,
 pgdeactivate, pgrotated (mm/swap.py), pageoutrun, allocstall_*,
-kswapd_low/high_wmark_hit_quickly, pgscan_direct_throttle, pgskip_*,
-nr_vmscan_write, nr_vmscan_immediate_reclaim, nr_isolated_anon/file.
+kswapd_low/high_wmark_hit_quickly, pgskip_*, nr_vmscan_write,
+nr_vmscan_immediate_reclaim, nr_isolated_anon/file, oom_kill (mm/oom_kill.py,
+reached through ``alloc_pages_may_oom``).
 
 kswapd is started on its first real wake-up (a run that never wakes it is
 unchanged), on the first CPU of its node; it ends instead of sleeping for
@@ -54,7 +55,12 @@ Simplifications (each also said where it happens): no memcg, no MGLRU, no
 unevictable/mlock handling beyond VM_LOCKED activation, no demotion, no
 shrinkers (slab reclaim), no laptop_mode, HZ = 250 (CONFIG_HZ_250); the file
 LRU holds nothing in this simulator yet (no page cache of regular files), so
-``pageout`` of dirty file folios is not reached.
+``pageout`` of dirty file folios is not reached and no flusher is woken;
+shmem folios are kept (activated) rather than written by shmem_writepage;
+``throttle_direct_reclaim`` (pfmemalloc_wait, pgscan_direct_throttle) and
+``should_continue_reclaim`` (reclaim/compaction) are not modelled;
+``zone_reclaimable_pages`` splits the node's LRU over its zones by managed
+size (one lruvec per node, no per-zone LRU counters).
 """
 from __future__ import annotations
 
