@@ -64,12 +64,13 @@ size (one lruvec per node, no per-zone LRU counters).
 """
 from __future__ import annotations
 
+import math
+
 from ..schema import Field
-from ._internal import (MAX_NR_ZONES, MAX_RECLAIM_RETRIES, PG_lru, PG_workingset,
-                        SWAP_CLUSTER_MAX, WMARK_HIGH, ZONE_BOOSTED_WATERMARK, ZONE_RECLAIM_ACTIVE,
-                        pageblock_order)
-from .filemap import (PG_active, PG_dirty, PG_locked, PG_reclaim, PG_referenced, PG_swapbacked,
-                      PG_swapcache, PG_writeback)
+from ._internal import (MAX_NR_ZONES, MAX_RECLAIM_RETRIES, PG_workingset, SWAP_CLUSTER_MAX,
+                        ZONE_RECLAIM_ACTIVE, pageblock_order)
+from .filemap import (PG_active, PG_dirty, PG_reclaim, PG_referenced, PG_swapbacked, PG_swapcache,
+                      PG_writeback)
 from .gfp import GFP, GFP_KERNEL, gfp_zone
 from .mm_types import VM_EXEC, VM_LOCKED
 from .oom_kill import OomKiller
@@ -120,11 +121,7 @@ SYSCTL = (
 
 
 def int_sqrt(x: int) -> int:
-    return int(x ** 0.5) if x < (1 << 52) else _isqrt(x)
-
-
-def _isqrt(x):
-    import math
+    """lib/math/int_sqrt.c: the integer square root, rounded down."""
     return math.isqrt(x)
 
 
