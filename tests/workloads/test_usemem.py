@@ -159,3 +159,17 @@ def test_summary_prints_usemems_lines():
     text = format_summary(res)
     assert "usemem (workload[0]): 2 tasks of 1M" in text
     assert "cpu0: 1048576 bytes / " in text and " KB/s" in text
+
+
+def test_rotational_swap_uses_cluster_readahead():
+    """A rotational device swapped on (nr_rotate_swap): swapin_readahead uses
+    swap_cluster_readahead (the aligned 2^page-cluster slots around the
+    entry) instead of VMA readahead; pages read ahead are counted swap_ra."""
+    m, res = run(swap_scenario('size = "14M"\nrepeat = 1\nsleep_ns = -1', device="hdd",
+                               duration_ns=20_000_000_000))
+    sc = res.extra["swap"]["swap_cache"]
+    assert sc["readahead"] == "cluster"
+    vm = res.extra["vmstat"]
+    assert vm["pswpin"] > 0 and vm["swap_ra"] > 0
+    assert all(t["passes"] == 2 for t in details(res)["tasks"])
+    check_all(m)
