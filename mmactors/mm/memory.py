@@ -244,20 +244,34 @@ class Memory:
                     return ret
                 sub.count(cpu, "vma_lock_retry")
         # lock_mmap: lock_mm_and_find_vma (trylock first, as the kernel does)
+        tried = False
         while True:
             if not await mm.mmap_lock.down_read_trylock("lock_mm_and_find_vma"):
                 await mm.mmap_lock.down_read("lock_mm_and_find_vma")
             vma = mm.find_vma(addr)
             if vma is None or access_error(vma, write):
                 mm.mmap_lock.up_read("bad_area")
+                if tried:
+                    me.data.pop("fault_tried", None)
                 return VM_FAULT_SIGSEGV
             ret = await self.handle_pte_fault(Fault(vma, addr, write, False), me)
             if not ret & VM_FAULT_RETRY:               # handle_mm_fault, inlined
                 sub.count_fault(cpu, False)            # pgfault
             if ret & VM_FAULT_RETRY:
                 mm.mmap_lock.up_read("do_user_addr_fault")
+                # folio_lock_or_retry's wait, after mmap_lock is dropped
+                # (release_fault_lock, folio_wait_locked); then FAULT_FLAG_TRIED
+                pfn = me.data.pop("fault_wait_folio", None)
+                if pfn is not None:
+                    await sub.folio_locks.folio_lock(pfn, me)
+                    sub.folio_locks.folio_unlock(pfn, me)
+                    await sub.lru.folios_put_refs([(pfn, 1)], me)
+                tried = True
+                me.data["fault_tried"] = True
                 continue
             mm.mmap_lock.up_read("do_user_addr_fault")
+            if tried:
+                me.data.pop("fault_tried", None)
             return ret
 
     async def lock_vma_under_rcu(self, mm, addr: int, me):
@@ -294,8 +308,14 @@ class Memory:
         return vma
 
     async def handle_mm_fault(self, vma, addr: int, write: bool, vma_locked: bool, me) -> int:
+        """For callers that keep their lock (populate): no retry, a folio lock
+        is waited for in place (as with FAULT_FLAG_TRIED)."""
         vmf = Fault(vma, addr, write, vma_locked)
+        tried = me.data.get("fault_tried")
+        me.data["fault_tried"] = True
         ret = await self.handle_pte_fault(vmf, me)
+        if not tried:
+            me.data.pop("fault_tried", None)
         if not ret & VM_FAULT_RETRY:
             self.sub.count(me.cpu, "pgfault")          # mm_account_fault
         return ret
@@ -424,10 +444,16 @@ class Memory:
                 sc.pinned.discard(entry)
                 await swap.swapcache_clear(entry)
             return ret | VM_FAULT_RETRY
+        elif not me.data.get("fault_tried"):
+            # the first attempt under mmap_lock: the caller drops mmap_lock,
+            # waits for the folio lock and retries with FAULT_FLAG_TRIED
+            me.data["fault_wait_folio"] = pfn          # with the lookup's reference
+            if need_clear_cache:
+                sc.pinned.discard(entry)
+                await swap.swapcache_clear(entry)
+            return ret | VM_FAULT_RETRY
         else:
-            # Simplification: under mmap_lock the wait keeps mmap_lock (the
-            # kernel drops it and retries; this caller unlocks on RETRY itself)
-            await locks.folio_lock(pfn, me)
+            await locks.folio_lock(pfn, me)            # FAULT_FLAG_TRIED: __folio_lock
         f = sub.mem_map.f
         if swapcache >= 0:
             if not f[pfn] & PG_swapcache or sc.folio_swap.get(pfn) != entry:
