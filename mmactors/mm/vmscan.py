@@ -125,6 +125,15 @@ def int_sqrt(x: int) -> int:
     return math.isqrt(x)
 
 
+def _blk_plug_api():
+    """(blk_start_plug(actor), async blk_finish_plug(actor)) if the block
+    layer models the plug, else None (then writes go out at once)."""
+    from ..block import blk_core
+    start = getattr(blk_core, "blk_start_plug", None)
+    finish = getattr(blk_core, "blk_finish_plug", None)
+    return (start, finish) if start is not None and finish is not None else None
+
+
 def inactive_is_low(lruvec, inactive_lru: int) -> bool:
     """inactive_is_low: inactive * inactive_ratio < active, ratio sqrt(10 * GB)."""
     inactive = lruvec.lru_size(inactive_lru)
@@ -786,8 +795,26 @@ class VmScan:
         nr = self.get_scan_count(lruvec, sc)
         targets = list(nr)
         proportional = not sc.kswapd and sc.priority == DEF_PRIORITY
-        nr_reclaimed = 0
         nr_to_reclaim = sc.nr_to_reclaim
+        # blk_start_plug(&plug): swap writes are held until blk_finish_plug
+        # (or until the reclaimer sleeps), so they usually end after the
+        # folios are back on the LRU and folio_rotate_reclaimable finds them.
+        # Used when the block layer provides the plug (block/blk_core.py).
+        plug = _blk_plug_api()
+        if plug is not None:
+            plug[0](me)
+        try:
+            await self._shrink_lruvec_loop(lruvec, sc, me, nr, targets, proportional,
+                                           nr_to_reclaim)
+        finally:
+            if plug is not None:
+                await plug[1](me)
+        if self.can_age_anon_pages() and inactive_is_low(lruvec, LRU_INACTIVE_ANON):
+            await self.shrink_active_list(SWAP_CLUSTER_MAX, lruvec, sc, LRU_ACTIVE_ANON, me)
+
+    async def _shrink_lruvec_loop(self, lruvec, sc, me, nr, targets, proportional,
+                                  nr_to_reclaim):
+        nr_reclaimed = 0
         while nr[LRU_INACTIVE_ANON] or nr[LRU_ACTIVE_FILE] or nr[LRU_INACTIVE_FILE]:
             for lru in range(4):
                 if nr[lru]:
@@ -813,8 +840,6 @@ class VmScan:
                 nr[x] = targets[x] * (100 - percentage) // 100
                 nr[x] -= min(nr[x], scanned)
         sc.nr_reclaimed += nr_reclaimed
-        if self.can_age_anon_pages() and inactive_is_low(lruvec, LRU_INACTIVE_ANON):
-            await self.shrink_active_list(SWAP_CLUSTER_MAX, lruvec, sc, LRU_ACTIVE_ANON, me)
 
     async def shrink_node(self, pgdat, sc: ScanControl, me):
         lruvec = self.lru.lruvecs[pgdat.node_id]
