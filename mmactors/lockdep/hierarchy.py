@@ -47,7 +47,8 @@ kernel.
 from __future__ import annotations
 
 __all__ = ["MM_LOCK_ORDER", "CLASSES", "ALIASES", "READ_CLASSES", "canonical", "order_of",
-           "is_ordered", "SWAP_CLASSES", "SWAP_LOCK_ORDER", "swap_lock_order"]
+           "is_ordered", "SWAP_CLASSES", "SWAP_LOCK_ORDER", "swap_lock_order",
+           "RECLAIM_CLASSES", "RECLAIM_LOCK_ORDER"]
 
 # class name -> (kind, what the comments call it)
 CLASSES: dict[str, tuple[str, str]] = {
@@ -223,14 +224,33 @@ SWAP_LOCK_ORDER: dict[str, list[tuple[str, str, str]]] = {
 }
 
 
+# ---- page reclaim and the OOM killer (mm/vmscan.c, mm/page_alloc.c) ----
+# Seeded with the swap order (reclaim does its work on machines with swap);
+# lru_lock stays innermost: reclaim never takes another lock under it.
+_V = "mm/vmscan.c"
+RECLAIM_CLASSES: dict[str, tuple[str, str]] = {
+    "oom_lock": ("mutex", "oom_lock (mm/oom_kill.c; mutex_trylock in __alloc_pages_may_oom)"),
+}
+RECLAIM_LOCK_ORDER: list[tuple[str, str, str]] = [
+    ("folio_lock", "&xa->xa_lock", f"{_V}: shrink_folio_list -> __remove_mapping"),
+    *[("folio_lock", p, f"{_V}: shrink_folio_list -> try_to_unmap, folio_referenced")
+      for p in _PTL],
+    ("folio_lock", "&anon_vma->rwsem", f"{_V}: folio_check_references -> folio_referenced"),
+    ("oom_lock", "&pcp->lock", "mm/page_alloc.c: __alloc_pages_may_oom -> get_page_from_freelist"),
+    ("oom_lock", "&zone->lock", "mm/page_alloc.c: __alloc_pages_may_oom -> get_page_from_freelist"),
+]
+
+
 def swap_lock_order(version: str) -> tuple[dict, list]:
     """The swap lock classes and the edges of allocator ``version``, plus the
     swap PTE edges shared by every release (__swap_duplicate and swap_free
-    take ci->lock, or si->lock without clusters, under the PTL)."""
+    take ci->lock, or si->lock without clusters, under the PTL), and the
+    reclaim/OOM edges."""
     edges = list(SWAP_LOCK_ORDER[version])
     for p in _PTL:
         edges.append((p, "&cluster_info[i].lock", f"{_S}: __swap_duplicate under the PTL"))
-    return dict(SWAP_CLASSES), edges
+    edges.extend(RECLAIM_LOCK_ORDER)
+    return dict(SWAP_CLASSES, **RECLAIM_CLASSES), edges
 
 
 def canonical(name: str) -> str:

@@ -26,6 +26,7 @@ from .mm_types import MM, PAGE_SHIFT, PMD_SHIFT
 from .rmap import Rmap
 from .shmem import ShmemInode
 from .swap import LRU, LRU_NAMES
+from .vmscan import SYSCTL as VMSCAN_SYSCTL, VmScan
 
 __all__ = ["AddrSpace", "addrspace_of", "SUBSYSTEM", "KCONFIG", "CONSTANTS"]
 
@@ -73,6 +74,12 @@ class AddrSpace:
                        machine.constants.get("PAGEVEC_SIZE", 31))
         self.folio_locks = FolioLocks(self.engine, self.mem_map)
         self.memory = Memory(self)
+        # swapon (swapfile.build) sets these: the swap devices and the swap cache
+        self.swap = None
+        self.swap_cache = None
+        # mm/vmscan.c: kswapd per node and direct reclaim, on this side's LRU
+        self.vmscan = VmScan(self, machine)
+        self.pa.reclaim = self.vmscan
         self.mms: list[MM] = []
         self.files: list[ShmemInode] = []
         self.cpu_actors: dict[int, list] = {}
@@ -111,6 +118,11 @@ class AddrSpace:
         f = ShmemInode(self, len(self.files) + 1, size_pages)
         self.files.append(f)
         return f
+
+    def swapon(self, swap, page_cluster: int = 3):
+        """Swap devices join the address spaces: the swap cache (mm/swap_state.py)."""
+        from .swap_state import swapon
+        return swapon(self, swap, page_cluster)
 
     def remove_vma(self, vma):
         self.vmas_freed += 1
@@ -162,6 +174,7 @@ class AddrSpace:
             vm[k] = v
         caches = extra.setdefault("caches", {})
         caches["lru_add"] = self.lru.stats.to_json()
+        self.vmscan.report(extra)                # "reclaim", if kswapd or direct reclaim ran
         extra["mm"] = {
             "mms": len(self.mms), "vmas": sum(len(m.vmas) for m in self.mms),
             "faults": self.event("pgfault"), "fault_oom": self.event("fault_oom"),
@@ -224,6 +237,8 @@ class AddrSpace:
                 cached[pfn] = f
                 assert mem.ref[pfn] >= 1 + rmap.mc[pfn], f"cached pfn {pfn:#x} under-referenced"
         self.lru._check()
+        if self.swap_cache is not None:            # swap_map against PTEs and the swap cache
+            self.swap_cache._check()
         batched = self.lru.in_batches()
         for lv in self.lru.lruvecs:
             for lst in lv.lists:
@@ -244,5 +259,6 @@ def build(machine) -> AddrSpace | None:
     return AddrSpace(machine, machine.subsystems["physmem"])
 
 
-SUBSYSTEM = Subsystem("addrspace", kconfig=KCONFIG, constants=CONSTANTS, build=build,
+SUBSYSTEM = Subsystem("addrspace", kconfig=KCONFIG, constants=CONSTANTS, sysctl=VMSCAN_SYSCTL,
+                      build=build,
                       doc="mm_structs, VMAs, page tables, faults, rmap, LRU batches")

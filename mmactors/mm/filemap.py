@@ -24,7 +24,8 @@ from ..costs import CacheLine
 from ..sync import RWSemaphore, SpinLock, might_sleep
 
 __all__ = ["AddressSpace", "FolioLocks", "PG_locked", "PG_uptodate", "PG_dirty",
-           "PG_swapbacked", "PG_waiters", "PG_active", "PG_referenced"]
+           "PG_swapbacked", "PG_waiters", "PG_active", "PG_referenced", "PG_writeback",
+           "PG_reclaim", "PG_swapcache", "PG_mappedtodisk"]
 
 PG_locked = 1 << 11
 PG_uptodate = 1 << 12
@@ -33,6 +34,10 @@ PG_swapbacked = 1 << 14
 PG_waiters = 1 << 15
 PG_active = 1 << 16
 PG_referenced = 1 << 17
+PG_writeback = 1 << 18        # folio under writeback I/O (include/linux/page-flags.h)
+PG_reclaim = 1 << 19          # reclaim wants it freed when writeback ends (folio_end_writeback)
+PG_swapcache = 1 << 20        # the kernel's PG_owner_priv_1 on a swap-backed folio: in the swap cache
+PG_mappedtodisk = 1 << 21
 
 PAGE_WAIT_TABLE_BITS = 8
 

@@ -1,5 +1,5 @@
 """Page tables and page faults (mm/memory.c, arch/x86/mm/fault.c, mm/mmu_gather.c,
-arch/x86/mm/tlb.c; Linux 6.12).
+arch/x86/mm/tlb.c, the free_pages_and_swap_cache of mm/swap_state.c; Linux 6.12).
 
 Page tables: one :class:`PageTable` per 2 MiB of address space (a PTE page
 of 512 entries) with its split PTE lock (``ptlock_ptr(ptdesc)``); the levels
@@ -10,8 +10,11 @@ themselves are not allocated pages; a PTE table is a real page from the
 page allocator.  PTEs are 64-bit words in an ``array('q')``::
 
     present:   pfn << 12 | _PAGE_PRESENT | _PAGE_RW? | _PAGE_ACCESSED | _PAGE_DIRTY? | _PAGE_SPECIAL?
-    swap:      offset << 12 | type << 1       (present bit clear, non-zero)
+    swap:      offset << 12 | type << 1 | _PAGE_SWP_EXCLUSIVE?   (present bit clear, non-zero)
     none:      0
+
+``PageTable.nr_present`` counts present entries, ``nr_swap`` swap entries
+(a table with either is populated: zap, fork and mprotect visit it).
 
 The fault path is the 6.12 one: ``do_user_addr_fault`` tries
 ``lock_vma_under_rcu`` (per-VMA lock) and falls back to ``mmap_read_lock``
@@ -20,6 +23,16 @@ on failure or VM_FAULT_RETRY; ``handle_pte_fault`` dispatches to
 (tmpfs files) and ``do_wp_page``.  ``vmf_anon_prepare`` makes the first write
 fault of a VMA without an anon_vma take ``mmap_read_trylock`` (RETRY if that
 fails under the VMA lock).
+
+Swap PTEs (issue 12): ``do_swap_page`` (the swap cache, zram's
+skip-swapcache read pinned by ``swapcache_prepare``, ``swapin_readahead``,
+``folio_lock_or_retry``, the ``pte_same`` recheck under the PTL, exclusive
+reuse, ``swap_free`` and ``folio_free_swap``); zap frees them
+(``free_swap_and_cache`` under the PTL) and gathered swap-cache folios leave
+the cache once unmapped (``free_pages_and_swap_cache``); fork duplicates them
+(``copy_nonpresent_pte``: ``swap_duplicate``, the exclusive bit cleared).
+``pte_hw_access`` is the MMU's side: a present PTE gets its accessed/dirty
+bits on a TLB miss, which reclaim's ``folio_referenced`` reads.
 
 Teardown (``zap_pte_range`` + ``mmu_gather``): PTEs are cleared under the
 PTE lock; the folios are gathered and freed after the TLB flush, in batches
@@ -34,12 +47,15 @@ from __future__ import annotations
 from array import array
 
 from ..sync import SpinLock
-from .filemap import PG_dirty
-from .mm_types import (PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PTRS_PER_PTE, VM_EXEC, VM_READ, VM_SHARED,
-                       VM_WRITE)
+from .filemap import PG_dirty, PG_swapbacked, PG_swapcache, PG_uptodate
+from ._internal import PG_lru
+from .swapops import _PAGE_SWP_EXCLUSIVE, is_swap_pte, pte_to_swp_entry, swp_entry_to_pte
+from .mm_types import (PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PTRS_PER_PTE, VM_EXEC, VM_LOCKED, VM_READ,
+                       VM_SHARED, VM_WRITE)
 
-__all__ = ["PageTable", "VM_FAULT_RETRY", "VM_FAULT_OOM", "VM_FAULT_SIGSEGV",
-           "pte_pfn", "pte_present", "pte_write", "mk_pte"]
+__all__ = ["PageTable", "VM_FAULT_RETRY", "VM_FAULT_OOM", "VM_FAULT_SIGSEGV", "VM_FAULT_MAJOR",
+           "pte_pfn", "pte_present", "pte_write", "mk_pte", "swp_entry_to_pte",
+           "pte_to_swp_entry", "is_swap_pte"]
 
 _PAGE_PRESENT = 0x1
 _PAGE_RW = 0x2
@@ -92,6 +108,22 @@ def pte_write(v: int) -> bool:
     return bool(v & _PAGE_RW)
 
 
+def pte_hw_access(mm, addr: int, write: bool) -> bool:
+    """The MMU's page walk on a TLB miss: a present PTE that allows the
+    access gets its accessed bit (and dirty bit on a write) set by hardware,
+    as x86 does, and needs no fault (True); anything else faults (False).
+    The bits are what folio_referenced and try_to_unmap read."""
+    pt = mm.pgtables.get(addr >> PMD_SHIFT)
+    if pt is None:
+        return False
+    i = (addr >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)
+    v = pt.ptes[i]
+    if not v & _PAGE_PRESENT or (write and not v & _PAGE_RW):
+        return False
+    pt.ptes[i] = v | _PAGE_ACCESSED | (_PAGE_DIRTY if write else 0)
+    return True
+
+
 def access_error(vma, write: bool) -> bool:
     """arch/x86/mm/fault.c access_error: a write needs VM_WRITE, a read any access."""
     if write:
@@ -108,13 +140,14 @@ async def vma_alloc_folio(sub, gfp: int, order: int = 0) -> int:
 class PageTable:
     """One PTE page: 512 entries, its split lock and the frame it lives in."""
 
-    __slots__ = ("ptes", "ptl", "pfn", "nr_present")
+    __slots__ = ("ptes", "ptl", "pfn", "nr_present", "nr_swap")
 
     def __init__(self, engine, pfn: int):
         self.ptes = array("q", bytes(8 * PTRS_PER_PTE))
         self.ptl = SpinLock(engine, "ptlock_ptr(ptdesc)")
         self.pfn = pfn
         self.nr_present = 0
+        self.nr_swap = 0
 
 
 def populated_ptes(mm, start: int, end: int):
@@ -127,7 +160,7 @@ def populated_ptes(mm, start: int, end: int):
         key = addr >> PMD_SHIFT
         nxt = min(end, (key + 1) << PMD_SHIFT)
         pt = mm.pgtables.get(key)
-        if pt is not None and pt.nr_present:
+        if pt is not None and (pt.nr_present or pt.nr_swap):
             i0 = (addr >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)
             yield pt, addr, i0, i0 + ((nxt - addr) >> PAGE_SHIFT)
         addr = nxt
@@ -211,20 +244,34 @@ class Memory:
                     return ret
                 sub.count(cpu, "vma_lock_retry")
         # lock_mmap: lock_mm_and_find_vma (trylock first, as the kernel does)
+        tried = False
         while True:
             if not await mm.mmap_lock.down_read_trylock("lock_mm_and_find_vma"):
                 await mm.mmap_lock.down_read("lock_mm_and_find_vma")
             vma = mm.find_vma(addr)
             if vma is None or access_error(vma, write):
                 mm.mmap_lock.up_read("bad_area")
+                if tried:
+                    me.data.pop("fault_tried", None)
                 return VM_FAULT_SIGSEGV
             ret = await self.handle_pte_fault(Fault(vma, addr, write, False), me)
             if not ret & VM_FAULT_RETRY:               # handle_mm_fault, inlined
                 sub.count_fault(cpu, False)            # pgfault
             if ret & VM_FAULT_RETRY:
                 mm.mmap_lock.up_read("do_user_addr_fault")
+                # folio_lock_or_retry's wait, after mmap_lock is dropped
+                # (release_fault_lock, folio_wait_locked); then FAULT_FLAG_TRIED
+                pfn = me.data.pop("fault_wait_folio", None)
+                if pfn is not None:
+                    await sub.folio_locks.folio_lock(pfn, me)
+                    sub.folio_locks.folio_unlock(pfn, me)
+                    await sub.lru.folios_put_refs([(pfn, 1)], me)
+                tried = True
+                me.data["fault_tried"] = True
                 continue
             mm.mmap_lock.up_read("do_user_addr_fault")
+            if tried:
+                me.data.pop("fault_tried", None)
             return ret
 
     async def lock_vma_under_rcu(self, mm, addr: int, me):
@@ -261,8 +308,14 @@ class Memory:
         return vma
 
     async def handle_mm_fault(self, vma, addr: int, write: bool, vma_locked: bool, me) -> int:
+        """For callers that keep their lock (populate): no retry, a folio lock
+        is waited for in place (as with FAULT_FLAG_TRIED)."""
         vmf = Fault(vma, addr, write, vma_locked)
+        tried = me.data.get("fault_tried")
+        me.data["fault_tried"] = True
         ret = await self.handle_pte_fault(vmf, me)
+        if not tried:
+            me.data.pop("fault_tried", None)
         if not ret & VM_FAULT_RETRY:
             self.sub.count(me.cpu, "pgfault")          # mm_account_fault
         return ret
@@ -280,7 +333,7 @@ class Memory:
                 return self.do_anonymous_page(vmf, me)
             return self.do_fault(vmf, me)
         if not vmf.orig_pte & _PAGE_PRESENT:
-            raise NotImplementedError("do_swap_page: swap is not modelled yet")
+            return self.do_swap_page(vmf, me)
         return self._handle_present_pte(vmf, me)
 
     async def _handle_present_pte(self, vmf: Fault, me) -> int:
@@ -312,6 +365,170 @@ class Memory:
         if vmf.vma_locked:
             mm.mmap_lock.up_read("__vmf_anon_prepare")
         return 0
+
+    async def do_swap_page(self, vmf: Fault, me) -> int:
+        """do_swap_page (6.12, order-0 folios): the swap cache first; on a
+        miss either the SWP_SYNCHRONOUS_IO skip-swapcache read (zram, a slot
+        only this PTE uses: swapcache_prepare pins the slot) or
+        swapin_readahead, counted as a major fault; the folio lock (or
+        VM_FAULT_RETRY after waiting for it, under the per-VMA lock); the
+        pte_same recheck under the PTL; swap_free, folio_free_swap when swap
+        is half full or a write finds the folio exclusive; the rmap and the
+        PTE (writable if exclusive); do_wp_page for a write otherwise."""
+        from .page_io import swap_read_folio
+        from .swap_state import JIFFY_NS
+        from .swapfile import SWP_SYNCHRONOUS_IO, swp_type
+        sub = self.sub
+        sc = sub.swap_cache
+        vma = vmf.vma
+        mm = vma.vm_mm
+        orig = vmf.orig_pte
+        if sc is None:
+            return VM_FAULT_SIGBUS                     # print_bad_pte: no such swap device
+        swap = sc.swap
+        entry = pte_to_swp_entry(orig)
+        si = swap.swap_info[swp_type(entry)]           # get_swap_device
+        locks = sub.folio_locks
+        lru = sub.lru
+        pfn = sc.swap_cache_get_folio(entry, vma, vmf.address, me)
+        swapcache = pfn
+        need_clear_cache = False
+        ret = 0
+        if pfn < 0:
+            if si.flags & SWP_SYNCHRONOUS_IO and swap.swap_count(entry) == 1:
+                pfn = await vma_alloc_folio(sub, sub.GFP_HIGHUSER_MOVABLE)   # alloc_swap_folio
+                if pfn >= 0:
+                    locks.folio_trylock(pfn, me)       # __folio_set_locked
+                    sub.mem_map.f[pfn] |= PG_swapbacked
+                    if await swap.swapcache_prepare(entry):
+                        # a racing swap-in holds the slot: wait a jiffy and refault
+                        await self.engine.spend(JIFFY_NS)
+                        locks.folio_unlock(pfn, me)
+                        await lru.folios_put_refs([(pfn, 1)], me)
+                        return 0
+                    need_clear_cache = True
+                    sc.pinned.add(entry)
+                    shadow = sc.get_shadow_from_swap_cache(entry)
+                    if shadow is not None:
+                        from .workingset import workingset_refault
+                        workingset_refault(sub, pfn, shadow, me)
+                    await lru.folio_add_lru(pfn, False, me)
+                    await swap_read_folio(sub, pfn, me, entry)    # unlocks it (sync)
+            else:
+                pfn = await sc.swapin_readahead(entry, vmf, me)
+                swapcache = pfn
+            if pfn < 0:
+                pt = vmf.pt
+                await pt.ptl.lock("do_swap_page")
+                if pt.ptes[vmf.idx] == orig:
+                    ret = VM_FAULT_OOM
+                pt.ptl.unlock("do_swap_page")
+                if need_clear_cache:
+                    sc.pinned.discard(entry)
+                    await swap.swapcache_clear(entry)
+                return ret
+            ret = VM_FAULT_MAJOR
+            vs = sub.vmstat                            # count_vm_event(PGMAJFAULT)
+            vs.count_vm_events(me.cpu, vs.ev["pgmajfault"])
+        # folio_lock_or_retry
+        if locks.folio_trylock(pfn, me):
+            self.engine.charge(self.costs.atomic_rmw_ns)
+        elif vmf.vma_locked:
+            # release_fault_lock, folio_wait_locked, VM_FAULT_RETRY.
+            # Simplification: the wait is a lock and unlock of the folio.
+            vma.vm_lock.up_read("folio_lock_or_retry")
+            await locks.folio_lock(pfn, me)
+            locks.folio_unlock(pfn, me)
+            await lru.folios_put_refs([(pfn, 1)], me)
+            if need_clear_cache:
+                sc.pinned.discard(entry)
+                await swap.swapcache_clear(entry)
+            return ret | VM_FAULT_RETRY
+        elif not me.data.get("fault_tried"):
+            # the first attempt under mmap_lock: the caller drops mmap_lock,
+            # waits for the folio lock and retries with FAULT_FLAG_TRIED
+            me.data["fault_wait_folio"] = pfn          # with the lookup's reference
+            if need_clear_cache:
+                sc.pinned.discard(entry)
+                await swap.swapcache_clear(entry)
+            return ret | VM_FAULT_RETRY
+        else:
+            await locks.folio_lock(pfn, me)            # FAULT_FLAG_TRIED: __folio_lock
+        f = sub.mem_map.f
+        if swapcache >= 0:
+            if not f[pfn] & PG_swapcache or sc.folio_swap.get(pfn) != entry:
+                locks.folio_unlock(pfn, me)            # out_page: reclaimed meanwhile
+                await lru.folios_put_refs([(pfn, 1)], me)
+                return ret
+            if vmf.write and not f[pfn] & PG_lru:
+                await lru.lru_add_drain(me)
+        pt = vmf.pt
+        await pt.ptl.lock("do_swap_page")
+        if not self.swapin_pte_same(pt, vmf, orig) or not f[pfn] & PG_uptodate:
+            if pt.ptes[vmf.idx] == orig:               # !uptodate: a read error
+                ret = VM_FAULT_SIGBUS
+            else:
+                sc.pte_changed += 1                    # another fault got there first
+            pt.ptl.unlock("do_swap_page")              # out_nomap
+            locks.folio_unlock(pfn, me)
+            await lru.folios_put_refs([(pfn, 1)], me)
+            if need_clear_cache:
+                sc.pinned.discard(entry)
+                await swap.swapcache_clear(entry)
+            return ret
+        exclusive = bool(orig & _PAGE_SWP_EXCLUSIVE) or swapcache < 0
+        await swap.swap_free(entry)                    # swap_free_nr
+        if f[pfn] & PG_swapcache and (
+                swap.vm_swap_full() or vma.vm_flags & VM_LOCKED
+                or (vmf.write and sub.mem_map.ref[pfn] == 2)):   # should_try_to_free_swap
+            await sc.folio_free_swap(pfn, me)
+        mm.rss[mm.MM_ANONPAGES] += 1
+        mm.rss[mm.MM_SWAPENTS] -= 1
+        writable = dirty = False
+        write_done = False
+        if exclusive or sub.mem_map.ref[pfn] == 1:
+            if vma.vm_flags & VM_WRITE:
+                writable = True
+                if vmf.write:
+                    dirty = write_done = True
+            exclusive = True                           # RMAP_EXCLUSIVE
+        rmap = sub.rmap
+        assert vma.anon_vma is not None, "do_swap_page: a swap PTE in a VMA without anon_vma"
+        if not rmap.folio_test_anon(pfn):
+            rmap.folio_add_new_anon_rmap(pfn, vma, vmf.address)
+            if not exclusive:
+                # __folio_set_anon: a folio not exclusive to this VMA takes the
+                # oldest anon_vma (the root), which every sharer's VMA reaches
+                rmap.anon_exclusive.discard(pfn)
+                rmap.mapping[pfn] = (vma.anon_vma.root, rmap.mapping[pfn][1])
+        else:
+            rmap.folio_add_file_rmap_pte(pfn)          # folio_add_anon_rmap_ptes: _mapcount + 1
+            if exclusive:
+                rmap.anon_exclusive.add(pfn)
+        await self.engine.spend(sub.mem_map_line(pfn, me))
+        # the lookup's reference becomes the mapping's (folio_ref_add(folio, nr - 1))
+        new = mk_pte(pfn, writable, dirty=dirty)
+        pt.ptes[vmf.idx] = new
+        pt.nr_swap -= 1
+        pt.nr_present += 1
+        locks.folio_unlock(pfn, me)
+        if vmf.write and not write_done:
+            vmf.orig_pte = new
+            ret |= await self.do_wp_page(vmf, me)      # drops the ptl
+            if ret & VM_FAULT_ERROR:
+                ret &= VM_FAULT_ERROR
+        else:
+            pt.ptl.unlock("do_swap_page")
+        if need_clear_cache:
+            sc.pinned.discard(entry)
+            await swap.swapcache_clear(entry)          # after the PTL, as 6.12 does
+        return ret
+
+    def swapin_pte_same(self, pt, vmf: Fault, orig: int) -> bool:
+        """do_swap_page's pte_same(ptep_get(vmf->pte), vmf->orig_pte) under the
+        PTL ([constants] DO_SWAP_PAGE_PTE_SAME = false skips it: the buggy race
+        variant, where a second faulter maps the folio over the first one's PTE)."""
+        return pt.ptes[vmf.idx] == orig or not self.sub.swap_cache.pte_same_recheck
 
     async def do_anonymous_page(self, vmf: Fault, me) -> int:
         # The usual case (PTE table present, anon_vma set, a pcp hit, room in
@@ -609,7 +826,10 @@ class Memory:
                 if not v:
                     continue
                 ptes[i] = 0
-                if not v & _PAGE_PRESENT:               # swap entry: not modelled yet
+                if not v & _PAGE_PRESENT:               # zap_nonpresent_ptes: a swap entry
+                    pt.nr_swap -= 1
+                    mm.rss[mm.MM_SWAPENTS] -= 1
+                    await sub.swap_cache.free_swap_and_cache(pte_to_swp_entry(v), me)
                     continue
                 cleared += 1
                 pfn = v >> PAGE_SHIFT
@@ -636,7 +856,23 @@ class Memory:
         await self.flush_tlb_mm_range(mm, start, end, freed_tables, me)
         pfns = list(gather)
         gather.clear()
-        await self.sub.lru.release_pages(pfns, me)
+        await self.free_pages_and_swap_cache(pfns, me)
+
+    async def free_pages_and_swap_cache(self, pfns: list, me):
+        """free_pages_and_swap_cache (mm/swap_state.c): a gathered folio that
+        is in the swap cache and no longer mapped leaves it (free_swap_cache:
+        folio_trylock, folio_free_swap), then the folios are released."""
+        sub = self.sub
+        sc = sub.swap_cache
+        if sc is not None and sc.nr_swapcached:
+            f = sub.mem_map.f
+            locks = sub.folio_locks
+            for pfn in pfns:
+                if f[pfn] & PG_swapcache and not sub.rmap.mc[pfn] and \
+                        locks.folio_trylock(pfn, me):
+                    await sc.folio_free_swap(pfn, me)
+                    locks.folio_unlock(pfn, me)
+        await sub.lru.release_pages(pfns, me)
 
     async def free_pgtables(self, mm, vmas: list, me):
         """Unlink the VMAs from the rmap and free PTE tables no VMA still covers."""
@@ -651,7 +887,7 @@ class Memory:
             k1 = (vma.vm_end - 1) >> PMD_SHIFT
             for key in range(k0, k1 + 1):
                 pt = mm.pgtables.get(key)
-                if pt is None or pt.nr_present:
+                if pt is None or pt.nr_present or pt.nr_swap:
                     continue
                 lo, hi = key << PMD_SHIFT, (key + 1) << PMD_SHIFT
                 if any(v.vm_start < hi and v.vm_end > lo for v in mm.overlapping(lo, hi)):
@@ -675,7 +911,7 @@ class Memory:
         if cleared or tables or fullmm:
             await self.flush_tlb_mm_range(mm, start, end, bool(tables), me)
         if gather:
-            await sub.lru.release_pages(gather, me)
+            await self.free_pages_and_swap_cache(gather, me)
         for pfn in tables:                             # tlb_remove_table
             sub.nr_page_table_pages -= 1
             await sub.pa.free_pages(pfn, 0)
@@ -700,6 +936,14 @@ class Memory:
             for i in range(i0, i1):
                 v = spt.ptes[i]
                 if not v & _PAGE_PRESENT:
+                    if v:                              # copy_nonpresent_pte: a swap entry
+                        await sub.swap.swap_duplicate(pte_to_swp_entry(v))
+                        if v & _PAGE_SWP_EXCLUSIVE:   # now shared: pte_swp_clear_exclusive
+                            v &= ~_PAGE_SWP_EXCLUSIVE
+                            spt.ptes[i] = v
+                        dpt.ptes[i] = v
+                        dpt.nr_swap += 1
+                        dst_mm.rss[dst_mm.MM_SWAPENTS] += 1
                     continue
                 pfn = v >> PAGE_SHIFT
                 if not v & _PAGE_SPECIAL:

@@ -162,8 +162,8 @@ async def exit_mmap(sub, mm: MM, me):
         mm.remove_vma(vma)
     tables = await sub.memory.free_pgtables(mm, vmas, me)
     # tlb_finish_mmu with fullmm: the mm is dead, no IPIs needed
-    if gather:
-        await sub.lru.release_pages(gather, me)
+    if gather:                                  # free_pages_and_swap_cache
+        await sub.memory.free_pages_and_swap_cache(gather, me)
     for pfn in tables:
         sub.nr_page_table_pages -= 1
         await sub.pa.free_pages(pfn, 0)

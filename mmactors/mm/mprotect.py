@@ -4,7 +4,7 @@ write permission goes (``change_protection`` under each PTE lock, then one
 TLB flush), and merge with compatible neighbours again."""
 from __future__ import annotations
 
-from .memory import _PAGE_RW, populated_ptes
+from .memory import _PAGE_PRESENT, _PAGE_RW, populated_ptes
 from .mmap import (EINVAL, PAGE_SIZE, PROT_EXEC, PROT_READ, PROT_WRITE, VM_EXEC, VM_READ,
                    VM_SHARED, VM_WRITE, page_align, vma_start_write)
 from .vma import is_mergeable, split_vma
@@ -52,13 +52,15 @@ async def sys_mprotect(sub, mm, start: int, length: int, prot: int, me) -> int:
 
 
 async def _wrprotect(sub, mm, vma, me) -> bool:
-    """change_pte_range: clear the write bit of every present PTE."""
+    """change_pte_range: clear the write bit of every present PTE (a swap
+    PTE has no write bit: its type field sits there; swap-in decides then)."""
     changed = False
     for pt, _, i0, i1 in populated_ptes(mm, vma.vm_start, vma.vm_end):
         await pt.ptl.lock("change_pte_range")
         for i in range(i0, i1):
-            if pt.ptes[i] & _PAGE_RW:
-                pt.ptes[i] &= ~_PAGE_RW
+            v = pt.ptes[i]
+            if v & _PAGE_PRESENT and v & _PAGE_RW:
+                pt.ptes[i] = v & ~_PAGE_RW
                 changed = True
         await sub.engine.spend(sub.engine.costs.l1_hit_ns * (i1 - i0))
         pt.ptl.unlock("change_pte_range")

@@ -9,6 +9,7 @@ from .mm_types import (PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PTRS_PER_PTE, VMA, page
                        vma_start_write)
 from .mmap import EINVAL, ENOMEM
 from .rmap import anon_vma_clone
+from .swapops import _PAGE_PRESENT
 from .vma import detach_range, vma_link_file
 
 __all__ = ["sys_mremap", "MREMAP_MAYMOVE"]
@@ -91,9 +92,13 @@ async def move_page_tables(sub, mm, old_addr: int, new_addr: int, length: int, m
         if dpt is not spt:
             await dpt.ptl.lock("move_ptes", 1)         # spin_lock_nested(new_ptl, SINGLE_DEPTH_NESTING)
         spt.ptes[si] = 0
-        spt.nr_present -= 1
         dpt.ptes[di] = v
-        dpt.nr_present += 1
+        if v & _PAGE_PRESENT:
+            spt.nr_present -= 1
+            dpt.nr_present += 1
+        else:                                          # a swap PTE moves as it is
+            spt.nr_swap -= 1
+            dpt.nr_swap += 1
         if dpt is not spt:
             dpt.ptl.unlock("move_ptes")
         spt.ptl.unlock("move_ptes")

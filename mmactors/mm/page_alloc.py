@@ -371,8 +371,13 @@ class PageAllocator:
         self.stats = CacheStats("pcp", ncpus)
         self.failures: dict = {}                 # (order, gfp) -> count  (warn_alloc)
         self.failure_lines: list = []
-        self.kswapd_wakeups = 0                  # wakeup_kswapd calls (kswapd not modelled yet)
+        self.kswapd_wakeups = 0                  # wakeup_kswapd calls
+        # mm/vmscan.c's side (VmScan), set by the address-space subsystem when
+        # there are LRU lists to reclaim from; None: a machine without them
+        # (wakeup_kswapd only counts, direct reclaim makes no progress).
+        self.reclaim = None
         self.slowpath = 0                        # allocations that entered the slow path
+        self.oom_reached = 0                     # __alloc_pages_may_oom calls that found nothing
         self.buddy_allocs = 0                    # rmqueue_buddy successes
         self.pcp_trylock_fail = [0] * ncpus
         self.fallbacks = 0                       # __rmqueue_fallback successes (mm_page_alloc_extfrag)
@@ -1113,8 +1118,10 @@ class PageAllocator:
         return pfn
 
     def wakeup_kswapd(self, zone, gfp, order, highest_zoneidx):
-        """kswapd is not modelled yet: the wake-up is only counted."""
+        """Counted here; kswapd itself is mm/vmscan.py's (``VmScan.wakeup_kswapd``)."""
         self.kswapd_wakeups += 1
+        if self.reclaim is not None:
+            self.reclaim.wakeup_kswapd(zone, gfp, order, highest_zoneidx)
 
     def prep_new_page(self, pfn, order, gfp, alloc_flags, me):
         mm = self.mem_map
@@ -1315,6 +1322,36 @@ class PageAllocator:
                 return pfn
             if not can_direct_reclaim:
                 break
+            if self.reclaim is not None and not (gfp & _GFP_NOMEMALLOC) \
+                    and self.reclaim.current_is_oom_victim(me):
+                # __gfp_pfmemalloc_flags: an OOM victim may dip into the
+                # reserves (ALLOC_OOM) once, then gives up (goto nopage)
+                # rather than loop: it is exiting anyway.
+                pfn = await self.get_page_from_freelist(gfp, order, ALLOC_OOM | (
+                    alloc_flags & ALLOC_KSWAPD), ac, me)
+                if pfn >= 0:
+                    return pfn
+                break
+            if self.reclaim is not None:
+                pfn, progress = await self.alloc_pages_direct_reclaim(gfp, order, alloc_flags,
+                                                                      ac, me)
+                if pfn >= 0:
+                    return pfn
+                if gfp & _GFP_NORETRY:
+                    break
+                if costly and not (gfp & _GFP_RETRY_MAYFAIL):
+                    break
+                no_progress_loops, retry = await self.should_reclaim_retry_progress(
+                    gfp, order, ac, alloc_flags, progress > 0, no_progress_loops, me)
+                if retry:
+                    continue
+                pfn, progress = await self.alloc_pages_may_oom(gfp, order, ac, me)
+                if pfn >= 0:
+                    return pfn
+                if progress:
+                    no_progress_loops = 0
+                    continue
+                break
             # __alloc_pages_direct_reclaim: try_to_free_pages is not modelled (progress 0);
             # ALLOCSTALL is counted in the reclaim_idx zone as do_try_to_free_pages does.
             ev = self.vmstat.ALLOCSTALL
@@ -1349,6 +1386,73 @@ class PageAllocator:
                     return pfn
                 await self.engine.spend(self.costs.context_switch_ns)
         return await self._nopage(gfp, order, ac, me)
+
+    async def alloc_pages_direct_reclaim(self, gfp, order, alloc_flags, ac, me):
+        """__alloc_pages_direct_reclaim: __perform_reclaim (try_to_free_pages),
+        then the freelists, once more after unreserving highatomic blocks and
+        drain_all_pages if that fails.  Returns (pfn or -1, pages reclaimed)."""
+        progress = await self.reclaim.try_to_free_pages(ac.zonelist, order, gfp, ac.nodemask, me)
+        if not progress:
+            return -1, 0
+        drained = False
+        while True:
+            pfn = await self.get_page_from_freelist(gfp, order, alloc_flags, ac, me)
+            if pfn >= 0 or drained:
+                return pfn, progress
+            await self.unreserve_highatomic_pageblock(ac, False, me)
+            await self.drain_all_pages(None)
+            drained = True
+
+    async def alloc_pages_may_oom(self, gfp, order, ac, me):
+        """__alloc_pages_may_oom: oom_lock by trylock (a loser sleeps a jiffy
+        and counts as progress), one last try at the high mark, then
+        out_of_memory() (mm/oom_kill.py) unless the request is one the
+        kernel will not OOM-kill for.  Returns (pfn or -1, progress)."""
+        self.oom_reached += 1
+        locked, progress = await self.reclaim.alloc_pages_may_oom(me)
+        if not locked:
+            return -1, progress
+        oom = self.reclaim.oom
+        try:
+            a2 = ALLOC_WMARK_HIGH | ALLOC_CPUSET
+            pfn = await self.get_page_from_freelist(gfp | _GFP_HARDWALL, order, a2, ac, me)
+            if pfn >= 0:
+                return pfn, False
+            if gfp & _GFP_NOFAIL:
+                pass
+            elif order > PAGE_ALLOC_COSTLY_ORDER or gfp & _GFP_RETRY_MAYFAIL \
+                    or ac.highest_zoneidx < ZONE_NORMAL or gfp & _GFP_THISNODE:
+                return -1, False                     # the OOM killer cannot help these
+            progress = await oom.out_of_memory(gfp, order, me)
+            return -1, progress
+        finally:
+            oom.oom_lock.unlock("__alloc_pages_may_oom")
+
+    async def should_reclaim_retry_progress(self, gfp, order, ac, alloc_flags, did_progress,
+                                            no_progress_loops, me):
+        """should_reclaim_retry with reclaim modelled: progress at a cheap order
+        resets the loop count; more than MAX_RECLAIM_RETRIES loops without it
+        end the retries; otherwise retry while some zone would meet its min
+        mark with its free plus reclaimable pages.  Returns (loops, retry).
+        Simplification: zone_reclaimable_pages is the node's LRU pages (anon
+        only with free swap) split over its zones by managed size."""
+        if did_progress and order <= PAGE_ALLOC_COSTLY_ORDER:
+            no_progress_loops = 0
+        else:
+            no_progress_loops += 1
+        if no_progress_loops > MAX_RECLAIM_RETRIES:
+            return no_progress_loops, await self.unreserve_highatomic_pageblock(ac, True, me)
+        rec = self.reclaim
+        for z in ac.zonelist:
+            if z.zone_idx > ac.highest_zoneidx:
+                continue
+            available = rec.zone_reclaimable_pages(z)
+            available += self.vmstat.zone_page_state_snapshot(z, NR_FREE_PAGES)
+            if self.zone_watermark_ok_free(z, order, z.min_wmark_pages(), ac.highest_zoneidx,
+                                           alloc_flags, available):
+                await self.engine.spend(self.costs.context_switch_ns)     # cond_resched
+                return no_progress_loops, True
+        return no_progress_loops, await self.unreserve_highatomic_pageblock(ac, True, me)
 
     async def should_reclaim_retry(self, gfp, order, ac, alloc_flags, progress, loops, me):
         if loops + 1 > MAX_RECLAIM_RETRIES:

@@ -18,14 +18,38 @@ Lock order, from the comment at the top of mm/rmap.c (6.12; see
   Only order-0 folios are mapped by this simulator (THP is not modelled).
 * ``folio->mapping``/``folio->index`` live in a dict for mapped or cached
   frames only (``Rmap.mapping``), outside the 16-byte per-frame budget.
+
+Reclaim's walks (``rmap_walk_anon``/``rmap_walk_file``):
+
+* :func:`folio_referenced`: each mapping PTE tested and cleared young under
+  its PTL (x86's ``ptep_clear_flush_young`` does not flush the TLB); anon
+  folios under ``anon_vma->root->rwsem`` taken by trylock
+  (``folio_lock_anon_vma_read`` with ``rwc->try_lock``), file/shmem folios
+  under ``i_mmap_rwsem`` by trylock: contention gives -1, as in 6.12.
+* :func:`try_to_unmap`: ``try_to_unmap_one`` on every mapping (the rmap lock
+  taken by a sleeping read lock when its trylock fails); an anonymous folio
+  leaves a swap PTE (``swap_duplicate``, MM_ANONPAGES -> MM_SWAPENTS, the
+  PTE's dirty bit moved to PG_dirty).  TTU_BATCH_FLUSH as shrink_folio_list
+  passes it: when the mm ran on another CPU the flush is deferred to
+  :func:`try_to_unmap_flush` (``current->tlb_ubc``), else ``ptep_clear_flush``.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..sync import RWSemaphore
+from .filemap import PG_dirty, PG_swapbacked, PG_swapcache
+from .mm_types import PAGE_SHIFT, PMD_SHIFT, PTRS_PER_PTE, VM_LOCKED
+from .swapops import swp_entry_to_pte
 
-__all__ = ["AnonVMA", "AnonVMAChain", "Rmap"]
+__all__ = ["AnonVMA", "AnonVMAChain", "Rmap", "folio_referenced", "try_to_unmap",
+           "try_to_unmap_flush", "try_to_unmap_flush_dirty", "rmap_walk_vmas"]
+
+# arch/x86/include/asm/pgtable_types.h (memory.py has the same bits)
+_PAGE_PRESENT = 0x1
+_PAGE_RW = 0x2
+_PAGE_ACCESSED = 0x20
+_PAGE_DIRTY = 0x40
 
 
 class AnonVMA:
@@ -76,6 +100,9 @@ class Rmap:
         self.mc = memoryview(self._mc)
         self.mapping: dict[int, tuple] = {}        # pfn -> (AnonVMA | AddressSpace, index)
         self.anon_exclusive: set[int] = set()      # PageAnonExclusive
+        # current->tlb_ubc of each task with a deferred unmap flush:
+        # actor -> [cpumask to flush, writable (a dirty PTE was cleared)]
+        self.tlb_ubc: dict = {}
 
     # -- mapcount helpers ---------------------------------------------------
     def folio_mapcount(self, pfn: int) -> int:
@@ -210,3 +237,225 @@ async def unlink_anon_vmas(vma):
     vma.anon_vma_chain = []
     vma.anon_vma = None
     root.rwsem.up_write("unlink_anon_vmas")
+
+
+# ======================================================================= walks
+def vma_address(vma, pgoff: int) -> int:
+    """vma_address(): the user address of page pgoff in vma, or -1 outside it."""
+    addr = vma.vm_start + ((pgoff - vma.vm_pgoff) << PAGE_SHIFT)
+    if addr < vma.vm_start or addr >= vma.vm_end:
+        return -1
+    return addr
+
+
+def rmap_walk_vmas(sub, pfn: int):
+    """The (vma, address) pairs the interval tree query of rmap_walk_anon /
+    rmap_walk_file yields for an order-0 folio (the caller holds the rmap lock)."""
+    m = sub.rmap.mapping.get(pfn)
+    if m is None:
+        return []
+    obj, pgoff = m
+    vmas = obj.vmas() if type(obj) is AnonVMA else list(obj.i_mmap)
+    out = []
+    for vma in vmas:
+        addr = vma_address(vma, pgoff)
+        if addr >= 0:
+            out.append((vma, addr))
+    return out
+
+
+async def _rmap_lock_read(sub, pfn: int, try_lock: bool, me):
+    """folio_lock_anon_vma_read / i_mmap_lock_read: the lock rmap_walk takes,
+    or None (folio no longer mapped) or False (contended with try_lock)."""
+    m = sub.rmap.mapping.get(pfn)
+    if m is None:
+        return None
+    obj = m[0]
+    if type(obj) is AnonVMA:
+        if not sub.rmap.mc[pfn]:
+            return None
+        lk = obj.root.rwsem
+        if not await lk.down_read_trylock("folio_lock_anon_vma_read"):
+            if try_lock:
+                return False                          # rwc->contended
+            await lk.down_read("folio_lock_anon_vma_read")
+        if sub.rmap.mapping.get(pfn, (None,))[0] is not obj or not sub.rmap.mc[pfn]:
+            lk.up_read("folio_lock_anon_vma_read")    # moved or unmapped meanwhile
+            return None
+        return lk
+    lk = obj.i_mmap_rwsem
+    if not await lk.down_read_trylock("rmap_walk_file"):
+        if try_lock:
+            return False
+        await lk.down_read("rmap_walk_file")
+    return lk
+
+
+def _pte_of(vma, addr: int):
+    """page_vma_mapped_walk's table lookup: (PageTable, index) or (None, 0)."""
+    pt = vma.vm_mm.pgtables.get(addr >> PMD_SHIFT)
+    return pt, (addr >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)
+
+
+async def folio_referenced(sub, pfn: int, me, is_locked: bool = True) -> tuple[int, int]:
+    """folio_referenced(folio, is_locked, NULL, &vm_flags): (the number of
+    mappings whose PTE was young, each cleared; the union of those VMAs'
+    vm_flags).  -1 when the rmap lock was contended (``rwc.try_lock``); a
+    mapping in a VM_LOCKED VMA ends the walk with VM_LOCKED in the flags.
+    Simplifications: no VM_SEQ_READ/VM_RAND_READ (vma_has_recency is always
+    true), no page-idle tracking, no MGLRU look-around."""
+    rmap = sub.rmap
+    mapcount = rmap.mc[pfn]
+    if not mapcount or pfn not in rmap.mapping:
+        return 0, 0
+    anon = rmap.folio_test_anon(pfn)
+    we_locked = False
+    if not is_locked and not anon:
+        if not sub.folio_locks.folio_trylock(pfn, me):
+            return 1, 0
+        we_locked = True
+    lk = await _rmap_lock_read(sub, pfn, True, me)
+    referenced = vm_flags = 0
+    if lk is False:
+        referenced = -1
+    elif lk is not None:
+        eng = sub.engine
+        costs = eng.costs
+        flags = sub.mem_map.f
+        for vma, addr in rmap_walk_vmas(sub, pfn):
+            pt, idx = _pte_of(vma, addr)
+            if pt is None:
+                continue
+            await pt.ptl.lock("folio_referenced_one")      # page_vma_mapped_walk
+            v = pt.ptes[idx]
+            if not v & _PAGE_PRESENT or v >> PAGE_SHIFT != pfn:
+                pt.ptl.unlock("folio_referenced_one")
+                continue
+            if vma.vm_flags & VM_LOCKED:                    # mlock_vma_folio: keep it
+                pt.ptl.unlock("folio_referenced_one")
+                vm_flags |= VM_LOCKED
+                break
+            mm = vma.vm_mm
+            if (not mm.mm_users or mm.exited) and anon and flags[pfn] & PG_swapbacked \
+                    and rmap.mc[pfn] == 1:
+                # the exiting task's own folio: no swap-out before its unmap
+                pt.ptl.unlock("folio_referenced_one")
+                referenced = -1
+                break
+            young = v & _PAGE_ACCESSED
+            if young:                                       # ptep_test_and_clear_young
+                pt.ptes[idx] = v & ~_PAGE_ACCESSED
+            await eng.spend(costs.llc_hit_ns + (costs.atomic_rmw_ns if young else 0))
+            pt.ptl.unlock("folio_referenced_one")
+            mapcount -= 1
+            if young:
+                referenced += 1
+                vm_flags |= vma.vm_flags & ~VM_LOCKED
+            if not mapcount:
+                break
+        lk.up_read("rmap_walk")
+    if we_locked:
+        sub.folio_locks.folio_unlock(pfn, me)
+    return referenced, vm_flags
+
+
+async def try_to_unmap(sub, pfn: int, me, batch_flush: bool = True) -> bool:
+    """try_to_unmap(folio, TTU_BATCH_FLUSH): remove every mapping of a locked
+    folio; True when none is left (``!folio_mapped``).  An anonymous folio
+    must be in the swap cache (add_to_swap ran): each PTE becomes its swap
+    entry, ``swap_duplicate`` taking the cluster (or si->) lock under the PTL.
+    A VM_LOCKED mapping is left alone (the walk stops)."""
+    rmap = sub.rmap
+    if not rmap.mc[pfn]:
+        return True
+    lk = await _rmap_lock_read(sub, pfn, False, me)
+    if lk is None:
+        return not rmap.mc[pfn]
+    eng = sub.engine
+    costs = eng.costs
+    f = sub.mem_map.f
+    ref = sub.mem_map.ref
+    anon = rmap.folio_test_anon(pfn)
+    entry = sub.swap_cache.folio_swap_entry(pfn) if sub.swap_cache is not None else 0
+    for vma, addr in rmap_walk_vmas(sub, pfn):
+        pt, idx = _pte_of(vma, addr)
+        if pt is None:
+            continue
+        await pt.ptl.lock("try_to_unmap_one")
+        v = pt.ptes[idx]
+        if not v & _PAGE_PRESENT or v >> PAGE_SHIFT != pfn:
+            pt.ptl.unlock("try_to_unmap_one")
+            continue
+        if vma.vm_flags & VM_LOCKED:                  # must not swap it out
+            pt.ptl.unlock("try_to_unmap_one")
+            break
+        if anon and (not f[pfn] & PG_swapcache or not entry):
+            # folio_test_swapbacked != folio_test_swapcache: WARN_ON_ONCE, give up
+            pt.ptl.unlock("try_to_unmap_one")
+            break
+        mm = vma.vm_mm
+        pt.ptes[idx] = 0                              # ptep_get_and_clear / ptep_clear_flush
+        pt.nr_present -= 1
+        others = mm.cpumask & ~(1 << me.cpu)
+        if batch_flush and others:                    # should_defer_flush
+            ubc = rmap.tlb_ubc.get(me)
+            if ubc is None:
+                ubc = rmap.tlb_ubc[me] = [0, False]
+            ubc[0] |= mm.cpumask                      # arch_tlbbatch_add_pending
+            if v & _PAGE_DIRTY:
+                ubc[1] = True
+        else:
+            await sub.memory.flush_tlb_mm_range(mm, addr, addr + (1 << PAGE_SHIFT), False, me)
+        if v & _PAGE_DIRTY:                           # folio_mark_dirty
+            f[pfn] |= PG_dirty
+        if anon:
+            await sub.swap.swap_duplicate(entry)      # the PTE's reference to the slot
+            exclusive = pfn in rmap.anon_exclusive    # folio_try_share_anon_rmap
+            mm.rss[mm.MM_ANONPAGES] -= 1
+            mm.rss[mm.MM_SWAPENTS] += 1
+            pt.ptes[idx] = swp_entry_to_pte(entry, exclusive)
+            pt.nr_swap += 1
+        else:
+            mm.rss[mm.MM_SHMEMPAGES] -= 1             # dec_mm_counter(mm_counter_file)
+        rmap.folio_remove_rmap_pte(pfn)
+        assert ref[pfn] > 1, f"BUG: try_to_unmap dropped the last reference of {pfn:#x}"
+        ref[pfn] -= 1                                 # folio_put: the mapping's reference
+        await eng.spend(2 * costs.atomic_rmw_ns + sub.pa._touch(pfn, me.cpu))
+        pt.ptl.unlock("try_to_unmap_one")
+    if anon:
+        rmap.anon_exclusive.discard(pfn)
+    lk.up_read("rmap_walk")
+    return not rmap.mc[pfn]
+
+
+async def _tlbbatch_flush(sub, cpumask: int, me):
+    """arch_tlbbatch_flush: one flush_tlb_multi to every CPU of the batch."""
+    costs = sub.engine.costs
+    others = cpumask & ~(1 << me.cpu)
+    n = 0
+    for cpu in sub.cpus_in(others):
+        n += 1
+        for a in sub.cpu_actors.get(cpu, ()):
+            a.debt += costs.ipi_handle_ns
+    if n:
+        sub.count(me.cpu, "nr_tlb_remote_flush")
+        sub.count(me.cpu, "nr_tlb_remote_flush_received", n)
+        await sub.engine.spend(costs.tlb_ipi_ns + costs.tlb_flush_page_ns)
+    else:
+        sub.count(me.cpu, "nr_tlb_local_flush_all")
+        await sub.engine.spend(costs.tlb_flush_page_ns)
+
+
+async def try_to_unmap_flush(sub, me):
+    """try_to_unmap_flush(): the deferred flushes of this task's unmaps."""
+    ubc = sub.rmap.tlb_ubc.pop(me, None)
+    if ubc is not None:
+        await _tlbbatch_flush(sub, ubc[0], me)
+
+
+async def try_to_unmap_flush_dirty(sub, me):
+    """try_to_unmap_flush_dirty(): flush only if a writable PTE was deferred
+    (before pageout(), so no CPU writes through a stale TLB entry during I/O)."""
+    ubc = sub.rmap.tlb_ubc.get(me)
+    if ubc is not None and ubc[1]:
+        await try_to_unmap_flush(sub, me)

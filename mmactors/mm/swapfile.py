@@ -77,13 +77,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._core.errors import SimulationError
 from ..costs import CacheLine
 from ..schema import Field, Section, Subsystem, check_table, one_of
 from ..sync import SpinLock
 from ._internal import CacheStats
 from .swap_slots import SwapSlots
 
-__all__ = ["SwapInfo", "SwapClusterInfo", "Swap", "SUBSYSTEM", "SWAP_FIELDS", "CONSTANTS",
+__all__ = ["SwapInfo", "SwapClusterInfo", "Swap", "SwapBug", "SUBSYSTEM", "SWAP_FIELDS", "CONSTANTS",
            "SWAPFILE_CLUSTER", "SWAP_BATCH", "SWAP_HAS_CACHE", "SWAP_MAP_BAD", "SWAP_MAP_MAX",
            "swp_entry", "swp_type", "swp_offset", "ALLOCATORS", "DEVICE_DEFAULTS"]
 
@@ -113,6 +114,9 @@ FLAG_NAMES = {0: "none", 1: "free", 2: "nonfull", 4: "frag", 8: "full"}
 SWP_USED = 1 << 0
 SWP_WRITEOK = 1 << 1
 SWP_SOLIDSTATE = 1 << 4
+SWP_SYNCHRONOUS_IO = 1 << 12     # the block device completes I/O before submit_bio returns (zram)
+EEXIST = 17
+ENOENT = 2
 
 #: [constants] swap_allocator: which release's allocator, and what it has.
 ALLOCATORS = {
@@ -133,6 +137,15 @@ DEVICE_DEFAULTS = {
     "zram": dict(rotational=False, latency_ns=3_000, bandwidth_mib_s=4000),
     "hdd": dict(rotational=True, latency_ns=8_000_000, bandwidth_mib_s=150),
 }
+
+
+class SwapBug(SimulationError, AssertionError):
+    """The kernel reports a bad swap entry here ("swap_free: Unused swap offset
+    entry", a count underflow): a BUG of the simulated kernel (exit status 6,
+    as a race program's BUG_ON), with the time and a replay token."""
+
+    exit_status = 6
+    kind = "bug"
 
 
 def swp_entry(type_: int, offset: int) -> int:
@@ -229,6 +242,8 @@ class SwapInfo:
         if not dd["rotational"]:
             self.flags |= SWP_SOLIDSTATE
         self.lock = SpinLock(engine, "&p->lock")
+        self.bdev = None             # the block device swapon opened (swapon() in build)
+        self.bdev_rotational = bool(dd["rotational"])
         self.global_cluster_lock = None
         self.global_next = SWAP_NEXT_INVALID
         self.ncpus = ncpus
@@ -359,6 +374,7 @@ class Swap:
         self.slots = SwapSlots(self, engine, ncpus) if mode["slots_cache"] else None
         self.fast_stats = None if self.slots else CacheStats("percpu_swap_cluster", ncpus)
         self.driver = None
+        self.swap_cache = None           # mm/swap_state.py's, once swapon joins address spaces
 
     # -------------------------------------------------------------- setup
     @classmethod
@@ -832,12 +848,18 @@ class Swap:
     def _si(self, entry: int) -> SwapInfo:
         t = swp_type(entry)
         if not 0 <= t < len(self.swap_info):
-            raise AssertionError(f"Bad swap file entry {entry:#x}")
+            raise self._bug(f"Bad swap file entry {entry:#x}")
         si = self.swap_info[t]
         off = swp_offset(entry)
         if not 0 < off < si.max or not si.swap_map[off]:
-            raise AssertionError(f"Unused swap offset entry {entry:#x}")
+            raise self._bug(f"swap_free: Unused swap offset entry {entry:#x}")
         return si
+
+    def _bug(self, msg: str) -> SwapBug:
+        eng = self.engine
+        me = eng.current
+        return SwapBug(msg, now=eng.now, token=eng.replay_token(),
+                       actor=me.name if me is not None else None)
 
     def map_of(self, entry: int) -> int:
         """swap_map[offset] of an entry."""
@@ -868,6 +890,39 @@ class Swap:
         si.swap_map[off] = c + 1
         await self._unlock_cluster_or_swap_info(si, ci)
 
+    async def swapcache_prepare(self, entry: int) -> int:
+        """swapcache_prepare(entry, 1) = __swap_duplicate(entry, SWAP_HAS_CACHE):
+        take the slot's SWAP_HAS_CACHE (the swap-in "lock"); -EEXIST if it
+        is taken, -ENOENT if no PTE references the slot any more."""
+        t = swp_type(entry)
+        off = swp_offset(entry)
+        if not 0 <= t < len(self.swap_info) or not 0 < off < self.swap_info[t].max:
+            return -ENOENT
+        si = self.swap_info[t]
+        ci = await self._lock_cluster_or_swap_info(si, off)
+        c = int(si.swap_map[off])
+        if not c & ~SWAP_HAS_CACHE:
+            err = -ENOENT
+        elif c & SWAP_HAS_CACHE:
+            err = -EEXIST
+        else:
+            si.swap_map[off] = c | SWAP_HAS_CACHE
+            err = 0
+        await self._unlock_cluster_or_swap_info(si, ci)
+        return err
+
+    async def swapcache_clear(self, entry: int):
+        """swapcache_clear (the skip-swapcache swap-in's end): drop SWAP_HAS_CACHE."""
+        return await self._entry_free(entry, SWAP_HAS_CACHE)
+
+    def swap_count(self, entry: int) -> int:
+        """__swap_count: the slot's PTE count (without SWAP_HAS_CACHE)."""
+        return self.map_of(entry) & ~SWAP_HAS_CACHE
+
+    def slots_cache_enabled(self) -> bool:
+        """swap_slot_cache_enabled: true from boot to swapoff (never off here)."""
+        return True
+
     async def _entry_free(self, entry: int, usage: int):
         si = self._si(entry)
         off = swp_offset(entry)
@@ -878,7 +933,9 @@ class Swap:
             assert has_cache, f"{entry:#x}: no SWAP_HAS_CACHE to drop"
             has_cache = 0
         else:
-            assert count, f"{entry:#x}: swap count underflow"
+            if not count:
+                raise self._bug(f"swap_free: swap count underflow on entry {entry:#x} "
+                                "(a swap PTE freed twice)")
             count -= 1
         left = count | has_cache
         si.swap_map[off] = left if left else SWAP_HAS_CACHE
@@ -1020,7 +1077,11 @@ class Swap:
             "nr_swap_pages": self.nr_swap_pages, "total_swap_pages": self.total_swap_pages,
             "devices": [si.to_json() for si in self.swap_info],
             "slots_cache": self.slots.to_json() if self.slots is not None else None,
+            "swap_cache": self.swap_cache.to_json() if self.swap_cache is not None else None,
         }
+        for si in self.swap_info:
+            if si.bdev is not None and self.swap_cache is not None:
+                extra["swap"]["devices"][si.type]["bdev_stat"] = si.bdev.stats.stat(self.engine.now)
         extra.setdefault("caches", {})[st.name] = st.to_json()
 
 
@@ -1043,10 +1104,17 @@ SWAP_FIELDS = (
           doc="latency of a 4 KiB request (0: the device kind's default; stored for the "
               "block-device model to come)"),
     Field("bandwidth_mib_s", int, 0, check=lambda v: None if v >= 0 else f"must be >= 0, got {v}",
-          doc="bandwidth in MiB/s (0: the device kind's default; stored for later)"),
+          doc="bandwidth in MiB/s (0: the device kind's default)"),
+    Field("bdev", str, "",
+          doc="the [[block]] device to swap on, by name (empty: a device of its own of "
+              "this kind, named <kind>swap<N>)"),
 )
 
 CONSTANTS = (
+    Field("DO_SWAP_PAGE_PTE_SAME", bool, True,
+          doc="do_swap_page()'s pte_same() recheck under the PTE lock (mm/memory.c); "
+              "false injects the race it closes, for scenarios/races/swapin-reclaim-buggy.toml "
+              "(not a kernel option: the line of code it names)"),
     Field("swap_allocator", str, "6.12", check=one_of(*ALLOCATORS),
           doc="the swap-slot allocator of that release: 6.12 (per-CPU swap slots cache, "
               "si->lock around cluster scans), 6.14 (cluster lock first, si->lock only "
@@ -1069,15 +1137,63 @@ def _validate(ctx, value, machine):
     return out
 
 
+def swap_bdev(machine, si, spec):
+    """The block device swapon opens for ``si``: the ``[[block]]`` device named
+    by ``bdev``, else one of its own (``<kind>swap<type>``) of the swap
+    device's kind, its latency and bandwidth from the [[swap]] table when set
+    (else the cost model's blk_<kind>_* defaults)."""
+    from ..block import block_of, make_device
+    name = spec.get("bdev")
+    if name:
+        return block_of(machine)[name]
+    dspec = {"name": f"{si.device}swap{si.type}", "kind": si.device}
+    if si.device != "zram":
+        if spec.get("latency_ns"):
+            dspec["latency_ns"] = spec["latency_ns"]
+        if spec.get("bandwidth_mib_s"):
+            dspec["bandwidth_mbps"] = spec["bandwidth_mib_s"] * 1048576 // 1000000
+    dev = make_device(machine.engine, dspec)
+    dev.start(lambda n, body: machine.add_kthread(n, body, cpu=0))
+    return dev
+
+
 def build(machine) -> "Swap | None":
-    """swapon for every [[swap]] device, in order; None without any."""
+    """swapon for every [[swap]] device, in order; None without any.  With
+    address spaces on the machine, each device gets its block device and
+    the swap cache is set up (init_swap_address_space)."""
     specs = machine.scenario.sections.get("swap") or []
     if not specs:
         return None
-    return Swap(machine.engine, specs, ncpus=machine.ncpus, node_of=machine.node_of,
-                version=machine.constants.get("swap_allocator", "6.12"))
+    sw = Swap(machine.engine, specs, ncpus=machine.ncpus, node_of=machine.node_of,
+              version=machine.constants.get("swap_allocator", "6.12"))
+    sub = machine.subsystems.get("addrspace")
+    if sub is not None:
+        for si, spec in zip(sw.swap_info, specs):
+            si.bdev = swap_bdev(machine, si, spec)
+            si.bdev_rotational = bool(getattr(si.bdev, "rotational", False))
+            if si.bdev.synchronous:
+                si.flags |= SWP_SYNCHRONOUS_IO
+        sc = sub.swapon(sw, machine.sysctl.get("vm.page-cluster", 3))
+        sc.pte_same_recheck = bool(machine.constants.get("DO_SWAP_PAGE_PTE_SAME", True))
+    return sw
 
 
-SUBSYSTEM = Subsystem("swap", constants=CONSTANTS,
+SYSCTL = (
+    Field("vm.page-cluster", int, 3,
+          check=lambda v: None if 0 <= v <= 31 else f"must be between 0 and 31, got {v}",
+          doc="swap-in readahead: 2^page-cluster slots (default 3: 8 pages; 0 disables it; "
+              "VMA readahead caps the window at 2^5)"),
+)
+
+def _check_bdevs(ctx, parts):
+    """A [[swap]] bdev must name a [[block]] device."""
+    sections = parts["sections"]
+    names = {b["name"] for b in sections.get("block") or []}
+    for i, d in enumerate(sections.get("swap") or []):
+        if d.get("bdev") and d["bdev"] not in names:
+            raise ctx.error(("swap", i), "bdev", f"no [[block]] device named {d['bdev']!r}")
+
+
+SUBSYSTEM = Subsystem("swap", constants=CONSTANTS, sysctl=SYSCTL, check=_check_bdevs,
                       sections=(Section("swap", _validate, list),), build=build,
                       doc="swap devices, the swap-slot allocator, the swap slots cache")

@@ -17,6 +17,7 @@ from .block import format_block
 from .caches import format_caches
 from .lockstat import format_lock_stat
 from .mm import format_addrspace
+from .reclaim import format_reclaim
 from .swap import format_swap
 from .zoneinfo import format_memory_summary
 
@@ -55,7 +56,21 @@ def _mm_ops(w, res) -> str:
             + (f"; failed system calls: {errs}" if errs else "; no failed system call"))
 
 
-WORKLOAD_SUMMARIES = {"pft": _pft, "race": _race, "mm-ops": _mm_ops}
+def _usemem(w, res) -> str:
+    """usemem's own lines: "%lu bytes / %lu usecs = %lu KB/s" per task (virtual time)."""
+    r = w.report()
+    L = [f"usemem (workload[{w.index}]): {len(r['tasks'])} tasks of {r['size']} ({r['mode']}"
+         f"{', random' if r['random'] else ''}{', readonly' if r['readonly'] else ''}"
+         f", {1 + r['repeat']} passes); {r['oom']} stopped by OOM, {r['killed']} killed"]
+    for t in r["tasks"][:8]:
+        L.append(f"  cpu{t['cpu']}: {t['bytes']} bytes / {t['usecs']} usecs = {t['kb_per_s']} KB/s"
+                 f"{' (oom)' if t['oom'] else ''}{' (killed)' if t['killed'] else ''}")
+    if len(r["tasks"]) > 8:
+        L.append(f"  ... {len(r['tasks']) - 8} more in --json")
+    return "\n".join(L)
+
+
+WORKLOAD_SUMMARIES = {"pft": _pft, "race": _race, "mm-ops": _mm_ops, "usemem": _usemem}
 
 
 # ----------------------------------------------------------- subsystems
@@ -77,7 +92,8 @@ def _physmem(pm, res) -> str:
 
 
 def _addrspace(sub, res) -> str:
-    return format_addrspace(sub)
+    rec = format_reclaim(sub.vmscan) if getattr(sub, "vmscan", None) is not None else ""
+    return format_addrspace(sub) + ("\n" + rec if rec else "")
 
 
 def _swap(sw, res) -> str:

@@ -1,7 +1,9 @@
 """The swap devices in the human summary: use per device, the allocator
-release, and the per-CPU swap-slot cache (6.12, 6.14) or per-CPU cluster
-(6.15) hit rates.  The JSON has the same figures under ``"swap"`` and
-``"caches"`` (see :meth:`mmactors.mm.swapfile.Swap.report`)."""
+release, the per-CPU swap-slot cache (6.12, 6.14) or per-CPU cluster
+(6.15) hit rates, the swap cache and swap I/O (bios per device, the
+/proc/vmstat counters pswpin, pswpout, pgpgin, pgpgout, pgmajfault, swap_ra,
+swap_ra_hit).  The JSON has the same figures under ``"swap"`` (``"swap_cache"``
+in it) and ``"caches"`` (see :meth:`mmactors.mm.swapfile.Swap.report`)."""
 from __future__ import annotations
 
 __all__ = ["format_swap"]
@@ -37,6 +39,22 @@ def format_swap(sw) -> str:
     else:
         L.append(f"  per-CPU swap cluster (swap_alloc_fast): hit rate {_pct(ah, am)} "
                  f"({ah:,} fast / {am:,} slow)")
+    sc = getattr(sw, "swap_cache", None)
+    if sc is not None:
+        j = sc.to_json()
+        ev = j["counters"]
+        L.append(f"  swap cache: {j['nr_swapcached']:,} pages (nr_swapcached), "
+                 f"{j['nr_writeback']:,} under writeback; readahead {j['readahead']}, "
+                 f"page-cluster {j['page_cluster']}")
+        L.append("  " + ", ".join(f"{k} {ev[k]:,}" for k in sc.COUNTERS if k in ev)
+                 + (f"; readahead hit rate {100 * j['swap_ra_hit_rate']:.1f}%"
+                    if j["swap_ra_hit_rate"] is not None else ""))
+        for d in j["devices"]:
+            L.append(f"  {d['name']:<12} on {d['bdev'] or '-'}"
+                     f"{' (synchronous)' if d['synchronous_io'] else ''}: "
+                     f"{d['write_bios']:,} write bios, {d['read_bios']:,} read bios; "
+                     f"{d['swapcached']:,} cached, {d['shadows']:,} shadow entries in "
+                     f"{d['address_spaces_used']} of {d['address_spaces']} address spaces")
     cells = [f"cpu{c} {_pct(st.hits(c), st.misses(c))}" for c in range(st.ncpus)
              if st.hits(c) or st.misses(c)]
     for i in range(0, len(cells), 8):

@@ -79,7 +79,9 @@ def format_memory_summary(pm) -> str:
                   if k.startswith("allocstall_") and v}
         L.append(f"  ALLOCATION FAILURES: {fails} page allocation(s) failed ({by})"
                  + (f", {sfails} slab allocation(s)" if sfails else "")
-                 + "; reclaim, compaction and the OOM killer are not modelled yet"
+                 + ("; after reclaim (see reclaim: below); compaction is not modelled yet"
+                    if pa.reclaim is not None else
+                    "; no LRU lists to reclaim from on this machine; compaction is not modelled yet")
                  + (f"; {', '.join(f'{k} {v}' for k, v in stalls.items())}" if stalls else ""))
         for line in pa.failure_lines[:3]:
             L.append(f"    {line}")
@@ -88,7 +90,7 @@ def format_memory_summary(pm) -> str:
     L.append(f"  page allocator: {pa.slowpath:,} slow-path entries, {pa.buddy_allocs:,} "
              f"allocations straight from the buddy, {pa.fallbacks:,} migratetype fallbacks,")
     L.append(f"    {sum(pa.pcp_trylock_fail):,} pcp trylock failures, {pa.kswapd_wakeups:,} kswapd "
-             f"wake-ups (kswapd not modelled yet), {pm.vmstat_updates:,} vmstat_update runs")
+             f"wake-up calls, {pm.vmstat_updates:,} vmstat_update runs")
     L.append("  zones at the end of the run (free pages, watermarks min/low/high, free blocks "
              "per order 0..10):")
     pop = [z for z in pa.zones if z.populated()]

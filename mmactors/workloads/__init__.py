@@ -14,12 +14,13 @@ from .mm_ops import MMOps
 from .page_alloc import PageAlloc
 from .pft import PFT
 from .racy import RaceWorkload
+from .usemem import UseMem
 from .will_it_scale import WillItScale
 
 __all__ = ["Workload", "KINDS", "validate_workload", "COMMON_FIELDS"]
 
 KINDS: dict[str, type[Workload]] = {cls.kind: cls for cls in (
-    LockLoop, LockSequence, PageAlloc, Kmalloc, WillItScale, MMOps, PFT, RaceWorkload)}
+    LockLoop, LockSequence, PageAlloc, Kmalloc, WillItScale, MMOps, PFT, RaceWorkload, UseMem)}
 
 
 def validate_workload(ctx: Ctx, tpath: tuple, table, machine: dict, sections: dict) -> dict:

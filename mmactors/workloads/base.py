@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from ..schema import Ctx, Field
 
-__all__ = ["Workload", "COMMON_FIELDS"]
+__all__ = ["Workload", "COMMON_FIELDS", "fatal_signal_pending"]
+
+
+def fatal_signal_pending(mm) -> bool:
+    """The task running in ``mm`` was killed (the OOM killer's SIGKILL,
+    mm/oom_kill.py): a workload checks this between steps and, if set,
+    stops and exits (exit_mmap), as a killed task does on its way back to
+    user space."""
+    return mm is not None and getattr(mm, "oom_victim", False)
 
 
 def _check_cpus(v):

@@ -17,8 +17,12 @@ Steps (SIZE/OFF/LEN take K, M, G suffixes; NAME names a mapping):
 * ``mmap NAME SIZE PROT FLAGS`` -- PROT ``r``, ``rw`` or ``none``; FLAGS a
   comma list of ``private``/``shared``, ``anon``/``file`` and ``populate``
 * ``munmap NAME [OFF [LEN]]``, ``mprotect NAME PROT [OFF [LEN]]``,
-  ``madvise NAME dontneed [OFF [LEN]]``, ``mremap NAME NEWSIZE``
-* ``touch NAME read|write [OFF [LEN]]`` -- one access per page (faults as needed)
+  ``madvise NAME dontneed|pageout [OFF [LEN]]`` (pageout: MADV_PAGEOUT, reclaims the
+  range: anonymous pages go to swap), ``mremap NAME NEWSIZE``
+* ``touch NAME read|write [OFF [LEN]]`` -- one access per page (faults as needed);
+  a present page is a TLB miss the MMU serves (accessed/dirty bits set, no fault)
+* ``retouch NAME read|write PASSES [OFF [LEN]]`` -- touch the range again, PASSES
+  times over (working sets and thrashing: what reclaim took comes back by faults)
 * ``brk +SIZE`` / ``brk -SIZE``
 * ``fork`` -- continue in a child that copies the address space (COW);
   ``exit`` -- tear the current process down (exit_mmap) and return to its parent
@@ -41,11 +45,15 @@ from __future__ import annotations
 import re
 
 from ..schema import Field, at_least, one_of
-from .base import Workload
+from .base import Workload, fatal_signal_pending
 
+# A run of touches of present pages (no fault, no scheduling point) pays its
+# accumulated cost every TOUCH_SYNC_NS, so that passes over a working set
+# take virtual time and interleave with reclaim instead of happening at one instant.
+TOUCH_SYNC_NS = 1000
 _SIZE = re.compile(r"^(\d+)([KMG]?)$")
-_VERBS = ("mmap", "munmap", "mprotect", "madvise", "mremap", "touch", "brk", "fork", "exit",
-          "delay")
+_VERBS = ("mmap", "munmap", "mprotect", "madvise", "mremap", "touch", "retouch", "brk", "fork",
+          "exit", "delay")
 
 
 def parse_size(s: str) -> int | None:
@@ -98,9 +106,9 @@ def parse_step(s: str):
             raise ValueError("expected: mprotect NAME r|rw|none [OFF [LEN]]")
         return verb, (a[0], a[1], *range_(a[2:]))
     if verb == "madvise":
-        if len(a) < 2 or a[1] != "dontneed":
-            raise ValueError("expected: madvise NAME dontneed [OFF [LEN]]")
-        return verb, (a[0], *range_(a[2:]))
+        if len(a) < 2 or a[1] not in ("dontneed", "pageout"):
+            raise ValueError("expected: madvise NAME dontneed|pageout [OFF [LEN]]")
+        return verb, (a[0], *range_(a[2:]), a[1])
     if verb == "mremap":
         if len(a) != 2:
             raise ValueError("expected: mremap NAME NEWSIZE")
@@ -109,6 +117,10 @@ def parse_step(s: str):
         if len(a) < 2 or a[1] not in ("read", "write"):
             raise ValueError("expected: touch NAME read|write [OFF [LEN]]")
         return verb, (a[0], a[1] == "write", *range_(a[2:]))
+    if verb == "retouch":
+        if len(a) < 3 or a[1] not in ("read", "write") or not a[2].isdigit() or int(a[2]) < 1:
+            raise ValueError("expected: retouch NAME read|write PASSES [OFF [LEN]] (PASSES >= 1)")
+        return "touch", (a[0], a[1] == "write", *range_(a[3:]), int(a[2]))
     if verb == "brk":
         if len(a) != 1 or a[0][:1] not in "+-" or parse_size(a[0][1:]) is None:
             raise ValueError("expected: brk +SIZE or brk -SIZE")
@@ -144,6 +156,10 @@ class MMOps(Workload):
         Field("mode", str, "processes", check=one_of("threads", "processes"),
               doc="processes: a process per CPU; threads: one shared mm"),
         Field("check", bool, False, doc="check the address-space invariants after every step"),
+        Field("shared_names", bool, False,
+              doc="threads mode: a NAME is one mapping for every thread (the first thread "
+                  "to reach its mmap step maps it, the others use it), so threads touch "
+                  "the same pages"),
     ]
 
     @classmethod
@@ -163,21 +179,28 @@ class MMOps(Workload):
                 raise ctx.error(tpath, "steps", f"step {j} {spec['steps'][j]!r}: no mapping "
                                 f"named {args[0]!r} (known: {', '.join(sorted(mapped)) or 'none'}; "
                                 "name it in an mmap step)")
+        if spec["shared_names"] and spec["mode"] != "threads":
+            raise ctx.error(tpath, "shared_names", 'needs mode = "threads" (processes '
+                            "have an address space each)")
         spec["_program"] = prog
         return spec
 
     def __init__(self, machine, spec, index):
         super().__init__(machine, spec, index)
         self.segv = 0
+        self.killed = 0
         self.errors: dict[str, int] = {}
         self.shared = None
+        self.shared_regions: dict = {}        # shared_names: name -> (addr, len)
+        self.mapping: dict = {}               # shared_names: name -> Completion of its mmap
 
     def actors(self):
         for cpu in self.cpus:
             yield cpu, f"cpu{cpu}", self.body
 
     def report(self) -> dict:
-        return {"kind": self.kind, "segv": self.segv, "errors": dict(sorted(self.errors.items()))}
+        return {"kind": self.kind, "segv": self.segv, "killed": self.killed,
+                "errors": dict(sorted(self.errors.items()))}
 
     def _sub(self):
         from ..mm.addrspace import addrspace_of
@@ -191,6 +214,8 @@ class MMOps(Workload):
                 self.shared = sub.new_mm()
                 self.shared.mm_users = 0
             proc = _Proc(self.shared)
+            if self.spec["shared_names"]:
+                proc.regions = self.shared_regions
             self.shared.mm_users += 1
         else:
             proc = _Proc(sub.new_mm())
@@ -201,6 +226,13 @@ class MMOps(Workload):
                 proc = await self.step(sub, proc, verb, args, cpu)
                 if self.spec["check"]:
                     sub._check()
+                if fatal_signal_pending(proc.mm):   # SIGKILL (the OOM killer): exit
+                    self.killed += 1
+                    proc.mm.mm_users -= 1
+                    if proc.mm.mm_users <= 0 and not proc.mm.exited:
+                        from ..mm.mmap import exit_mmap
+                        await exit_mmap(sub, proc.mm, cpu)
+                    return
             cpu.ops += 1
             n += 1
 
@@ -215,6 +247,13 @@ class MMOps(Workload):
         from ..mm.memory import VM_FAULT_SIGSEGV
         eng = cpu.engine
         mm = proc.mm
+        if verb == "mmap" and self.spec["shared_names"]:
+            done = self.mapping.get(args[0])
+            if done is not None:                   # another thread maps (or mapped) it
+                await done.wait()
+                return proc
+            from ..sync.completion import Completion
+            self.mapping[args[0]] = Completion(eng, f"mm-ops mmap {args[0]}")
         if verb == "mmap":
             name, size, prot, flags = args
             p = {"r": M.PROT_READ, "rw": M.PROT_READ | M.PROT_WRITE, "none": 0}[prot]
@@ -232,6 +271,8 @@ class MMOps(Workload):
             if addr >= 0:
                 proc.regions[name] = (addr, M.page_align(size))
                 proc.gone.pop(name, None)
+            if self.spec["shared_names"]:
+                self.mapping[name].complete_all()
         elif verb == "munmap":
             r = self._range(proc, *args)
             if r:
@@ -247,9 +288,11 @@ class MMOps(Workload):
                 p = {"r": M.PROT_READ, "rw": M.PROT_READ | M.PROT_WRITE, "none": 0}[prot]
                 self._err("mprotect", await mprotect.sys_mprotect(sub, mm, r[0], r[1], p, cpu))
         elif verb == "madvise":
-            r = self._range(proc, *args)
+            r = self._range(proc, *args[:3])
             if r:
-                self._err("madvise", await madvise.sys_madvise_dontneed(sub, mm, r[0], r[1], cpu))
+                fn = madvise.sys_madvise_pageout if args[3] == "pageout" else \
+                    madvise.sys_madvise_dontneed
+                self._err("madvise", await fn(sub, mm, r[0], r[1], cpu))
         elif verb == "mremap":
             name, new = args
             region = proc.regions.get(name) or proc.gone.get(name)
@@ -262,14 +305,20 @@ class MMOps(Workload):
                     proc.gone.pop(name, None)
         elif verb == "touch":
             name, write = args[0], args[1]
-            r = self._range(proc, name, *args[2:])
+            r = self._range(proc, name, *args[2:4])
+            passes = args[4] if len(args) > 4 else 1
             if r:
-                for a in range(r[0], r[0] + r[1], M.PAGE_SIZE):
-                    ret = await sub.memory.do_user_addr_fault(mm, a, write, cpu) \
-                        if not self._present(mm, a, write) else 0
-                    if ret & VM_FAULT_SIGSEGV:
-                        self.segv += 1
-                    eng.charge(eng.costs.l1_hit_ns)
+                for _ in range(passes):
+                    for a in range(r[0], r[0] + r[1], M.PAGE_SIZE):
+                        ret = await sub.memory.do_user_addr_fault(mm, a, write, cpu) \
+                            if not self._present(mm, a, write) else 0
+                        if ret & VM_FAULT_SIGSEGV:
+                            self.segv += 1
+                        if ret and fatal_signal_pending(mm):
+                            return proc                # the step ends; the loop exits
+                        eng.charge(eng.costs.l1_hit_ns)
+                        if cpu.debt >= TOUCH_SYNC_NS:      # let time pass between touches
+                            await eng.sync()
         elif verb == "brk":
             await M.sys_brk(sub, mm, max(mm.brk + args[0], mm.start_brk), cpu)
         elif verb == "fork":
@@ -311,13 +360,10 @@ class MMOps(Workload):
 
     @staticmethod
     def _present(mm, addr, write) -> bool:
-        """A TLB hit: the access needs no fault (present, and writable if a write)."""
-        from ..mm.memory import _PAGE_PRESENT, _PAGE_RW, access_error
+        """A TLB hit: the access needs no fault (present, and writable if a
+        write); the MMU sets the PTE's accessed (and dirty) bit on the way."""
+        from ..mm.memory import access_error, pte_hw_access
         vma = mm.find_vma(addr)
         if vma is None or access_error(vma, write):
             return False                  # let the fault handler deliver the SIGSEGV
-        pt = mm.pgtables.get(addr >> 21)
-        if pt is None:
-            return False
-        v = pt.ptes[(addr >> 12) & 511]
-        return bool(v & _PAGE_PRESENT) and (not write or bool(v & _PAGE_RW))
+        return pte_hw_access(mm, addr, write)

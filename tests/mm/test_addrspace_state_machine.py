@@ -42,7 +42,7 @@ class AddressSpaceMachine(RuleBasedStateMachine):
         super().__init__()
         pm = PhysMem.standalone(cpus=NCPU, memory_mib=128)
         shim = SimpleNamespace(engine=pm.engine, ncpus=NCPU, nnodes=1, kconfig=pm.kconfig,
-                               constants=pm.constants)
+                               constants=pm.constants, sysctl=pm.sysctl)
         self.pm = pm
         self.sub = AddrSpace(shim, pm)
         self.procs = []                     # [(mm, {page index: prot name})]
