@@ -7,17 +7,52 @@ the bio's ``bi_end_io`` runs later, in softirq context on this CPU.  On zram
 it returns after ``bi_end_io`` has run, here.  ``submit_bio_wait`` sleeps on
 a completion until the bio ends, as mm/page_io.c's synchronous paths do.
 
-Simplification: no blk_plug.  A plug (blk_start_plug ... blk_finish_plug,
-up to BLK_MAX_REQUEST_COUNT = 32 requests, block/blk.h) batches dispatch
-and lets adjacent bios merge; without merging it would change only when
-requests reach the device, so it is left for when merging is modelled.
+The plug (``blk_start_plug`` ... ``blk_finish_plug``, block/blk-core.c):
+while an actor holds one, its bios for blk-mq devices are kept on the plug
+and reach the device at ``blk_finish_plug``, at ``blk_flush_plug`` (the
+kernel's schedule() calls it when the task sleeps; callers that sleep with a
+plug call it here), or when BLK_MAX_REQUEST_COUNT = 32 are plugged
+(``blk_add_rq_to_plug``).  Reclaim relies on it: shrink_lruvec plugs, so a
+swap write usually ends after its folio is back on the LRU and
+folio_rotate_reclaimable can find it.  Bio-based synchronous devices (zram)
+are never plugged.  Simplifications: the request (and its tag) is allocated
+at the flush, not before plugging; no merging of adjacent bios.
 """
 from __future__ import annotations
 
 from ..sync.completion import Completion
 from .blk_types import Bio
 
-__all__ = ["submit_bio", "submit_bio_wait"]
+__all__ = ["submit_bio", "submit_bio_wait", "blk_start_plug", "blk_finish_plug",
+           "blk_flush_plug", "BLK_MAX_REQUEST_COUNT"]
+
+BLK_MAX_REQUEST_COUNT = 32              # block/blk.h: requests a plug holds before a flush
+
+# current->plug: actor id -> the plugged (bdev, bio) pairs, in submission order.
+# Keyed per engine so that machines built in one process never share plugs.
+_plugs: dict[tuple[int, int], list] = {}
+
+
+def blk_start_plug(me) -> None:
+    """blk_start_plug(): a nested plug is ignored, as the kernel's is."""
+    _plugs.setdefault((id(me.engine), me.id), [])
+
+
+async def blk_flush_plug(me) -> None:
+    """blk_flush_plug(): send the plugged bios to their devices, in order;
+    the plug stays in place."""
+    lst = _plugs.get((id(me.engine), me.id))
+    while lst:
+        batch = lst[:]
+        lst.clear()
+        for bdev, bio in batch:
+            await bdev.submit_bio(bio)
+
+
+async def blk_finish_plug(me) -> None:
+    """blk_finish_plug(): flush and remove the plug."""
+    await blk_flush_plug(me)
+    _plugs.pop((id(me.engine), me.id), None)
 
 
 async def submit_bio(bdev, bio: Bio) -> None:
@@ -29,6 +64,12 @@ async def submit_bio(bdev, bio: Bio) -> None:
     bio.bi_bdev = bdev
     bio.cpu = me.cpu                   # rq->mq_ctx->cpu: the completion comes back here
     bio.submit_ns = eng.now
+    plug = _plugs.get((id(eng), me.id)) if _plugs else None
+    if plug is not None and not bdev.synchronous:
+        plug.append((bdev, bio))           # blk_add_rq_to_plug
+        if len(plug) >= BLK_MAX_REQUEST_COUNT:
+            await blk_flush_plug(me)
+        return
     await bdev.submit_bio(bio)
 
 

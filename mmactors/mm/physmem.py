@@ -310,7 +310,7 @@ class PhysMem:
         fails = sum(pa.failures.values()) + self.slub.failures
         if fails:
             extra.setdefault("warnings", []).append(
-                f"{fails} allocation failure(s): reclaim is not modelled yet")
+                f"{fails} allocation failure(s)")
 
 
 # ------------------------------------------------------------ the subsystem

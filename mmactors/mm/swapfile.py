@@ -60,9 +60,9 @@ What is modelled, in the kernel's words
 Simplifications (each also said where it happens): order-0 entries only (THP
 swap-out comes with reclaim); no discard (no ``SWP_PAGE_DISCARD``), no swap
 count continuations (a count above SWAP_MAP_MAX is refused), no swapoff; a
-``SWAP_HAS_CACHE``-only slot is always busy to the allocator (there is no swap
-cache yet for ``__try_to_reclaim_swap`` to reclaim from, so ``vm_swap_full``
-reclaim is not modelled); every device has NUMA_NO_NODE, so the per-node
+``SWAP_HAS_CACHE``-only slot is always busy to the allocator (6.12's cluster
+scan calls ``__try_to_reclaim_swap`` on such slots when ``vm_swap_full()``;
+here only free_swap_and_cache and do_swap_page free swap-cache slots); every device has NUMA_NO_NODE, so the per-node
 ``swap_avail_heads`` are one list.  The 6.14/6.15 paths were modelled from the
 series' patches as quoted on the mailing list (``relocate_cluster``,
 ``partial_free_cluster``, ``isolate_lock_cluster``) and the 6.15 structure
@@ -661,7 +661,7 @@ class Swap:
 
     def _first_free(self, si, offset, end):
         """cluster_scan_range over offset..end: the first slot with map 0
-        (a SWAP_HAS_CACHE slot is busy: no swap cache to reclaim from yet)."""
+        (a SWAP_HAS_CACHE slot is busy: the scan does not __try_to_reclaim_swap)."""
         seg = si.swap_map[offset:end + 1]
         z = np.flatnonzero(seg == 0)
         n = int(z[0]) + 1 if len(z) else len(seg)

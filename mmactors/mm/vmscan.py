@@ -382,6 +382,10 @@ class VmScan:
         else:
             timeout = HZ // 50
         kn.throttled[reason] += 1
+        plug = _blk_plug_api()
+        if plug is not None:                   # schedule() -> sched_submit_work -> blk_flush_plug
+            from ..block.blk_core import blk_flush_plug
+            await blk_flush_plug(me)
         await self.schedule_timeout(kn.reclaim_wait[reason], timeout * JIFFY_NS, me)
 
     def node_isolated(self, pgdat, file: bool) -> int:

@@ -295,3 +295,40 @@ def test_bio_rejects_nonsense():
 def test_costs_replace_keeps_the_kernel_defaults():
     c = replace(CostModel(), blk_ssd_latency_ns=1)
     assert c.blk_ssd_page_ns == CostModel().blk_ssd_page_ns
+
+
+def test_plug_holds_bios_until_finish_and_flushes_at_32():
+    """blk_start_plug ... blk_finish_plug (block/blk-core.c): plugged bios reach a
+    blk-mq device only at the finish, or when BLK_MAX_REQUEST_COUNT = 32 are
+    held (blk_add_rq_to_plug); zram (bio-based, synchronous) is never plugged."""
+    from mmactors.block import blk_core
+    rig = Rig({"name": "sda", "kind": "ssd", "queue_depth": 64},
+              {"name": "zram0", "kind": "zram"}, costs=ZERO_CPU)
+    dev, z = rig["sda"], rig["zram0"]
+    seen = []
+
+    async def body(me):
+        blk_core.blk_start_plug(me)
+        blk_core.blk_start_plug(me)                    # nested: ignored
+        for i in range(3):
+            await submit_bio(dev, rig.bio(REQ_OP_WRITE, 8 * i, 1))
+        await submit_bio(z, rig.bio(REQ_OP_WRITE, 0, 1))
+        seen.append(("plugged", dev.stats.stat(rig.engine.now)["write_ios"] +
+                     dev.stats.stat(rig.engine.now)["in_flight"], len(rig.log)))
+        await rig.engine.spend(10 * C.blk_ssd_latency_ns)
+        seen.append(("still plugged", len(rig.log)))
+        await blk_core.blk_finish_plug(me)
+        seen.append(("finished", rig.engine.now))
+        blk_core.blk_start_plug(me)
+        for i in range(blk_core.BLK_MAX_REQUEST_COUNT + 1):
+            await submit_bio(dev, rig.bio(REQ_OP_WRITE, 1000 + 8 * i, 1))
+        seen.append(("after 33", len(blk_core._plugs[(id(me.engine), me.id)])))
+        await blk_core.blk_finish_plug(me)
+    rig.cpu(0, body)
+    rig.run()
+    assert seen[0] == ("plugged", 0, 1)               # only zram's bio ended
+    assert seen[1] == ("still plugged", 1)
+    assert seen[3] == ("after 33", 1)                 # 32 flushed, one held
+    assert len(rig.log) == 1 + 3 + 33
+    assert all(b.ended == 1 for b in rig.bios)
+    assert not blk_core._plugs
