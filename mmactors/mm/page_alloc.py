@@ -1298,7 +1298,10 @@ class PageAllocator:
                 last = z.zone_pgdat
 
     async def alloc_pages_slowpath(self, gfp, order, ac, me) -> int:
-        """__alloc_pages_slowpath (reclaim/compaction/OOM stubs: module docstring)."""
+        """__alloc_pages_slowpath.  With address spaces (``self.reclaim``: mm/vmscan.py)
+        direct reclaim and the OOM killer run; a machine of physical memory only has
+        no LRU pages and no tasks, so there reclaim and OOM make no progress (the
+        second branch below).  Direct compaction is not modelled (COMPACT_SKIPPED)."""
         self.slowpath += 1
         can_direct_reclaim = bool(gfp & _GFP_DIRECT_RECLAIM)
         costly = order > PAGE_ALLOC_COSTLY_ORDER
@@ -1352,7 +1355,7 @@ class PageAllocator:
                     no_progress_loops = 0
                     continue
                 break
-            # __alloc_pages_direct_reclaim: try_to_free_pages is not modelled (progress 0);
+            # No address spaces: try_to_free_pages finds no LRU page (progress 0);
             # ALLOCSTALL is counted in the reclaim_idx zone as do_try_to_free_pages does.
             ev = self.vmstat.ALLOCSTALL
             self.vmstat.events[me.cpu][ev.get(ac.highest_zoneidx, ev[max(ev)])] += 1
@@ -1371,8 +1374,8 @@ class PageAllocator:
                                                no_progress_loops, me):
                 no_progress_loops += 1
                 continue
-            # __alloc_pages_may_oom: one last try at the high mark; out_of_memory()
-            # is not modelled, so it makes no progress.
+            # __alloc_pages_may_oom: one last try at the high mark; with no task
+            # to kill, out_of_memory() makes no progress.
             a2 = ALLOC_WMARK_HIGH | ALLOC_CPUSET
             pfn = await self.get_page_from_freelist(gfp | _GFP_HARDWALL, order, a2, ac, me)
             if pfn >= 0:

@@ -36,7 +36,7 @@ from ..costs import CacheLine
 from ..sync import SpinLock
 from .filemap import (PG_dirty, PG_locked, PG_swapbacked, PG_swapcache, PG_uptodate,
                       PG_writeback)
-from .mm_types import PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PTRS_PER_PTE
+from .mm_types import PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT
 from .swapfile import SWAP_HAS_CACHE, swp_entry, swp_offset, swp_type
 from .swapops import is_swap_pte, pte_to_swp_entry
 from .vmstat import NODE_STAT_ITEMS
