@@ -85,11 +85,12 @@ class LruList(dict):
     last key of ``tail`` is the oldest folio of the list.  ``lst[pfn] =
     None`` is list_add; iteration runs from the tail (oldest) to the head."""
 
-    __slots__ = ("tail",)
+    __slots__ = ("tail", "dead")
 
     def __init__(self):
         super().__init__()
         self.tail: dict = {}
+        self.dead = 0            # deletions since the last compaction (see discard)
 
     def __len__(self):
         return _dict_len(self) + len(self.tail)
@@ -113,6 +114,15 @@ class LruList(dict):
     def discard(self, pfn: int) -> bool:
         if _dict_contains(self, pfn):
             _dict_delitem(self, pfn)
+            # A deleted key leaves a hole that iteration from the front (oldest())
+            # walks over until the dict is resized; reclaim deletes at the front,
+            # so compact (same order) once the holes outnumber the live keys.
+            self.dead = d = self.dead + 1
+            if d > 256 and d > _dict_len(self):
+                keys = list(_dict_iter(self))
+                dict.clear(self)
+                dict.update(self, dict.fromkeys(keys))
+                self.dead = 0
             return True
         if pfn in self.tail:
             del self.tail[pfn]
@@ -146,8 +156,7 @@ class Lruvec:
     def delete(self, pfn: int) -> bool:
         for lst in self.lists:
             if _dict_contains(lst, pfn):
-                _dict_delitem(lst, pfn)
-                return True
+                return lst.discard(pfn)
         for lst in self.lists:
             if pfn in lst.tail:
                 del lst.tail[pfn]
