@@ -28,13 +28,23 @@ MADV_DONTNEED = 4
 MADV_PAGEOUT = 21
 
 
-async def sys_madvise_dontneed(sub, mm, start: int, length: int, me) -> int:
-    eng = sub.engine
+async def _do_madvise_begin(eng, mm, start: int, length: int) -> int:
+    """do_madvise's common entry: the alignment check, the syscall's cost and
+    mmap_read_lock (both behaviours here take it for read).  Returns the
+    range's end, or -EINVAL (no lock taken)."""
     if start % PAGE_SIZE:
         return -EINVAL
     end = start + page_align(length)
     eng.charge(eng.costs.syscall_ns)
     await mm.mmap_read_lock("do_madvise")
+    return end
+
+
+async def sys_madvise_dontneed(sub, mm, start: int, length: int, me) -> int:
+    eng = sub.engine
+    end = await _do_madvise_begin(eng, mm, start, length)
+    if end < 0:
+        return end
     for vma in mm.overlapping(start, end):
         s, e = max(start, vma.vm_start), min(end, vma.vm_end)
         await sub.lru.lru_add_drain(me)
@@ -55,11 +65,9 @@ async def sys_madvise_pageout(sub, mm, start: int, length: int, me) -> int:
     from ._internal import PG_lru, PG_workingset
     from .memory import _PAGE_PRESENT, _PAGE_SPECIAL, populated_ptes
     eng = sub.engine
-    if start % PAGE_SIZE:
-        return -EINVAL
-    end = start + page_align(length)
-    eng.charge(eng.costs.syscall_ns)
-    await mm.mmap_read_lock("do_madvise")
+    end = await _do_madvise_begin(eng, mm, start, length)
+    if end < 0:
+        return end
     await sub.lru.lru_add_drain(me)
     f = sub.mem_map.f
     ref = sub.mem_map.ref
