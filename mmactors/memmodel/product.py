@@ -73,7 +73,7 @@ from .executions import (
     _meet,
     option_rels,
 )
-from .skeleton import Skeleton
+from .skeleton import MAX_VALUES, VARIES, Skeleton, invariant
 from .solve import Search, Solution, co_graph
 from .terms import Unresolved, Var, evaluate
 
@@ -631,6 +631,60 @@ class Factored:
         return allowed, kept, pos, neg
 
 
+def _invariant(skel: Skeleton, term, write_value: dict):
+    """The one value ``term`` takes whatever its reads return (each read
+    may return any value ``write_value`` says its location can hold), or
+    VARIES (see ``skeleton.invariant``)."""
+    def domain_of(key):
+        loc = skel.sloc[skel.var_event[key]]
+        if loc is None:
+            return None
+        dom = {v for w, v in write_value.items() if skel.sloc[w] == loc}
+        return sorted(dom, key=_value_key) if dom else None
+    return invariant(term, domain_of)
+
+
+def _invariant_write_values(skel: Skeleton) -> Optional[dict]:
+    """Every write's value, or None when one depends on what a read returns.
+
+    Values computed from reads are tried against every value their
+    locations can hold, to a fixed point: the constants and initial values
+    first, then each computed value once it is known to be one value
+    (srcu_read_unlock() writes back the index srcu_read_lock() read)."""
+    write_value: dict = {}
+    computed = []
+    for e in skel.events:
+        if e.kind != "W":
+            continue
+        if e.ev is None:
+            write_value[e.idx] = e.init_value
+        elif not e.ev.val.vars:
+            try:
+                write_value[e.idx] = evaluate(e.ev.val, {})
+            except (EvalError, Unresolved):
+                return None
+        else:
+            computed.append(e)
+    while computed:
+        # Assume each computed write holds the value it takes over the
+        # values known so far; the assumption must then reproduce itself.
+        guess = dict(write_value)
+        for e in computed:
+            v = _invariant(skel, e.ev.val, write_value)
+            if v is VARIES:
+                return None
+            guess[e.idx] = v
+        for _ in range(MAX_VALUES):
+            again = {e.idx: _invariant(skel, e.ev.val, guess) for e in computed}
+            if any(v is VARIES for v in again.values()):
+                return None
+            if all(again[i] == guess[i] for i in again):
+                return guess
+            guess.update(again)
+        return None
+    return write_value
+
+
 def factor(skel: Skeleton, locations: set, mod, reg_slots: list, loc_slots: list,
            nslots: int, init_values: dict) -> Optional[Factored]:
     """The product form of ``skel``'s executions, or None if it does not
@@ -647,19 +701,9 @@ def factor(skel: Skeleton, locations: set, mod, reg_slots: list, loc_slots: list
     if not fg.ok:
         return None
     events = skel.events
-    write_value: dict = {}
-    try:
-        for e in events:
-            if e.kind != "W":
-                continue
-            if e.ev is None:
-                write_value[e.idx] = e.init_value
-            elif e.ev.val.vars:
-                return None               # a value computed from a read
-            else:
-                write_value[e.idx] = evaluate(e.ev.val, {})
-    except (EvalError, Unresolved):
-        return None
+    write_value = _invariant_write_values(skel)
+    if write_value is None:
+        return None                       # a value that depends on what a read returns
     # Which location decides each slot of the condition's value list.
     owner: dict = {}
     const: dict = {}
@@ -667,13 +711,11 @@ def factor(skel: Skeleton, locations: set, mod, reg_slots: list, loc_slots: list
         term = skel.paths[proc].reg(name)
         if type(term) is Var:
             owner[k] = ("reg", skel.var_event[term.key])
-        elif not term.vars:
-            try:
-                const[k] = evaluate(term, {})
-            except EvalError:
-                return None
         else:
-            return None                   # a register computed from several reads
+            v = _invariant(skel, term, write_value)
+            if v is VARIES:
+                return None               # a register computed from several reads
+            const[k] = v
     for k, name in loc_slots:
         owner[k] = ("loc", name)
 

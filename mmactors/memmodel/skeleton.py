@@ -12,8 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+import itertools
+from math import prod
+
+from .errors import EvalError
 from .relalg import Rel
 from .symexec import Ev
+from .terms import Addr, Unresolved, evaluate
 
 LOCK_KINDS = ("LKR", "LKW", "UL", "LF", "RL", "RU")
 
@@ -37,6 +42,7 @@ class Skeleton:
 
     def __init__(self, test_path: str, locations: list, init_values: dict, paths: list) -> None:
         self.test_path = test_path
+        self.loc_names = frozenset(locations)
         self.paths = paths
         events: list[GEvent] = []
         for name in locations:
@@ -133,4 +139,123 @@ class Skeleton:
                     self.dynamic.append(e.idx)
                 else:
                     self.sloc[e.idx] = t.value.name
+        if self.dynamic:
+            _resolve_invariant_addresses(self)
         self.cache: dict = {}   # per-model static relations, per-location options
+
+
+VARIES = object()
+MAX_VALUES = 8          # values one location may hold in the analyses below
+MAX_COMBOS = 256        # value combinations one term is evaluated at
+
+
+def invariant(term, domain_of):
+    """The one value ``term`` takes whatever its reads return, each read
+    returning any value of ``domain_of(key)`` (a list, or None when not
+    known); VARIES otherwise.  diy writes its dependencies this way:
+    ``1 + (r0 & 128)`` (DpDatadW) and ``*(y + (r0 & 128))`` (DpAddr) are 1
+    and y for every value a diy test writes, yet depend on r0 (terms keep
+    their variables, so ``data`` and ``addr`` are unchanged)."""
+    if not term.vars:
+        try:
+            return evaluate(term, {})
+        except EvalError:
+            return VARIES
+    keys = sorted(term.vars)
+    domains = []
+    for key in keys:
+        dom = domain_of(key)
+        if not dom or len(dom) > MAX_VALUES:
+            return VARIES
+        domains.append(dom)
+    if prod(len(d) for d in domains) > MAX_COMBOS:
+        return VARIES
+    seen = VARIES
+    for combo in itertools.product(*domains):
+        try:
+            v = evaluate(term, dict(zip(keys, combo)))
+        except (EvalError, Unresolved):
+            return VARIES
+        if seen is VARIES:
+            seen = v
+        elif v != seen or type(v) is not type(seen):
+            return VARIES
+    return seen
+
+
+def _resolve_invariant_addresses(s: Skeleton) -> None:
+    """Give a constant location to each access whose address depends on
+    reads but is one location whatever they return (diy's address
+    dependencies), so that the search and the product treat it as static.
+
+    Every location, written value and address is resolved to a fixed point
+    from the initial values and constant writes; the result is kept only
+    if everything resolves and re-evaluating each term over the final
+    value sets gives back the same result (a fixed point containing every
+    value a read can return; otherwise nothing changes)."""
+    events = s.events
+    loc = list(s.sloc)
+    val: dict = {}
+    pending_val, pending_loc = [], list(s.dynamic)
+    for e in events:
+        if e.kind != "W":
+            continue
+        if e.ev is None:
+            val[e.idx] = e.init_value
+        elif e.ev.val is not None and not e.ev.val.vars:
+            try:
+                val[e.idx] = evaluate(e.ev.val, {})
+            except EvalError:
+                return
+        else:
+            pending_val.append(e.idx)
+
+    def domains():
+        out: dict = {}
+        for w, v in val.items():
+            if loc[w] is not None:
+                out.setdefault(loc[w], set()).add(v)
+        return out
+
+    def domain_of(dom):
+        def f(key):
+            lname = loc[s.var_event[key]]
+            d = dom.get(lname) if lname is not None else None
+            return sorted(d, key=repr) if d else None
+        return f
+
+    progress = True
+    while progress and (pending_val or pending_loc):
+        progress = False
+        f = domain_of(domains())
+        for i in list(pending_loc):
+            a = invariant(events[i].ev.loc, f)
+            if a is VARIES:
+                continue
+            if not isinstance(a, Addr) or a.name not in s.loc_names:
+                return
+            loc[i] = a.name
+            pending_loc.remove(i)
+            progress = True
+        for i in list(pending_val):
+            if loc[i] is None:
+                continue
+            v = invariant(events[i].ev.val, f)
+            if v is not VARIES:
+                val[i] = v
+                pending_val.remove(i)
+                progress = True
+    if pending_val or pending_loc:
+        return
+    f = domain_of(domains())
+    for i in s.dynamic:
+        a = invariant(events[i].ev.loc, f)
+        if not isinstance(a, Addr) or a.name != loc[i]:
+            return
+    for e in events:
+        if e.kind == "W" and e.ev is not None and e.ev.val is not None and e.ev.val.vars:
+            if invariant(e.ev.val, f) != val[e.idx]:
+                return
+    for i in s.dynamic:
+        s.sloc[i] = loc[i]
+    s.dynamic = []

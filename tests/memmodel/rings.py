@@ -15,7 +15,10 @@ Separators: ``po`` (nothing), ``mb``, ``wmb``, ``rmb``, ``gp``
 (synchronize_rcu()), ``rscs`` (both accesses inside one RCU read-side
 critical section), ``rel`` (the second access, when a write, is
 smp_store_release()), ``acq`` (the first access, when a read, is
-smp_load_acquire()).  The exists clause closes the cycle.
+smp_load_acquire()), ``data`` (a read then a write whose value depends on
+it, written as diy writes DpDatadW: ``WRITE_ONCE(*y, 1 + (r0 & 128))``),
+``addr`` (a read then an access whose address depends on it, as diy writes
+DpAddrdW / DpAddrdR: ``*(y + (r0 & 128))``).  The exists clause closes the cycle.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Optional
 
 DIY = {"rf": "Rfe", "fr": "Fre", "co": "Coe"}
 FENCE = {"po": "", "mb": "smp_mb();", "wmb": "smp_wmb();", "rmb": "smp_rmb();",
-         "gp": "synchronize_rcu();", "rscs": "", "rel": "", "acq": ""}
+         "gp": "synchronize_rcu();", "rscs": "", "rel": "", "acq": "", "data": "", "addr": ""}
 
 
 def ring(edges: list, seps: list, name: Optional[str] = None) -> str:
@@ -33,7 +36,8 @@ def ring(edges: list, seps: list, name: Optional[str] = None) -> str:
     n = len(edges)
     assert len(seps) == n and n >= 2
     name = name or "ring-" + "+".join(f"{e}-{s}" for e, s in zip(edges, seps))
-    cycle = " ".join(f"{DIY[e]} Pod{s}" for e, s in zip(edges, seps))
+    cycle = " ".join(f"{DIY[e]} " + _diy_sep(s, e, edges[(i + 1) % n])
+                     for i, (e, s) in enumerate(zip(edges, seps)))
     out = [f"C {name}", f'"{cycle}"', f"Cycle={cycle}", "{", "}", ""]
     cond = []
     for i in range(n):
@@ -53,19 +57,31 @@ def ring(edges: list, seps: list, name: Optional[str] = None) -> str:
         if FENCE[sep]:
             body.append(FENCE[sep])
         # Second access, on x_{i+1}.
+        t = f"({b} + (r0 & 128))" if sep == "addr" and first == "rf" else b
         if second == "fr":
-            body.append(f"int r1 = READ_ONCE(*{b});")
+            body.append(f"int r1 = READ_ONCE(*{t});")
             cond.append(f"{i}:r1=0")
         elif sep == "rel":
-            body.append(f"smp_store_release({b}, 1);")
+            body.append(f"smp_store_release({t}, 1);")
+        elif sep == "data" and first == "rf":
+            body.append(f"WRITE_ONCE(*{t}, 1 + (r0 & 128));")
         else:
-            body.append(f"WRITE_ONCE(*{b}, 1);")
+            body.append(f"WRITE_ONCE(*{t}, 1);")
         if sep == "rscs":
             body = ["rcu_read_lock();"] + body + ["rcu_read_unlock();"]
         params = ", ".join(f"int *{p}" for p in sorted({a, b}, key=lambda s: int(s[1:])))
         out.append(f"P{i}({params})\n{{\n" + "\n".join("\t" + s for s in body) + "\n}\n")
     out.append("exists (" + " /\\ ".join(sorted(cond, key=_cond_key)) + ")")
     return "\n".join(out) + "\n"
+
+
+def _diy_sep(sep: str, first: str, second: str) -> str:
+    # diy's name for the po edge: the dependencies only follow a read.
+    if sep in ("data", "addr") and first == "rf":
+        if sep == "data":
+            return "DpDatadW" if second != "fr" else "PodRR"
+        return "DpAddrd" + ("R" if second == "fr" else "W")
+    return f"Pod{sep}"
 
 
 def _cond_key(atom: str):

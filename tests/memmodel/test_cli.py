@@ -123,12 +123,13 @@ def test_operational_bad_count(tmp_path, capsys):
 
 def ring(n: int) -> str:
     """An RCU ring of n processes (2**n candidate executions) that stays
-    slow: each write carries the value read (a data dependency), which
-    keeps it off the product path (product.py) that would count it in a
-    second."""
+    slow: each write carries the value read plus one (a value that varies
+    with the source), which keeps it off the product path (product.py)
+    that would count it in a second.  (``r1 | 1`` would not: it is 1
+    whatever the read returns, and the product takes it.)"""
     import re
     from .test_scale import rcu_ring
-    return re.sub(r"WRITE_ONCE\(\*(x\d+), 1\)", r"WRITE_ONCE(*\1, r1 | 1)",
+    return re.sub(r"WRITE_ONCE\(\*(x\d+), 1\)", r"WRITE_ONCE(*\1, r1 + 1)",
                   rcu_ring(("GGRR" * n)[:n]))
 
 

@@ -23,6 +23,7 @@ the generated programs of test_fastpath.
 from __future__ import annotations
 
 import contextlib
+import importlib
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,7 @@ from .rings import FENCE, law, rcu_ring, ring
 from .test_fastpath import programs
 
 DATA = Path(__file__).parent / "data"
+EDGES = st.sampled_from(["rf", "fr", "co"])
 
 
 @contextlib.contextmanager
@@ -87,6 +89,89 @@ def test_twenty_process_ring():
     assert r.stats["full_checks"] == 1
 
 
+@pytest.mark.parametrize("last, verdict", [("data", "Never"), ("po", "Sometimes"),
+                                             ("mb", "Never")])
+def test_data_dependency_rings_take_the_product(last, verdict):
+    """LB rings as diy writes DpDatadW (``WRITE_ONCE(*y, 1 + (r0 & 128))``):
+    the written value depends on r0 syntactically (``data``, hence ppo,
+    linux-kernel.cat's to-w) but is 1 for every value the test can read, so
+    the executions are still a product.  Every link a data dependency (or
+    smp_mb()): the hb cycle forbids the all-ones state
+    (LB+datas / LB+fencembonceonces); one plain po link allows it."""
+    n = 16
+    r = check(parse_litmus(ring(["rf"] * n, ["data"] * (n - 1) + [last])), "lkmm")
+    assert r.observation == verdict
+    assert (r.positive, r.negative) == (0 if verdict == "Never" else 1, 2 ** n - 1)
+    assert r.stats["candidates"] == 2 ** n
+    assert 1 <= r.stats["product_blocks"] <= n + 1
+
+
+def test_a_value_that_varies_with_the_read_is_not_a_product(monkeypatch):
+    """``r0 & 1`` is 0 or 1 depending on the source: the value couples the
+    locations, so the reads-from search decides (same verdict and counts)."""
+    check_mod = importlib.import_module("mmactors.memmodel.check")
+    text = ring(["rf"] * 6, ["data"] * 6).replace("(r0 & 128)", "(r0 & 1)")
+    taken = []
+    real = check_mod.factor
+
+    def spy(*a, **k):
+        out = real(*a, **k)
+        taken.append(out is not None)
+        return out
+
+    monkeypatch.setattr(check_mod, "factor", spy)
+    with product_from(0):
+        got = text_of(text, "lkmm")
+    assert taken and not any(taken)
+    assert got == text_of(text, "lkmm", fast=False)
+
+
+@pytest.mark.parametrize("edge", ["rf", "fr"])
+def test_address_dependency_rings_are_static(edge):
+    """diy's DpAddrdW / DpAddrdR, ``*(y + (r0 & 128))``: the address is y
+    for every value the test writes, so the access is given its location
+    statically (skeleton._resolve_invariant_addresses) and the ring is a
+    product; the dependency stays in ``addr`` (ppo), so the all-addr ring
+    is forbidden (LB+addrs / MP+...+addr shapes).  An 8-process ring took
+    88 s through the dynamic-address search before."""
+    n = 16
+    edges = ["rf", edge] * (n // 2)
+    r = check(parse_litmus(ring(edges, ["addr"] * n)), "lkmm")
+    assert r.stats["candidates"] == 2 ** n
+    assert 1 <= r.stats["product_blocks"] <= n + 1
+    with_po = check(parse_litmus(ring(edges, ["addr"] * (n - 2) + ["po", "addr"])), "lkmm")
+    if edge == "rf":
+        assert (r.observation, with_po.observation) == ("Never", "Sometimes")
+
+
+@settings(max_examples=40, deadline=None, database=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(2, 5).flatmap(lambda n: st.tuples(
+    st.lists(EDGES, min_size=n, max_size=n),
+    st.lists(st.sampled_from(["addr", "data", "po", "mb", "rscs", "gp"]),
+             min_size=n, max_size=n))))
+def test_resolved_addresses_agree_with_the_dynamic_search(cycle):
+    """The same verdict, counts and states with the invariant addresses
+    resolved statically as with every address left to the search."""
+    source = ring(*cycle)
+    for model in ("lkmm", "tso"):
+        got = text_of(source, model)
+        with no_address_resolution():
+            want = text_of(source, model)
+        assert got == want, (model, source)
+
+
+@contextlib.contextmanager
+def no_address_resolution():
+    from mmactors.memmodel import skeleton
+    saved = skeleton._resolve_invariant_addresses
+    skeleton._resolve_invariant_addresses = lambda s: None
+    try:
+        yield
+    finally:
+        skeleton._resolve_invariant_addresses = saved
+
+
 def sb_pairs(k: int, fence: bool) -> str:
     out = [f"C SB-pairs-{k}", "{}"]
     for j in range(k):
@@ -133,7 +218,6 @@ def test_spraul_style_lock_handoff_is_quick():
     assert r.stats["candidates"] < 400
 
 
-EDGES = st.sampled_from(["rf", "fr", "co"])
 SEPS = st.sampled_from(sorted(FENCE))
 
 

@@ -2,7 +2,7 @@
 """Benchmark the litmus checker.
 
 Usage: tools/bench/litmus.py [--shared DIR] [--model lkmm|tso|sc] [--repeat N]
-                             [--rings 8,12,16,19,20] [--verbose]
+                             [--rings 8,12,16,19,20] [--dep-rings 8,16,20] [--verbose]
 
 Times, in this process (no interpreter start-up), checking:
 
@@ -71,6 +71,12 @@ def ring(n: int) -> list:
             (f"RCU-ring-{n}-allowed", rcu_ring(n, g - 1))]
 
 
+def dep_ring(n: int) -> list:
+    from tests.memmodel.rings import ring as diy_ring
+    return [(f"LB-data-{n}", diy_ring(["rf"] * n, ["data"] * n, name=f"LB-data-{n}")),
+            (f"LB-addr-{n}", diy_ring(["rf"] * n, ["addr"] * n, name=f"LB-addr-{n}"))]
+
+
 def run_set(name: str, tests: list, model: str, repeat: int, verbose: bool) -> None:
     parsed = [(t, parse_litmus(text, path=f"{t}.litmus")) for t, text in tests]
     totals = []
@@ -104,6 +110,8 @@ def main(argv: list) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--rings", default="8,12,16,19,20",
                     help="processes of the RCU rings, comma-separated (default 8,12,16,19,20)")
+    ap.add_argument("--dep-rings", default="8,16,20",
+                    help="processes of the dependency rings, comma-separated (default 8,16,20)")
     ap.add_argument("--verbose", action="store_true",
                     help="print every test's median and best time")
     args = ap.parse_args(argv)
@@ -119,6 +127,8 @@ def main(argv: list) -> int:
     run_set("lock", lock(), args.model, repeat, args.verbose)
     for n in (int(x) for x in args.rings.split(",") if x):
         run_set(f"ring-{n}", ring(n), args.model, repeat, args.verbose)
+    for n in (int(x) for x in args.dep_rings.split(",") if x):
+        run_set(f"dep-{n}", dep_ring(n), args.model, repeat, args.verbose)
     return 0
 
 
