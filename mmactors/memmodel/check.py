@@ -21,6 +21,7 @@ from .errors import EvalError, LitmusError
 from .executions import Skeleton, candidates, sc_acyclic, solutions
 from .litmus import parse_litmus
 from .models import MODELS
+from .feasible import combinations
 from .product import factor
 from .symexec import ThreadExecutor
 from .syntax import And, Atom, Bool, LitmusTest, LocRef, Not, Or
@@ -271,7 +272,7 @@ def check(test: Union[LitmusTest, str, Path], model: str = "lkmm", *,
     full_checks = allowed_count = 0
     search_stats: dict = {}       # branches cut early (see executions._Tracker)
     deadlock_ok = False           # every execution may legitimately be rejected
-    for combo in itertools.product(*per_thread):
+    for combo in combinations(per_thread, init_values, locations):
         skel = Skeleton(path, locations, init_values, list(combo))
         deadlock_ok = deadlock_ok or _waits_for_itself(skel)
         fac = factor(skel, locset, mod, reg_slots, loc_slots, len(needed),

@@ -18,7 +18,8 @@ smp_store_release()), ``acq`` (the first access, when a read, is
 smp_load_acquire()), ``data`` (a read then a write whose value depends on
 it, written as diy writes DpDatadW: ``WRITE_ONCE(*y, 1 + (r0 & 128))``),
 ``addr`` (a read then an access whose address depends on it, as diy writes
-DpAddrdW / DpAddrdR: ``*(y + (r0 & 128))``).  The exists clause closes the cycle.
+DpAddrdW / DpAddrdR: ``*(y + (r0 & 128))``), ``ctrl`` (a read then an
+access under ``if (r0 == 1)``, as diy writes DpCtrldW / DpCtrldR).  The exists clause closes the cycle.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Optional
 
 DIY = {"rf": "Rfe", "fr": "Fre", "co": "Coe"}
 FENCE = {"po": "", "mb": "smp_mb();", "wmb": "smp_wmb();", "rmb": "smp_rmb();",
-         "gp": "synchronize_rcu();", "rscs": "", "rel": "", "acq": "", "data": "", "addr": ""}
+         "gp": "synchronize_rcu();", "rscs": "", "rel": "", "acq": "", "data": "", "addr": "", "ctrl": ""}
 
 
 def ring(edges: list, seps: list, name: Optional[str] = None) -> str:
@@ -67,6 +68,8 @@ def ring(edges: list, seps: list, name: Optional[str] = None) -> str:
             body.append(f"WRITE_ONCE(*{t}, 1 + (r0 & 128));")
         else:
             body.append(f"WRITE_ONCE(*{t}, 1);")
+        if sep == "ctrl" and first == "rf":
+            body = body[:1] + ["if (r0 == 1) {", "\t" + body[1], "}"]
         if sep == "rscs":
             body = ["rcu_read_lock();"] + body + ["rcu_read_unlock();"]
         params = ", ".join(f"int *{p}" for p in sorted({a, b}, key=lambda s: int(s[1:])))
@@ -77,7 +80,9 @@ def ring(edges: list, seps: list, name: Optional[str] = None) -> str:
 
 def _diy_sep(sep: str, first: str, second: str) -> str:
     # diy's name for the po edge: the dependencies only follow a read.
-    if sep in ("data", "addr") and first == "rf":
+    if sep in ("data", "addr", "ctrl") and first == "rf":
+        if sep == "ctrl":
+            return "DpCtrld" + ("R" if second == "fr" else "W")
         if sep == "data":
             return "DpDatadW" if second != "fr" else "PodRR"
         return "DpAddrd" + ("R" if second == "fr" else "W")
