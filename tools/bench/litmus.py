@@ -74,7 +74,8 @@ def ring(n: int) -> list:
 def dep_ring(n: int) -> list:
     from tests.memmodel.rings import ring as diy_ring
     return [(f"LB-data-{n}", diy_ring(["rf"] * n, ["data"] * n, name=f"LB-data-{n}")),
-            (f"LB-addr-{n}", diy_ring(["rf"] * n, ["addr"] * n, name=f"LB-addr-{n}"))]
+            (f"LB-addr-{n}", diy_ring(["rf"] * n, ["addr"] * n, name=f"LB-addr-{n}")),
+            (f"LB-ctrl-{n}", diy_ring(["rf"] * n, ["ctrl"] * n, name=f"LB-ctrl-{n}"))]
 
 
 def run_set(name: str, tests: list, model: str, repeat: int, verbose: bool) -> None:
