@@ -26,6 +26,7 @@ from .mm_types import MM, PAGE_SHIFT, PMD_SHIFT
 from .rmap import Rmap
 from .shmem import ShmemInode
 from .swap import LRU, LRU_NAMES
+from .compaction import CONSTANTS as COMPACTION_CONSTANTS, SYSCTL as COMPACTION_SYSCTL, Compaction
 from .vmscan import SYSCTL as VMSCAN_SYSCTL, VmScan
 
 __all__ = ["AddrSpace", "addrspace_of", "SUBSYSTEM", "KCONFIG", "CONSTANTS"]
@@ -80,6 +81,11 @@ class AddrSpace:
         # mm/vmscan.c: kswapd per node and direct reclaim, on this side's LRU
         self.vmscan = VmScan(self, machine)
         self.pa.reclaim = self.vmscan
+        # mm/compaction.c (kcompactd per node, direct compaction) and mm/migrate.c
+        self.compaction = Compaction(self, machine)
+        self.pa.compaction = self.compaction
+        if self.compaction.at_boot:
+            self.compaction.start()
         self.mms: list[MM] = []
         self.files: list[ShmemInode] = []
         self.cpu_actors: dict[int, list] = {}
@@ -175,6 +181,7 @@ class AddrSpace:
         caches = extra.setdefault("caches", {})
         caches["lru_add"] = self.lru.stats.to_json()
         self.vmscan.report(extra)                # "reclaim", if kswapd or direct reclaim ran
+        self.compaction.report(extra)            # "compaction", if it ran
         extra["mm"] = {
             "mms": len(self.mms), "vmas": sum(len(m.vmas) for m in self.mms),
             "faults": self.event("pgfault"), "fault_oom": self.event("fault_oom"),
@@ -193,6 +200,8 @@ class AddrSpace:
         counters agree with the PTEs; every anonymous folio's anon_vma reaches
         every VMA that maps it."""
         from ._internal import PG_pcp, PGTY_buddy
+        from .filemap import PG_locked
+        from .swapops import is_migration_pte, pfn_swap_entry_to_pfn, pte_to_swp_entry
         rmap, mem = self.rmap, self.mem_map
         maps: dict[int, int] = {}
         for mm in self.mms:
@@ -202,6 +211,16 @@ class AddrSpace:
                 present = 0
                 for i, v in enumerate(pt.ptes):
                     if not v & _PAGE_PRESENT:
+                        if is_migration_pte(v):   # a folio being migrated: locked, RSS kept
+                            pfn = pfn_swap_entry_to_pfn(pte_to_swp_entry(v))
+                            assert mem.f[pfn] & PG_locked, \
+                                f"mm{mm.id}: migration entry for unlocked pfn {pfn:#x}"
+                            assert mem.ref[pfn] and not mem.f[pfn] & (PGTY_buddy | PG_pcp), \
+                                f"mm{mm.id}: migration entry for free pfn {pfn:#x}"
+                            if rmap.folio_test_anon(pfn):
+                                anon += 1
+                            else:
+                                shm += 1
                         continue
                     present += 1
                     if v & _PAGE_SPECIAL:
@@ -259,6 +278,7 @@ def build(machine) -> AddrSpace | None:
     return AddrSpace(machine, machine.subsystems["physmem"])
 
 
-SUBSYSTEM = Subsystem("addrspace", kconfig=KCONFIG, constants=CONSTANTS, sysctl=VMSCAN_SYSCTL,
+SUBSYSTEM = Subsystem("addrspace", kconfig=KCONFIG, constants=CONSTANTS + COMPACTION_CONSTANTS,
+                      sysctl=VMSCAN_SYSCTL + COMPACTION_SYSCTL,
                       build=build,
                       doc="mm_structs, VMAs, page tables, faults, rmap, LRU batches")

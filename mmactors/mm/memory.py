@@ -49,7 +49,9 @@ from array import array
 from ..sync import SpinLock
 from .filemap import PG_dirty, PG_swapbacked, PG_swapcache, PG_uptodate
 from ._internal import PG_lru
-from .swapops import _PAGE_SWP_EXCLUSIVE, is_swap_pte, pte_to_swp_entry, swp_entry_to_pte
+from .swapops import (_PAGE_SWP_EXCLUSIVE, is_migration_pte, is_swap_pte,
+                      is_readable_exclusive_migration_entry, is_writable_migration_entry, make_readable_migration_entry,
+                      pfn_swap_entry_to_pfn, pte_to_swp_entry, swp_entry_to_pte)
 from .mm_types import (PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PTRS_PER_PTE, VM_EXEC, VM_LOCKED, VM_READ,
                        VM_SHARED, VM_WRITE)
 
@@ -379,10 +381,12 @@ class Memory:
         from .swap_state import JIFFY_NS
         from .swapfile import SWP_SYNCHRONOUS_IO, swp_type
         sub = self.sub
+        orig = vmf.orig_pte
+        if is_migration_pte(orig):                     # is_migration_entry (mm/migrate.py)
+            return await self.migration_fault(vmf, me)
         sc = sub.swap_cache
         vma = vmf.vma
         mm = vma.vm_mm
-        orig = vmf.orig_pte
         if sc is None:
             return VM_FAULT_SIGBUS                     # print_bad_pte: no such swap device
         swap = sc.swap
@@ -523,6 +527,16 @@ class Memory:
             sc.pinned.discard(entry)
             await swap.swapcache_clear(entry)          # after the PTL, as 6.12 does
         return ret
+
+    async def migration_fault(self, vmf: Fault, me) -> int:
+        """do_swap_page on a migration entry: migration_entry_wait, then the
+        access is retried, as the CPU retries the faulting instruction (the
+        MMU's walk; a refault if the new PTE does not allow the access)."""
+        await self.sub.compaction.migrate.migration_entry_wait(vmf, me)
+        if pte_hw_access(vmf.vma.vm_mm, vmf.address, vmf.write):
+            return 0
+        return await self.handle_pte_fault(Fault(vmf.vma, vmf.address, vmf.write,
+                                                 vmf.vma_locked), me)
 
     def swapin_pte_same(self, pt, vmf: Fault, orig: int) -> bool:
         """do_swap_page's pte_same(ptep_get(vmf->pte), vmf->orig_pte) under the
@@ -828,6 +842,11 @@ class Memory:
                 ptes[i] = 0
                 if not v & _PAGE_PRESENT:               # zap_nonpresent_ptes: a swap entry
                     pt.nr_swap -= 1
+                    if is_migration_pte(v):             # the page being migrated: its RSS
+                        pfn = pfn_swap_entry_to_pfn(pte_to_swp_entry(v))
+                        mm.rss[mm.MM_ANONPAGES if rmap.folio_test_anon(pfn)
+                               else mm.MM_SHMEMPAGES] -= 1
+                        continue
                     mm.rss[mm.MM_SWAPENTS] -= 1
                     await sub.swap_cache.free_swap_and_cache(pte_to_swp_entry(v), me)
                     continue
@@ -936,7 +955,18 @@ class Memory:
             for i in range(i0, i1):
                 v = spt.ptes[i]
                 if not v & _PAGE_PRESENT:
-                    if v:                              # copy_nonpresent_pte: a swap entry
+                    if v and is_migration_pte(v):      # copy_nonpresent_pte: migration entry
+                        e = pte_to_swp_entry(v)
+                        if cow and (is_writable_migration_entry(e)
+                                    or is_readable_exclusive_migration_entry(e)):
+                            v = swp_entry_to_pte(make_readable_migration_entry(
+                                pfn_swap_entry_to_pfn(e)))
+                            spt.ptes[i] = v
+                        dpt.ptes[i] = v
+                        dpt.nr_swap += 1
+                        dst_mm.rss[dst_mm.MM_ANONPAGES if rmap.folio_test_anon(
+                            pfn_swap_entry_to_pfn(e)) else dst_mm.MM_SHMEMPAGES] += 1
+                    elif v:                            # copy_nonpresent_pte: a swap entry
                         await sub.swap.swap_duplicate(pte_to_swp_entry(v))
                         if v & _PAGE_SWP_EXCLUSIVE:   # now shared: pte_swp_clear_exclusive
                             v &= ~_PAGE_SWP_EXCLUSIVE

@@ -37,15 +37,20 @@ async def split_vma(sub, mm, vma: VMA, addr: int, new_below: bool) -> VMA:
     eng.charge(eng.costs.slab_alloc_ns)           # vm_area_dup
     if new_below:
         new = VMA(mm, vma.vm_start, addr, vma.vm_flags, vma.vm_pgoff, vma.vm_file)
-        mm.set_range(vma, addr, vma.vm_end)
     else:
         new = VMA(mm, addr, vma.vm_end, vma.vm_flags,
                   vma.vm_pgoff + ((addr - vma.vm_start) >> PAGE_SHIFT), vma.vm_file)
-        vma.vm_end = addr
     new.vm_lock_seq = mm.mm_lock_seq                   # vma_start_write(new)
     if vma.anon_vma_chain:
         new.anon_vma = vma.anon_vma                    # vm_area_dup copies it
         await anon_vma_clone(new, vma)
+    # __split_vma: the new VMA is on the anon_vma chains before the old one
+    # shrinks (vma_prepare/vma_complete), so an rmap walk (remove_migration_ptes,
+    # try_to_unmap) always finds a VMA covering each of the folio's addresses.
+    if new_below:
+        mm.set_range(vma, addr, vma.vm_end)
+    else:
+        vma.vm_end = addr
     mm.insert_vma(new)
     await eng.spend(mm.mt_line.write(eng.current.cpu) + eng.costs.maple_store_ns)
     await vma_link_file(new)

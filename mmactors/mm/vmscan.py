@@ -1001,9 +1001,11 @@ class VmScan:
             self.wake_up(kn.kswapd_wait)
 
     def wakeup_kcompactd(self, pgdat, order: int, highest_zoneidx: int):
-        """wakeup_kcompactd: compaction (kcompactd) is its own issue; the call
-        site is here and counted, nothing more happens."""
+        """wakeup_kcompactd (mm/compaction.py), counted at its call sites here."""
         self.nodes[pgdat.node_id].kcompactd_wakeups += 1
+        comp = getattr(self.sub, "compaction", None)
+        if comp is not None:
+            comp.wakeup_kcompactd(pgdat, order, highest_zoneidx)
 
     def _start_kswapd(self, kn: KswapdNode):
         cpus = [c for c in range(self.pa.ncpus) if self.pa.node_of[c] == kn.nid]
@@ -1062,7 +1064,10 @@ class VmScan:
             self.maybe_sample(True)                   # free pages when kswapd naps
             if kn.first_nap_ns is None and kn.nr_reclaimed:
                 kn.first_nap_ns = self.engine.now
-            self.wakeup_kcompactd(pgdat, alloc_order, highest)    # reset_isolation_suitable too
+            comp = getattr(self.sub, "compaction", None)
+            if comp is not None:
+                comp.reset_isolation_suitable(pgdat)
+            self.wakeup_kcompactd(pgdat, alloc_order, highest)
             kn.state = "napping"
             remaining = await self.schedule_timeout(kn.kswapd_wait, (HZ // 10) * JIFFY_NS, me)
             kn.state = "running"

@@ -27,6 +27,8 @@ Steps (SIZE/OFF/LEN take K, M, G suffixes; NAME names a mapping):
 * ``fork`` -- continue in a child that copies the address space (COW);
   ``exit`` -- tear the current process down (exit_mmap) and return to its parent
 * ``delay NS``
+* ``compact_memory`` -- ``echo 1 > /proc/sys/vm/compact_memory``: compact every
+  zone of every node (compact_nodes, MIGRATE_SYNC, mm/compaction.py)
 
 Every NAME a step uses must be mapped by an ``mmap NAME ...`` step of the
 program (else the scenario is refused).  A touch of an unmapped address --
@@ -53,7 +55,7 @@ from .base import Workload, fatal_signal_pending
 TOUCH_SYNC_NS = 1000
 _SIZE = re.compile(r"^(\d+)([KMG]?)$")
 _VERBS = ("mmap", "munmap", "mprotect", "madvise", "mremap", "touch", "retouch", "brk", "fork",
-          "exit", "delay")
+          "exit", "delay", "compact_memory")
 
 
 def parse_size(s: str) -> int | None:
@@ -338,6 +340,9 @@ class MMOps(Workload):
             return _Proc(nmm)
         elif verb == "delay":
             await eng.spend(args[0])
+        elif verb == "compact_memory":
+            eng.charge(eng.costs.syscall_ns)           # the sysctl write
+            await sub.compaction.compact_nodes(cpu)
         return proc
 
     @staticmethod
