@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from ..schema import Field, Subsystem
 from .filemap import FolioLocks
+from .huge_memory import HPAGE_PMD_NR, SYSFS as THP_SYSFS, Thp
+from .khugepaged import SYSFS as KHUGEPAGED_SYSFS, Khugepaged
 from .gfp import __GFP_ZERO, GFP_HIGHUSER_MOVABLE, GFP_KERNEL
 from .memory import Memory, pte_pfn, _PAGE_PRESENT, _PAGE_SPECIAL
 from .mm_types import MM, PAGE_SHIFT, PMD_SHIFT
@@ -74,6 +76,11 @@ class AddrSpace:
         self.lru = LRU(self.engine, self.pa, self.rmap, machine.ncpus, machine.nnodes,
                        machine.constants.get("PAGEVEC_SIZE", 31))
         self.folio_locks = FolioLocks(self.engine, self.mem_map)
+        self.vmstat = physmem.vmstat
+        self.mms: list[MM] = []
+        self.thp = Thp(self, machine)                 # mm/huge_memory.py
+        if self.thp.config:                           # mm/khugepaged.py
+            self.thp.khugepaged = Khugepaged(self.thp, machine)
         self.memory = Memory(self)
         # swapon (swapfile.build) sets these: the swap devices and the swap cache
         self.swap = None
@@ -86,7 +93,6 @@ class AddrSpace:
         self.pa.compaction = self.compaction
         if self.compaction.at_boot:
             self.compaction.start()
-        self.mms: list[MM] = []
         self.files: list[ShmemInode] = []
         self.cpu_actors: dict[int, list] = {}
         self.events = {e: [0] * machine.ncpus for e in EVENTS}
@@ -95,7 +101,6 @@ class AddrSpace:
         self._ids = 0
         # The shared zero page: a reserved frame (the kernel's lives in its image).
         self.zero_pfn = self._reserved_pfn()
-        self.vmstat = physmem.vmstat
         self._ev_pgfault = self.vmstat.ev.get("pgfault")
         self._pgfault = self.events["pgfault"]            # count_fault's counters, looked up once
         self._vma_lock_success = self.events["vma_lock_success"]
@@ -182,6 +187,8 @@ class AddrSpace:
         caches["lru_add"] = self.lru.stats.to_json()
         self.vmscan.report(extra)                # "reclaim", if kswapd or direct reclaim ran
         self.compaction.report(extra)            # "compaction", if it ran
+        if self.thp.active():
+            extra["thp"] = self.thp.report()
         extra["mm"] = {
             "mms": len(self.mms), "vmas": sum(len(m.vmas) for m in self.mms),
             "faults": self.event("pgfault"), "fault_oom": self.event("fault_oom"),
@@ -199,7 +206,7 @@ class AddrSpace:
         mapcount; no frame is free while mapped, cached or on the LRU; RSS
         counters agree with the PTEs; every anonymous folio's anon_vma reaches
         every VMA that maps it."""
-        from ._internal import PG_pcp, PGTY_buddy
+        from ._internal import PG_head, PG_pcp, PGTY_buddy
         from .filemap import PG_locked
         from .swapops import is_migration_pte, pfn_swap_entry_to_pfn, pte_to_swp_entry
         rmap, mem = self.rmap, self.mem_map
@@ -239,6 +246,21 @@ class AddrSpace:
                     else:
                         shm += 1
                 assert present == pt.nr_present, f"mm{mm.id}: nr_present drifted"
+            for key, hp in mm.pmd_huge.items():       # PMD-mapped THPs (huge_memory.py)
+                assert key not in mm.pgtables, f"mm{mm.id}: pmd {key:#x} both huge and a table"
+                addr = key << PMD_SHIFT
+                vma = mm.find_vma(addr)
+                assert vma is not None and vma.vm_start <= addr and \
+                    addr + (HPAGE_PMD_NR << PAGE_SHIFT) <= vma.vm_end, \
+                    f"mm{mm.id}: huge PMD at {addr:#x} not inside one VMA"
+                if hp.zero:
+                    continue
+                maps[hp.pfn] = maps.get(hp.pfn, 0) + 1
+                anon += HPAGE_PMD_NR
+                assert mem.ord[hp.pfn] == 9 and mem.f[hp.pfn] & PG_head, \
+                    f"huge PMD at {addr:#x} maps pfn {hp.pfn:#x}, not a THP head"
+                assert vma in rmap.mapping[hp.pfn][0].vmas(), \
+                    f"THP {hp.pfn:#x}: its anon_vma does not reach {vma} (mm{mm.id})"
             assert anon == mm.rss[mm.MM_ANONPAGES], \
                 f"mm{mm.id}: MM_ANONPAGES {mm.rss[mm.MM_ANONPAGES]} but {anon} anon PTEs"
             assert shm == mm.rss[mm.MM_SHMEMPAGES], \
@@ -280,5 +302,5 @@ def build(machine) -> AddrSpace | None:
 
 SUBSYSTEM = Subsystem("addrspace", kconfig=KCONFIG, constants=CONSTANTS + COMPACTION_CONSTANTS,
                       sysctl=VMSCAN_SYSCTL + COMPACTION_SYSCTL,
-                      build=build,
+                      sysfs=THP_SYSFS + KHUGEPAGED_SYSFS, build=build,
                       doc="mm_structs, VMAs, page tables, faults, rmap, LRU batches")

@@ -34,6 +34,8 @@ async def split_vma(sub, mm, vma: VMA, addr: int, new_below: bool) -> VMA:
     """Split vma at addr; return the new VMA (below addr if new_below)."""
     eng = sub.engine
     await vma_start_write(vma)
+    # vma_adjust_trans_huge: a huge PMD across the new boundary is split first
+    await sub.thp.vma_adjust_trans_huge(vma, addr, addr, eng.current)
     eng.charge(eng.costs.slab_alloc_ns)           # vm_area_dup
     if new_below:
         new = VMA(mm, vma.vm_start, addr, vma.vm_flags, vma.vm_pgoff, vma.vm_file)
@@ -121,6 +123,11 @@ async def detach_range(sub, mm, start: int, end: int) -> list[VMA]:
     vmas = mm.overlapping(start, end)
     if not vmas:
         return []
+    if mm.pmd_huge:
+        # a THP the unmap cuts in two: the kernel queues it for deferred split
+        # once the range's PTEs are zapped (deferred_split_folio(folio, true));
+        # here it is split at once (mm/huge_memory.py) and only counted
+        sub.thp.count_partial_unmap(mm, start, end, sub.engine.current)
     first = vmas[0]
     if first.vm_start < start:
         await split_vma(sub, mm, first, start, new_below=True)

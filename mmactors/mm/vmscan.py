@@ -67,8 +67,8 @@ from __future__ import annotations
 import math
 
 from ..schema import Field
-from ._internal import (MAX_NR_ZONES, MAX_RECLAIM_RETRIES, PG_workingset, SWAP_CLUSTER_MAX,
-                        ZONE_RECLAIM_ACTIVE, pageblock_order)
+from ._internal import (MAX_NR_ZONES, MAX_RECLAIM_RETRIES, PG_head, PG_workingset,
+                        SWAP_CLUSTER_MAX, ZONE_RECLAIM_ACTIVE, pageblock_order)
 from .filemap import (PG_active, PG_dirty, PG_reclaim, PG_referenced, PG_swapbacked, PG_swapcache,
                       PG_writeback)
 from .gfp import GFP, GFP_KERNEL, gfp_zone
@@ -506,7 +506,8 @@ class VmScan:
         """The last reference of an isolated folio went away while reclaim
         held it: it is freed (rmap forgotten, back to the page allocator)."""
         self.sub.rmap.forget(pfn)
-        await self.pa.free_pages(pfn, 0)
+        mem = self.mem_map
+        await self.pa.free_pages(pfn, mem.ord[pfn] if mem.f[pfn] & PG_head else 0)
 
     async def folio_check_references(self, pfn: int, sc: ScanControl, me) -> int:
         from .rmap import folio_referenced
@@ -591,7 +592,20 @@ class VmScan:
                     locks.folio_unlock(pfn, me)
                     ret.append(pfn)
                     continue
-                if not await sc_.add_to_swap(pfn, me):
+                if f[pfn] & PG_head:
+                    # add_to_swap of a THP: this swap allocator has order-0 slots
+                    # only, so 6.12's fallback: split_folio_to_list onto this
+                    # list (mm/huge_memory.py), thp_swpout_fallback, swap the head
+                    n0 = len(folios)
+                    if await sub.thp.split_folio(pfn, me, folios):
+                        sub.thp.count(me.cpu, "thp_swpout_fallback")
+                        # the tails joined the isolated list, which the caller
+                        # takes off nr_isolated_anon by its length
+                        self.vmstat.mod_node_page_state(pgdat, _NR_ISOLATED_ANON,
+                                                        len(folios) - n0, me)
+                    else:
+                        activate = True
+                if not activate and not await sc_.add_to_swap(pfn, me):
                     activate = True                  # activate_locked_split
             if not activate and anon and not rmap.folio_test_anon(pfn):
                 # Simplification: shmem folios are not written to swap

@@ -19,6 +19,7 @@ from .compaction import format_compaction, format_highorder
 from .lockstat import format_lock_stat
 from .mm import format_addrspace
 from .reclaim import format_reclaim
+from .thp import format_thp
 from .swap import format_swap
 from .zoneinfo import format_memory_summary
 
@@ -99,7 +100,8 @@ def _physmem(pm, res) -> str:
 
 def _addrspace(sub, res) -> str:
     rec = format_reclaim(sub.vmscan) if getattr(sub, "vmscan", None) is not None else ""
-    return format_addrspace(sub) + ("\n" + rec if rec else "")
+    thp = format_thp(getattr(sub, "thp", None))
+    return format_addrspace(sub) + ("\n" + rec if rec else "") + ("\n" + thp if thp else "")
 
 
 def _compaction(sub, res) -> str:
