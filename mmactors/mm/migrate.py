@@ -121,6 +121,7 @@ class Migrate:
         self._ev_success = vm.ev["pgmigrate_success"]
         self._ev_fail = vm.ev["pgmigrate_fail"]
         self.fail_reasons = {"refs": 0, "locked": 0, "writeback": 0, "mapped": 0, "nomem": 0}
+        self.moved = {"anon": 0, "file": 0}   # folios moved, by kind of mapping
         self.entry_waits = 0             # migration_entry_wait sleeps
         self.entry_wait_ns = 0
 
@@ -378,6 +379,7 @@ class Migrate:
             rmap.mapping[dst] = m
             await eng.spend(mapping.line.write(me.cpu))
             mapping.xa_lock.unlock("__folio_migrate_mapping")
+        self.moved["anon" if anon else "file"] += 1
         f = mm.f
         f[dst] = (f[dst] & ~_MIGRATE_FLAGS) | (f[src] & _MIGRATE_FLAGS)    # folio_migrate_flags
         f[src] &= ~(PG_active | PG_referenced)
@@ -504,7 +506,8 @@ class Migrate:
 
     # ------------------------------------------------------------ reports
     def to_json(self) -> dict:
-        return {"fail_reasons": dict(self.fail_reasons), "migration_entry_waits": self.entry_waits,
+        return {"moved": dict(self.moved), "fail_reasons": dict(self.fail_reasons),
+                "migration_entry_waits": self.entry_waits,
                 "migration_entry_wait_ns": self.entry_wait_ns}
 
 

@@ -114,3 +114,22 @@ def test_fault_on_migration_entry_waits():
         assert res.extra["vmstat"]["pgmigrate_success"] > 0
         assert not any(w.get("segv") for w in res.extra["workload_details"])
     assert waits > 0
+
+
+def test_tmpfs_folios_migrate_through_their_mapping():
+    """__folio_migrate_mapping for a page-cache folio (mm/migrate.c): the
+    expected references are the isolation's and the page cache's, and the
+    i_pages slot is switched to the new folio under xa_lock; the shared
+    mapping's PTEs follow (remove_migration_ptes over i_mmap)."""
+    a = ["mmap shm 2M rw shared,anon", "touch shm write", "fork", "touch shm read",
+         "delay 3000000", "exit"]
+    b = ["mmap junk 6M rw anon,private", "touch junk write", "munmap junk",
+         "delay 1000000", "compact_memory"]
+    m = _machine(5, "random", a, b, 1)
+    res = m.run()
+    sub = _check_all(m, res)
+    assert res.extra["vmstat"]["pgmigrate_success"] > 0
+    cached = [(f, idx, pfn) for f in sub.files for idx, pfn in f.mapping.i_pages.items()]
+    assert cached
+    assert all(sub.rmap.mapping[pfn] == (f.mapping, idx) for f, idx, pfn in cached)
+    assert sub.compaction.migrate.moved["file"] > 0
