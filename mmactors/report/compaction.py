@@ -87,4 +87,6 @@ def format_compaction(comp, vmstat) -> str:
                  + ", ".join(f"{b}->{a} at {t / 1e6:.0f} ms" for t, b, a in kn.scores[:6]))
     L.append("  /proc/buddyinfo:")
     L.extend("    " + ln for ln in format_buddyinfo(pa))
+    L.append("  /proc/pagetypeinfo:")
+    L.extend("    " + ln for ln in format_pagetypeinfo(pa) if ln)
     return "\n".join(L)

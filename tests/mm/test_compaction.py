@@ -196,3 +196,23 @@ gfp = "{gfp}"
         assert vm["pgmigrate_success"] > 0
     else:
         assert vm["compact_stall"] == 0 and w["failed"] >= 1
+
+
+def test_buddyinfo_and_pagetypeinfo_shape():
+    """/proc/buddyinfo: "Node N, zone NAME" then nr_free for orders 0..10;
+    /proc/pagetypeinfo: the free counts per migratetype and the pageblock
+    counts per migratetype (mm/vmstat.c frag_show, pagetypeinfo_show)."""
+    from mmactors.report.compaction import format_buddyinfo, format_pagetypeinfo
+    from helpers import standalone
+    pm = standalone(memory_mib=64)
+    pa = pm.pa
+    lines = format_buddyinfo(pa)
+    assert len(lines) == len(pa.populated)
+    for z, ln in zip(pa.populated, lines):
+        assert ln.startswith(f"Node {z.node}, zone")
+        assert [int(x) for x in ln.split()[4:]] == [a.nr_free for a in z.free_area]
+    pt = format_pagetypeinfo(pa)
+    assert pt[0] == "Page block order: 9" and pt[1] == "Pages per block:  512"
+    blocks = [ln for ln in pt if ln.startswith("Node") and "type" not in ln]
+    total = sum(sum(int(x) for x in ln.split()[4:]) for ln in blocks)
+    assert total == sum((z.end_pfn - z.zone_start_pfn) >> 9 for z in pa.populated)
