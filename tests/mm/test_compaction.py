@@ -216,3 +216,27 @@ def test_buddyinfo_and_pagetypeinfo_shape():
     blocks = [ln for ln in pt if ln.startswith("Node") and "type" not in ln]
     total = sum(sum(int(x) for x in ln.split()[4:]) for ln in blocks)
     assert total == sum((z.end_pfn - z.zone_start_pfn) >> 9 for z in pa.populated)
+
+
+def test_kcompactd_woken_for_requests_that_do_not_reclaim():
+    """mm/vmscan.c wakeup_kswapd: for a request without __GFP_DIRECT_RECLAIM
+    (THP's defrag=defer: GFP_TRANSHUGE_LIGHT | __GFP_KSWAPD_RECLAIM), once kswapd
+    has failed MAX_RECLAIM_RETRIES times (nothing to reclaim: anonymous memory,
+    no swap) the node's kcompactd is woken instead (wakeup_kcompactd ->
+    kcompactd_do_work, MIGRATE_SYNC_LIGHT); the allocations never stall in
+    direct compaction, and later ones find the blocks kcompactd made."""
+    ho = """[[workload]]
+kind = "highorder"
+cpus = [1]
+count = 24
+gfp = "GFP_TRANSHUGE_LIGHT | __GFP_KSWAPD_RECLAIM"
+interval_ns = 50_000_000
+"""
+    m, res, comp = _fragmented("93%", proactiveness=0, highorder=ho)
+    vm = res.extra["vmstat"]
+    kn = comp.nodes[0]
+    assert kn.wakeups >= 1 and kn.work_runs >= 1 and vm["compact_daemon_wake"] == kn.work_runs
+    assert vm["compact_stall"] == 0 and vm["pgmigrate_success"] > 0
+    assert res.extra["reclaim"]["kswapd"][0]["kswapd_failures"] >= 16
+    w = next(w for w in res.extra["workload_details"] if w["kind"] == "highorder")
+    assert w["ok"] > 1                            # one from free memory, the rest from kcompactd
