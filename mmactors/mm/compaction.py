@@ -70,7 +70,8 @@ Simplifications: no ``fast_find_migrateblock`` (the migrate scanner is linear;
 compactor's own migration is not captured: the allocator retries the free
 lists); no CMA or MIGRATE_ISOLATE; order-0 folios only (a THP or other large
 folio is skipped, as ``skip_isolation_on_order`` skips folios of at least the
-target order); kcompactd starts at boot only with ``[constants]
+target order); no unevictable LRU is modelled, so there is no
+``vm.compact_unevictable_allowed``; kcompactd starts at boot only with ``[constants]
 KCOMPACTD_AT_BOOT`` (else at its node's first wake-up), so runs that never
 compact keep their figures; its sleeps are timed by a per-jiffy timer that
 also ends it once every workload has finished (the kernel's thread would just
@@ -140,8 +141,6 @@ SYSCTL = (
     Field("vm.extfrag_threshold", int, 500, check=_between(0, 1000),
           doc="fragmentation index (0..1000) at or below which a costly-order failure is "
               "blamed on low memory, not fragmentation, and compaction is not tried"),
-    Field("vm.compact_unevictable_allowed", int, 1, check=_between(0, 1),
-          doc="compaction may move unevictable (mlocked) folios (1; 0 on PREEMPT_RT)"),
 )
 CONSTANTS = (
     Field("KCOMPACTD_AT_BOOT", bool, False,
@@ -291,7 +290,6 @@ class Compaction:
         sysctl = machine.sysctl if machine is not None else {}
         self.proactiveness = int(sysctl.get("vm.compaction_proactiveness", 20))
         self.extfrag_threshold = int(sysctl.get("vm.extfrag_threshold", 500))
-        self.compact_unevictable_allowed = int(sysctl.get("vm.compact_unevictable_allowed", 1))
         consts = machine.constants if machine is not None else {}
         self.at_boot = bool(consts.get("KCOMPACTD_AT_BOOT", False))
         # PB_migrate_skip, one byte per pageblock (the kernel's pageblock flags)
