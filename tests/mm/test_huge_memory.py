@@ -344,3 +344,33 @@ def test_defrag_madvise_on_fragmented_memory_falls_back_without_compaction():
     alloc, fallback, stall = out["madvise"]
     assert fallback == 4 and alloc == 0 and stall == 0
     assert out["always"][2] > 0
+
+
+# ------------------------------------------------------------ property test
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_OPS = st.sampled_from([
+    "touch a write", "touch a read", "touch a write 1M 1M", "touch a write 3M 4K",
+    "munmap a 1M 512K", "munmap a 2M 2M", "mprotect a r 0 3M", "mprotect a rw",
+    "madvise a dontneed 512K 1M", "madvise a nohugepage 2M 2M", "madvise a hugepage",
+    "mremap a 8M", "fork", "exit"])
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(_OPS, min_size=1, max_size=8))
+def test_any_sequence_keeps_the_invariants_and_frees_everything(ops):
+    """Any sequence of faults, partial unmaps, mprotects, madvises, mremap and
+    fork over a THP-backed mapping: after every step AddrSpace._check holds
+    (PTEs and huge PMDs against mapcounts, RSS, refcounts, the anon_vma tree;
+    no mapped frame free), and once everything is unmapped and every child has
+    exited, no user page is left but the huge zero page."""
+    forks = ops.count("fork") - ops.count("exit")
+    steps = ["mmap a 6M rw anon,private", "touch a write"] + ops \
+        + ["exit"] * max(0, forks) + ["munmap a"]
+    m, _, sub = run_ops(steps, memory_mib=128)
+    sub._check()
+    zero = 512 if sub.thp.huge_zero_pfn >= 0 else 0
+    live = [mm for mm in sub.mms if mm.vmas]
+    if not live:
+        assert user_pages(m) == zero
