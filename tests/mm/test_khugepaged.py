@@ -104,3 +104,15 @@ def test_multithreaded_process_waits_on_khugepaged_mmap_lock():
     holders = dict(w["contending_points"])            # where the lock was held when others waited
     assert holders.get("collapse_huge_page", 0) > 0
     assert w["waittime_total_ns"] > 0
+
+
+def test_khugepaged_ends_when_the_workloads_have_ended():
+    """The thread sleeps scan_sleep_millisecs (10 s) between passes, but in
+    slices that notice the end of every workload: it is done long before the
+    run's duration, and keeps nothing alive."""
+    from mmactors._core import ActorState
+    res, sub, kh = run(["mmap a 4M rw anon,private", "touch a write"],
+                       sysfs={"kernel/mm/transparent_hugepage/enabled": "always"},
+                       duration_ns=60 * 10**9)
+    assert kh.actor is not None and kh.actor.state is ActorState.DONE
+    assert kh.passes == 1                              # never woke for a second pass
