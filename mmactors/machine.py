@@ -90,6 +90,7 @@ class Machine:
         self.sysctl = sec.get("sysctl", {})      # [sysctl], defaults filled in
         self.kconfig = sec.get("kconfig", {})    # [kconfig]
         self.constants = sec.get("constants", {})  # [constants]
+        self.sysfs = sec.get("sysfs", {})        # [sysfs] (paths below /sys)
         self.locks: dict[str, Any] = {}
         self.workqueues = Workqueues(self)
         self.subsystems: dict[str, Any] = {}

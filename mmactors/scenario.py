@@ -6,7 +6,9 @@ A scenario is a TOML file with these tables:
 ``name``, ``description``   strings, optional
 ``[machine]``               cpus, nodes, and the keys subsystems add (memory_mib, ...)
 ``[costs]``                 overrides of :class:`mmactors.costs.CostModel`
-``[sysctl]``, ``[kconfig]``, ``[constants]``   the kernel knobs subsystems model
+``[sysctl]``, ``[kconfig]``, ``[constants]``, ``[sysfs]``   the kernel knobs subsystems model
+                            (``[sysfs]`` keys are paths below /sys:
+                            ``"kernel/mm/transparent_hugepage/enabled" = "madvise"``)
 ``[[workload]]``            what the CPUs run; ``kind`` selects the schema
 ``[run]``                   duration_ns, seed, strategy
 and the tables subsystems and workload kinds own (``[lockdep]``, ``[[lock]]``).
@@ -89,7 +91,7 @@ class Schema:
 def build_schema(subsystems=SUBSYSTEMS, kinds=KINDS) -> Schema:
     machine = MACHINE_FIELDS + tuple(f for s in subsystems for f in s.machine)
     sections: dict[str, Section] = {}
-    for title in ("sysctl", "kconfig", "constants"):
+    for title in ("sysctl", "kconfig", "constants", "sysfs"):
         knobs = [f for s in subsystems for f in getattr(s, title)]
         sections[title] = knob_section(title, knobs)
     for owner in list(subsystems) + list(kinds.values()):

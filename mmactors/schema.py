@@ -189,7 +189,7 @@ class Section:
 
 
 def knob_section(title: str, knobs: list[Field]) -> Section:
-    """``[sysctl]``, ``[kconfig]`` or ``[constants]``: every knob has a value
+    """``[sysctl]``, ``[kconfig]``, ``[constants]`` or ``[sysfs]``: every knob has a value
     (its kernel default unless the scenario sets it); an unknown one is an
     error listing the known ones."""
     def validate(ctx, table, machine):
@@ -207,8 +207,9 @@ def knob_section(title: str, knobs: list[Field]) -> Section:
 class Subsystem:
     """What a subsystem tells the scenario loader and the machine, as data.
 
-    ``machine``, ``sysctl``, ``kconfig``, ``constants``: the keys it adds to
-    those tables, with the kernel's names and defaults.  ``sections``: whole
+    ``machine``, ``sysctl``, ``kconfig``, ``constants``, ``sysfs``: the keys it
+    adds to those tables, with the kernel's names and defaults (``sysfs`` keys
+    are paths below /sys, e.g. ``kernel/mm/transparent_hugepage/enabled``).  ``sections``: whole
     tables it owns.  ``check(ctx, scenario_parts)``: cross-key checks once
     every table is validated (``scenario_parts`` has ``machine``,
     ``sections``, ``workloads`` and ``needs``); raise ``ctx.error``.
@@ -220,6 +221,7 @@ class Subsystem:
     sysctl: tuple = ()
     kconfig: tuple = ()
     constants: tuple = ()
+    sysfs: tuple = ()
     sections: tuple = ()
     check: Callable | None = None
     build: Callable | None = None

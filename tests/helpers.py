@@ -42,6 +42,14 @@ def standalone(**kw) -> PhysMem:
 
 
 # ------------------------------------------------------------- address spaces
+def thp_sysfs(enabled: str = "never") -> str:
+    """A ``[sysfs]`` table setting transparent_hugepage/enabled.  Tests written
+    for 4 KiB pages (counts of faults, locks, swap-outs per page) say
+    "never": the kernel's default (always, mm/Kconfig) would map their
+    PMD-aligned anonymous memory with THPs."""
+    return f'[sysfs]\n"kernel/mm/transparent_hugepage/enabled" = "{enabled}"\n'
+
+
 def mm_machine(steps, *, cpus=1, workload_cpus=None, mode="processes", check=True,
                memory_mib=256, strategy=None, seed=1, extra="", duration_ns=10**10):
     wl_cpus = workload_cpus if workload_cpus is not None else list(range(cpus))

@@ -137,6 +137,17 @@ def _swap_order(ld: Lockdep, scn) -> None:
         from . import hierarchy as H
         version = (scn.sections.get("constants") or {}).get("swap_allocator", "6.12")
         ld.add_hierarchy(*H.swap_lock_order(version))
+    _compaction_order(ld, scn)
+
+
+def _compaction_order(ld: Lockdep, scn) -> None:
+    """A machine that compacts (kcompactd started at boot, or a workload that
+    fragments memory or asks for high orders): seed migration's lock order."""
+    consts = scn.sections.get("constants") or {}
+    kinds = {w.get("kind") for w in getattr(scn, "workloads", ())}
+    if consts.get("KCOMPACTD_AT_BOOT") or kinds & {"fragment", "highorder"}:
+        from . import hierarchy as H
+        ld.add_hierarchy(*H.compaction_lock_order())
 
 
 def detach(machine) -> None:

@@ -241,6 +241,27 @@ RECLAIM_LOCK_ORDER: list[tuple[str, str, str]] = [
 ]
 
 
+# ---- migration and compaction (mm/migrate.c, mm/compaction.c) ----
+# Seeded only for machines that compact (lockdep's build reads the scenario),
+# so every other machine's lockdep figures stay as they were.  Compaction's
+# scanners take lruvec->lru_lock and zone->lock each alone, never nested; what
+# migration adds is the folio lock held across the rmap walks and the page
+# cache's slot swap.
+_MG = "mm/migrate.c"
+COMPACTION_LOCK_ORDER: list[tuple[str, str, str]] = [
+    ("folio_lock", "&anon_vma->rwsem",
+     f"{_MG}: try_to_migrate / remove_migration_ptes under the folio lock"),
+    ("folio_lock", "&mapping->i_mmap_rwsem",
+     f"{_MG}: try_to_migrate / remove_migration_ptes (file) under the folio lock"),
+    ("folio_lock", "&xa->xa_lock", f"{_MG}: __folio_migrate_mapping under the folio lock"),
+    *[("folio_lock", p, f"{_MG}: try_to_migrate_one / remove_migration_pte") for p in _PTL],
+]
+
+
+def compaction_lock_order() -> tuple[dict, list]:
+    return {}, list(COMPACTION_LOCK_ORDER)
+
+
 def swap_lock_order(version: str) -> tuple[dict, list]:
     """The swap lock classes and the edges of allocator ``version``, plus the
     swap PTE edges shared by every release (__swap_duplicate and swap_free

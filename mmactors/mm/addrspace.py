@@ -20,12 +20,15 @@ from __future__ import annotations
 
 from ..schema import Field, Subsystem
 from .filemap import FolioLocks
+from .huge_memory import HPAGE_PMD_NR, SYSFS as THP_SYSFS, Thp
+from .khugepaged import SYSFS as KHUGEPAGED_SYSFS, Khugepaged
 from .gfp import __GFP_ZERO, GFP_HIGHUSER_MOVABLE, GFP_KERNEL
 from .memory import Memory, pte_pfn, _PAGE_PRESENT, _PAGE_SPECIAL
 from .mm_types import MM, PAGE_SHIFT, PMD_SHIFT
 from .rmap import Rmap
 from .shmem import ShmemInode
 from .swap import LRU, LRU_NAMES
+from .compaction import CONSTANTS as COMPACTION_CONSTANTS, SYSCTL as COMPACTION_SYSCTL, Compaction
 from .vmscan import SYSCTL as VMSCAN_SYSCTL, VmScan
 
 __all__ = ["AddrSpace", "addrspace_of", "SUBSYSTEM", "KCONFIG", "CONSTANTS"]
@@ -73,6 +76,11 @@ class AddrSpace:
         self.lru = LRU(self.engine, self.pa, self.rmap, machine.ncpus, machine.nnodes,
                        machine.constants.get("PAGEVEC_SIZE", 31))
         self.folio_locks = FolioLocks(self.engine, self.mem_map)
+        self.vmstat = physmem.vmstat
+        self.mms: list[MM] = []
+        self.thp = Thp(self, machine)                 # mm/huge_memory.py
+        if self.thp.config:                           # mm/khugepaged.py
+            self.thp.khugepaged = Khugepaged(self.thp, machine)
         self.memory = Memory(self)
         # swapon (swapfile.build) sets these: the swap devices and the swap cache
         self.swap = None
@@ -80,7 +88,11 @@ class AddrSpace:
         # mm/vmscan.c: kswapd per node and direct reclaim, on this side's LRU
         self.vmscan = VmScan(self, machine)
         self.pa.reclaim = self.vmscan
-        self.mms: list[MM] = []
+        # mm/compaction.c (kcompactd per node, direct compaction) and mm/migrate.c
+        self.compaction = Compaction(self, machine)
+        self.pa.compaction = self.compaction
+        if self.compaction.at_boot:
+            self.compaction.start()
         self.files: list[ShmemInode] = []
         self.cpu_actors: dict[int, list] = {}
         self.events = {e: [0] * machine.ncpus for e in EVENTS}
@@ -89,7 +101,6 @@ class AddrSpace:
         self._ids = 0
         # The shared zero page: a reserved frame (the kernel's lives in its image).
         self.zero_pfn = self._reserved_pfn()
-        self.vmstat = physmem.vmstat
         self._ev_pgfault = self.vmstat.ev.get("pgfault")
         self._pgfault = self.events["pgfault"]            # count_fault's counters, looked up once
         self._vma_lock_success = self.events["vma_lock_success"]
@@ -175,6 +186,9 @@ class AddrSpace:
         caches = extra.setdefault("caches", {})
         caches["lru_add"] = self.lru.stats.to_json()
         self.vmscan.report(extra)                # "reclaim", if kswapd or direct reclaim ran
+        self.compaction.report(extra)            # "compaction", if it ran
+        if self.thp.active():
+            extra["thp"] = self.thp.report()
         extra["mm"] = {
             "mms": len(self.mms), "vmas": sum(len(m.vmas) for m in self.mms),
             "faults": self.event("pgfault"), "fault_oom": self.event("fault_oom"),
@@ -192,7 +206,9 @@ class AddrSpace:
         mapcount; no frame is free while mapped, cached or on the LRU; RSS
         counters agree with the PTEs; every anonymous folio's anon_vma reaches
         every VMA that maps it."""
-        from ._internal import PG_pcp, PGTY_buddy
+        from ._internal import PG_head, PG_pcp, PGTY_buddy
+        from .filemap import PG_locked
+        from .swapops import is_migration_pte, pfn_swap_entry_to_pfn, pte_to_swp_entry
         rmap, mem = self.rmap, self.mem_map
         maps: dict[int, int] = {}
         for mm in self.mms:
@@ -202,6 +218,16 @@ class AddrSpace:
                 present = 0
                 for i, v in enumerate(pt.ptes):
                     if not v & _PAGE_PRESENT:
+                        if is_migration_pte(v):   # a folio being migrated: locked, RSS kept
+                            pfn = pfn_swap_entry_to_pfn(pte_to_swp_entry(v))
+                            assert mem.f[pfn] & PG_locked, \
+                                f"mm{mm.id}: migration entry for unlocked pfn {pfn:#x}"
+                            assert mem.ref[pfn] and not mem.f[pfn] & (PGTY_buddy | PG_pcp), \
+                                f"mm{mm.id}: migration entry for free pfn {pfn:#x}"
+                            if rmap.folio_test_anon(pfn):
+                                anon += 1
+                            else:
+                                shm += 1
                         continue
                     present += 1
                     if v & _PAGE_SPECIAL:
@@ -220,6 +246,21 @@ class AddrSpace:
                     else:
                         shm += 1
                 assert present == pt.nr_present, f"mm{mm.id}: nr_present drifted"
+            for key, hp in mm.pmd_huge.items():       # PMD-mapped THPs (huge_memory.py)
+                assert key not in mm.pgtables, f"mm{mm.id}: pmd {key:#x} both huge and a table"
+                addr = key << PMD_SHIFT
+                vma = mm.find_vma(addr)
+                assert vma is not None and vma.vm_start <= addr and \
+                    addr + (HPAGE_PMD_NR << PAGE_SHIFT) <= vma.vm_end, \
+                    f"mm{mm.id}: huge PMD at {addr:#x} not inside one VMA"
+                if hp.zero:
+                    continue
+                maps[hp.pfn] = maps.get(hp.pfn, 0) + 1
+                anon += HPAGE_PMD_NR
+                assert mem.ord[hp.pfn] == 9 and mem.f[hp.pfn] & PG_head, \
+                    f"huge PMD at {addr:#x} maps pfn {hp.pfn:#x}, not a THP head"
+                assert vma in rmap.mapping[hp.pfn][0].vmas(), \
+                    f"THP {hp.pfn:#x}: its anon_vma does not reach {vma} (mm{mm.id})"
             assert anon == mm.rss[mm.MM_ANONPAGES], \
                 f"mm{mm.id}: MM_ANONPAGES {mm.rss[mm.MM_ANONPAGES]} but {anon} anon PTEs"
             assert shm == mm.rss[mm.MM_SHMEMPAGES], \
@@ -259,6 +300,7 @@ def build(machine) -> AddrSpace | None:
     return AddrSpace(machine, machine.subsystems["physmem"])
 
 
-SUBSYSTEM = Subsystem("addrspace", kconfig=KCONFIG, constants=CONSTANTS, sysctl=VMSCAN_SYSCTL,
-                      build=build,
+SUBSYSTEM = Subsystem("addrspace", kconfig=KCONFIG, constants=CONSTANTS + COMPACTION_CONSTANTS,
+                      sysctl=VMSCAN_SYSCTL + COMPACTION_SYSCTL,
+                      sysfs=THP_SYSFS + KHUGEPAGED_SYSFS, build=build,
                       doc="mm_structs, VMAs, page tables, faults, rmap, LRU batches")

@@ -79,6 +79,23 @@ class _FolioWaitQueue:
         return out
 
 
+class _UnlockWait:
+    """The non-exclusive waiters of one locked folio (folio_wait_bit_common with
+    DROP: woken when the bit clears; they take neither the lock nor a reference)."""
+
+    __slots__ = ("name", "actors", "pfn", "owner")
+
+    def __init__(self, pfn: int, owner: "FolioLocks"):
+        self.name = f"folio_wait_table(pfn {pfn:#x})"
+        self.pfn = pfn
+        self.actors: list = []
+        self.owner = owner
+
+    def holders(self):
+        a = self.owner.locker.get(self.pfn)
+        return [a] if a is not None else []
+
+
 class FolioLocks:
     """PG_locked with the kernel's hashed wait queues."""
 
@@ -88,6 +105,9 @@ class FolioLocks:
         self.table = [_FolioWaitQueue(i, self) for i in range(1 << PAGE_WAIT_TABLE_BITS)]
         self.locker: dict[int, object] = {}          # pfn -> actor holding PG_locked
         self.contended = 0
+        # Sleepers that wait for PG_locked to clear without taking the lock or a
+        # reference (migration_entry_wait_on_locked, mm/filemap.c): pfn -> _UnlockWait
+        self.unlock_waiters: dict[int, "_UnlockWait"] = {}
 
     def _wq(self, pfn: int) -> _FolioWaitQueue:
         # hash_ptr(folio, PAGE_WAIT_TABLE_BITS): a multiplicative hash of the address
@@ -114,6 +134,18 @@ class FolioLocks:
         wq.q.append((pfn, me))
         await eng.park(wq)
 
+    async def folio_wait_unlocked(self, pfn: int, me):
+        """Sleep until PG_locked clears, holding neither the lock nor a
+        reference: the wait of migration_entry_wait_on_locked (mm/filemap.c),
+        whose caller has already dropped the PTE lock."""
+        if not self.mem_map.f[pfn] & PG_locked:
+            return
+        ws = self.unlock_waiters.get(pfn)
+        if ws is None:
+            ws = self.unlock_waiters[pfn] = _UnlockWait(pfn, self)
+        ws.actors.append(me)
+        await self.engine.park(ws)
+
     def folio_unlock(self, pfn: int, me):
         f = self.mem_map.f
         if not f[pfn] & PG_locked or self.locker.get(pfn) is not me:
@@ -133,3 +165,8 @@ class FolioLocks:
             f[pfn] &= ~PG_waiters
         f[pfn] &= ~PG_locked
         del self.locker[pfn]
+        if self.unlock_waiters:                   # migration_entry_wait_on_locked sleepers
+            ws = self.unlock_waiters.pop(pfn, None)
+            if ws is not None:
+                for a in ws.actors:
+                    eng.wake(a, eng.now + eng.costs.wakeup_ns)

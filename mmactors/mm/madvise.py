@@ -1,4 +1,5 @@
-"""madvise(2) (mm/madvise.c, Linux 6.12): MADV_DONTNEED and MADV_PAGEOUT.
+"""madvise(2) (mm/madvise.c, Linux 6.12): MADV_DONTNEED, MADV_PAGEOUT,
+MADV_HUGEPAGE and MADV_NOHUGEPAGE.
 
 Both run under mmap_lock held for *read* (``madvise_need_mmap_write`` is
 false for them), so faults on the same VMA go on meanwhile.
@@ -15,16 +16,26 @@ false for them), so faults on the same VMA go on meanwhile.
   may_swap) on the folios' node, PG_active cleared, and puts back what it
   kept (``folio_putback_lru``).  Anonymous folios go to swap: the way to swap
   out an exact range, which scenarios and tests use.  Simplification: no
-  ``can_do_file_pageout`` filter (tmpfs folios here are the process's own).
+  ``can_do_file_pageout`` filter (tmpfs folios here are the process's own);
+  a PMD-mapped THP in the range is left alone (the kernel's
+  ``madvise_cold_or_pageout_pte_range`` pages it out whole or splits it).
+* MADV_HUGEPAGE / MADV_NOHUGEPAGE (``hugepage_madvise``): they change
+  vm_flags, so mmap_lock is taken for *write*; ``madvise_update_vma`` splits
+  the VMAs at the range's edges, write-locks them, sets VM_HUGEPAGE or
+  VM_NOHUGEPAGE and merges again; MADV_HUGEPAGE registers the mm with
+  khugepaged (``khugepaged_enter_vma``).
 """
 from __future__ import annotations
 
 from .filemap import PG_active, PG_referenced, PG_swapbacked
 from .mmap import EINVAL, PAGE_SIZE, page_align
 
-__all__ = ["sys_madvise_dontneed", "sys_madvise_pageout", "MADV_DONTNEED", "MADV_PAGEOUT"]
+__all__ = ["sys_madvise_dontneed", "sys_madvise_pageout", "sys_madvise_hugepage",
+           "MADV_DONTNEED", "MADV_PAGEOUT", "MADV_HUGEPAGE", "MADV_NOHUGEPAGE"]
 
 MADV_DONTNEED = 4
+MADV_HUGEPAGE = 14
+MADV_NOHUGEPAGE = 15
 MADV_PAGEOUT = 21
 
 
@@ -104,6 +115,43 @@ async def sys_madvise_pageout(sub, mm, start: int, length: int, me) -> int:
                 await reclaim_pages(sub, folios, me)
     mm.mmap_read_unlock("do_madvise")
     return 0
+
+
+async def sys_madvise_hugepage(sub, mm, start: int, length: int, advice: int, me) -> int:
+    """madvise(start, length, MADV_HUGEPAGE | MADV_NOHUGEPAGE): 0, -EINVAL for
+    a misaligned start, -ENOMEM when part of the range is unmapped (the
+    mapped parts are changed anyway, as madvise_walk_vmas does)."""
+    from .mprotect import _merge_around
+    from .vma import split_vma
+    from .mm_types import vma_start_write
+    eng = sub.engine
+    if start % PAGE_SIZE:
+        return -EINVAL
+    end = start + page_align(length)
+    eng.charge(eng.costs.syscall_ns)
+    await mm.mmap_write_lock("do_madvise")            # madvise_need_mmap_write
+    unmapped = False
+    cur = start
+    for vma in mm.overlapping(start, end):
+        if vma.vm_start > cur:
+            unmapped = True
+        cur = vma.vm_end
+        new_flags = sub.thp.hugepage_madvise(vma, advice)
+        if new_flags == vma.vm_flags:
+            continue
+        if vma.vm_start < start:                      # madvise_update_vma: split_vma
+            await split_vma(sub, mm, vma, start, new_below=True)
+        if vma.vm_end > end:
+            await split_vma(sub, mm, vma, end, new_below=False)
+        await vma_start_write(vma)
+        vma.vm_flags = new_flags
+        if advice == MADV_HUGEPAGE and sub.thp.khugepaged is not None:
+            sub.thp.khugepaged.khugepaged_enter_vma(vma)
+    if cur < end:
+        unmapped = True
+    await _merge_around(sub, mm, start, end)
+    mm.mmap_write_unlock("do_madvise")
+    return -12 if unmapped else 0
 
 
 async def reclaim_pages(sub, folios: list, me) -> int:

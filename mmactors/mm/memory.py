@@ -49,7 +49,9 @@ from array import array
 from ..sync import SpinLock
 from .filemap import PG_dirty, PG_swapbacked, PG_swapcache, PG_uptodate
 from ._internal import PG_lru
-from .swapops import _PAGE_SWP_EXCLUSIVE, is_swap_pte, pte_to_swp_entry, swp_entry_to_pte
+from .swapops import (_PAGE_SWP_EXCLUSIVE, is_migration_pte, is_swap_pte,
+                      is_readable_exclusive_migration_entry, is_writable_migration_entry, make_readable_migration_entry,
+                      pfn_swap_entry_to_pfn, pte_to_swp_entry, swp_entry_to_pte)
 from .mm_types import (PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PTRS_PER_PTE, VM_EXEC, VM_LOCKED, VM_READ,
                        VM_SHARED, VM_WRITE)
 
@@ -71,6 +73,7 @@ VM_FAULT_SIGSEGV = 0x40
 VM_FAULT_NOPAGE = 0x100
 VM_FAULT_LOCKED = 0x200
 VM_FAULT_RETRY = 0x400
+VM_FAULT_FALLBACK = 0x800                 # a huge-page fault falls back to PTEs
 VM_FAULT_COMPLETED = 0x4000
 VM_FAULT_ERROR = VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV
 
@@ -115,6 +118,14 @@ def pte_hw_access(mm, addr: int, write: bool) -> bool:
     The bits are what folio_referenced and try_to_unmap read."""
     pt = mm.pgtables.get(addr >> PMD_SHIFT)
     if pt is None:
+        if mm.pmd_huge:                               # a huge PMD ends the walk
+            hp = mm.pmd_huge.get(addr >> PMD_SHIFT)
+            if hp is not None:
+                if write and not hp.rw:
+                    return False
+                hp.young = True
+                hp.dirty = hp.dirty or write
+                return True
         return False
     i = (addr >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)
     v = pt.ptes[i]
@@ -188,6 +199,8 @@ class Memory:
         self.sub = sub
         self.engine = sub.engine
         self.costs = sub.engine.costs
+        self.thp = sub.thp                              # mm/huge_memory.py
+        self.thp_on = sub.thp.enabled != "never"
 
     # ----------------------------------------------------------- page tables
     async def pte_alloc(self, mm, addr: int, me) -> PageTable | None:
@@ -205,6 +218,11 @@ class Memory:
         pmdl = mm.pmd_lock(addr)
         await pmdl.lock("pmd_install")
         pt = mm.pgtables.get(key)
+        if pt is None and key in mm.pmd_huge:          # a THP was mapped meanwhile
+            pmdl.unlock("pmd_install")
+            sub.nr_page_table_pages -= 1
+            await sub.pa.free_pages(new.pfn, 0)
+            return None
         if pt is None:                                 # pmd_none: we install ours
             mm.pgtables[key] = new
             mm.nr_ptes += 1
@@ -320,13 +338,23 @@ class Memory:
             self.sub.count(me.cpu, "pgfault")          # mm_account_fault
         return ret
 
-    def handle_pte_fault(self, vmf: Fault, me):
+    def handle_pte_fault(self, vmf: Fault, me, fallback: bool = False):
         """handle_pte_fault: the handler for the PTE's state.  A plain function
         that returns the handler's coroutine for the caller to await (``await
         self.handle_pte_fault(vmf, me)``): one coroutine frame less per fault."""
-        pt = vmf.vma.vm_mm.pgtables.get(vmf.address >> PMD_SHIFT)
+        vma = vmf.vma
+        pt = vma.vm_mm.pgtables.get(vmf.address >> PMD_SHIFT)
         vmf.pt = pt
-        if pt is not None:
+        if pt is None:
+            # __handle_mm_fault's PMD level: a huge PMD, or create_huge_pmd
+            if vma.vm_mm.pmd_huge:
+                hp = vma.vm_mm.pmd_huge.get(vmf.address >> PMD_SHIFT)
+                if hp is not None:
+                    return self.huge_pmd_fault(vmf, hp, me)
+            if self.thp_on and not fallback and vma.vm_file is None \
+                    and self.thp.thp_vma_allowable(vma):
+                return self.create_huge_pmd(vmf, me)
+        else:
             vmf.orig_pte = pt.ptes[vmf.idx]            # ptep_get_lockless
         if pt is None or vmf.orig_pte == 0:
             if vmf.vma.vm_file is None:
@@ -335,6 +363,24 @@ class Memory:
         if not vmf.orig_pte & _PAGE_PRESENT:
             return self.do_swap_page(vmf, me)
         return self._handle_present_pte(vmf, me)
+
+    async def create_huge_pmd(self, vmf: Fault, me) -> int:
+        """create_huge_pmd -> do_huge_pmd_anonymous_page (mm/huge_memory.py);
+        on VM_FAULT_FALLBACK the fault goes on at the PTE level."""
+        ret = await self.thp.do_huge_pmd_anonymous_page(self, vmf, me)
+        if not ret & VM_FAULT_FALLBACK:
+            return ret
+        return await self.handle_pte_fault(Fault(vmf.vma, vmf.address, vmf.write,
+                                                 vmf.vma_locked), me, True)
+
+    async def huge_pmd_fault(self, vmf: Fault, hp, me) -> int:
+        """A fault on a present huge PMD: wp_huge_pmd or huge_pmd_set_accessed;
+        after a split (VM_FAULT_FALLBACK) the PTE level handles it."""
+        ret = await self.thp.huge_pmd_fault(self, vmf, hp, me)
+        if not ret & VM_FAULT_FALLBACK:
+            return ret
+        return await self.handle_pte_fault(Fault(vmf.vma, vmf.address, vmf.write,
+                                                 vmf.vma_locked), me, True)
 
     async def _handle_present_pte(self, vmf: Fault, me) -> int:
         """handle_pte_fault's end for a present PTE: recheck under the PTE lock,
@@ -379,10 +425,12 @@ class Memory:
         from .swap_state import JIFFY_NS
         from .swapfile import SWP_SYNCHRONOUS_IO, swp_type
         sub = self.sub
+        orig = vmf.orig_pte
+        if is_migration_pte(orig):                     # is_migration_entry (mm/migrate.py)
+            return await self.migration_fault(vmf, me)
         sc = sub.swap_cache
         vma = vmf.vma
         mm = vma.vm_mm
-        orig = vmf.orig_pte
         if sc is None:
             return VM_FAULT_SIGBUS                     # print_bad_pte: no such swap device
         swap = sc.swap
@@ -524,6 +572,16 @@ class Memory:
             await swap.swapcache_clear(entry)          # after the PTL, as 6.12 does
         return ret
 
+    async def migration_fault(self, vmf: Fault, me) -> int:
+        """do_swap_page on a migration entry: migration_entry_wait, then the
+        access is retried, as the CPU retries the faulting instruction (the
+        MMU's walk; a refault if the new PTE does not allow the access)."""
+        await self.sub.compaction.migrate.migration_entry_wait(vmf, me)
+        if pte_hw_access(vmf.vma.vm_mm, vmf.address, vmf.write):
+            return 0
+        return await self.handle_pte_fault(Fault(vmf.vma, vmf.address, vmf.write,
+                                                 vmf.vma_locked), me)
+
     def swapin_pte_same(self, pt, vmf: Fault, orig: int) -> bool:
         """do_swap_page's pte_same(ptep_get(vmf->pte), vmf->orig_pte) under the
         PTL ([constants] DO_SWAP_PAGE_PTE_SAME = false skips it: the buggy race
@@ -540,7 +598,8 @@ class Memory:
         if pt is None:
             pt = await self._pte_table(vmf, me)
             if pt is None:
-                return VM_FAULT_OOM
+                # pte_alloc lost to a huge PMD: return, the access refaults on it
+                return 0 if vmf.address >> PMD_SHIFT in vma.vm_mm.pmd_huge else VM_FAULT_OOM
         idx = vmf.idx
         ptes = pt.ptes
         ptl = pt.ptl
@@ -817,6 +876,8 @@ class Memory:
         rmap = sub.rmap
         zero = sub.zero_pfn
         total = 0
+        if mm.pmd_huge:                                 # zap_pmd_range's huge PMDs
+            total = await self.thp.zap_huge_pmds(self, mm, vma, start, end, gather, me)
         for pt, _, i0, i1 in populated_ptes(mm, start, end):
             await pt.ptl.lock("zap_pte_range")
             ptes = pt.ptes
@@ -828,6 +889,11 @@ class Memory:
                 ptes[i] = 0
                 if not v & _PAGE_PRESENT:               # zap_nonpresent_ptes: a swap entry
                     pt.nr_swap -= 1
+                    if is_migration_pte(v):             # the page being migrated: its RSS
+                        pfn = pfn_swap_entry_to_pfn(pte_to_swp_entry(v))
+                        mm.rss[mm.MM_ANONPAGES if rmap.folio_test_anon(pfn)
+                               else mm.MM_SHMEMPAGES] -= 1
+                        continue
                     mm.rss[mm.MM_SWAPENTS] -= 1
                     await sub.swap_cache.free_swap_and_cache(pte_to_swp_entry(v), me)
                     continue
@@ -926,6 +992,8 @@ class Memory:
         cow = not src_vma.vm_flags & VM_SHARED
         rmap = sub.rmap
         ref = sub.mem_map.ref
+        if src_mm.pmd_huge and not await self.thp.copy_huge_pmds(dst_vma, src_vma, me):
+            return False
         for spt, addr, i0, i1 in populated_ptes(src_mm, src_vma.vm_start, src_vma.vm_end):
             dpt = await self.pte_alloc(dst_mm, addr, me)
             if dpt is None:
@@ -936,7 +1004,18 @@ class Memory:
             for i in range(i0, i1):
                 v = spt.ptes[i]
                 if not v & _PAGE_PRESENT:
-                    if v:                              # copy_nonpresent_pte: a swap entry
+                    if v and is_migration_pte(v):      # copy_nonpresent_pte: migration entry
+                        e = pte_to_swp_entry(v)
+                        if cow and (is_writable_migration_entry(e)
+                                    or is_readable_exclusive_migration_entry(e)):
+                            v = swp_entry_to_pte(make_readable_migration_entry(
+                                pfn_swap_entry_to_pfn(e)))
+                            spt.ptes[i] = v
+                        dpt.ptes[i] = v
+                        dpt.nr_swap += 1
+                        dst_mm.rss[dst_mm.MM_ANONPAGES if rmap.folio_test_anon(
+                            pfn_swap_entry_to_pfn(e)) else dst_mm.MM_SHMEMPAGES] += 1
+                    elif v:                            # copy_nonpresent_pte: a swap entry
                         await sub.swap.swap_duplicate(pte_to_swp_entry(v))
                         if v & _PAGE_SWP_EXCLUSIVE:   # now shared: pte_swp_clear_exclusive
                             v &= ~_PAGE_SWP_EXCLUSIVE

@@ -119,6 +119,7 @@ class MM:
         self._last = None                         # find_vma's memo (see find_vma)
         self.map_count = 0
         self.pgtables: dict = {}                  # pmd index -> PageTable (memory.py)
+        self.pmd_huge: dict = {}                  # pmd index -> HugePmd (huge_memory.py)
         self.nr_ptes = 0
         self._pmd_locks: dict = {}                # pud index -> split PMD lock
         self.rss = [0, 0, 0, 0]

@@ -55,6 +55,8 @@ async def _wrprotect(sub, mm, vma, me) -> bool:
     """change_pte_range: clear the write bit of every present PTE (a swap
     PTE has no write bit: its type field sits there; swap-in decides then)."""
     changed = False
+    if mm.pmd_huge:                                   # change_huge_pmd
+        changed = await sub.thp.change_huge_pmds(mm, vma.vm_start, vma.vm_end, False, me)
     for pt, _, i0, i1 in populated_ptes(mm, vma.vm_start, vma.vm_end):
         await pt.ptl.lock("change_pte_range")
         for i in range(i0, i1):

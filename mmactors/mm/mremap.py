@@ -77,6 +77,10 @@ async def move_page_tables(sub, mm, old_addr: int, new_addr: int, length: int, m
     """Move every PTE of [old_addr, +length) to new_addr (move_ptes)."""
     memory = sub.memory
     moved = 0
+    if mm.pmd_huge:
+        # Simplification: move_huge_pmd (an aligned PMD moved whole) is not
+        # modelled; huge PMDs in the source are split (split_huge_pmd) and move as PTEs.
+        await sub.thp.split_range(mm, old_addr, old_addr + length, me)
     for off in range(0, length, PAGE_SIZE):
         src_key = (old_addr + off) >> PMD_SHIFT
         spt = mm.pgtables.get(src_key)

@@ -106,6 +106,13 @@ from ._internal import (ALLOC_CPUSET, ALLOC_HIGHATOMIC, ALLOC_KSWAPD, ALLOC_MIN_
                         migratetype_is_mergeable, pageblock_nr_pages, pageblock_order,
                         zone_names)
 from .gfp import GFP, format_gfp, gfp_migratetype, gfp_zone
+# enum compact_priority / compact_result (include/linux/compaction.h; mm/compaction.py)
+COMPACT_PRIO_SYNC_FULL, COMPACT_PRIO_SYNC_LIGHT, COMPACT_PRIO_ASYNC = 0, 1, 2
+MIN_COMPACT_PRIORITY = COMPACT_PRIO_SYNC_FULL
+MIN_COMPACT_COSTLY_PRIORITY = DEF_COMPACT_PRIORITY = COMPACT_PRIO_SYNC_LIGHT
+INIT_COMPACT_PRIORITY = COMPACT_PRIO_ASYNC
+COMPACT_SKIPPED, COMPACT_DEFERRED, COMPACT_SUCCESS = 1, 2, 8
+MAX_COMPACT_RETRIES = 16
 from .vmstat import (NR_FREE_PAGES, NUMA_FOREIGN, NUMA_HIT, NUMA_LOCAL, NUMA_MISS, NUMA_OTHER,
                      VM_STAT_ITEMS, ZONE_STAT_ITEMS, NODE_STAT_ITEMS, calculate_normal_threshold)
 
@@ -119,6 +126,7 @@ _GFP_DIRECT_RECLAIM = GFP["__GFP_DIRECT_RECLAIM"]
 _GFP_NOMEMALLOC = GFP["__GFP_NOMEMALLOC"]
 _GFP_MEMALLOC = GFP["__GFP_MEMALLOC"]
 _GFP_NOFAIL = GFP["__GFP_NOFAIL"]
+_GFP_IO = GFP["__GFP_IO"]
 _GFP_NORETRY = GFP["__GFP_NORETRY"]
 _GFP_RETRY_MAYFAIL = GFP["__GFP_RETRY_MAYFAIL"]
 _GFP_NOWARN = GFP["__GFP_NOWARN"]
@@ -287,6 +295,15 @@ class Zone:
         self.stat_threshold = [0] * ncpus
         self.vm_numa_event = [[0] * 6 for _ in range(ncpus)]
         self.initial_blocks: list = []           # (pfn, order) freed at boot
+        # compaction (mm/compaction.py keeps them as the kernel's struct zone does)
+        self.compact_cached_free_pfn = 0
+        self.compact_cached_migrate_pfn = [0, 0]
+        self.compact_init_migrate_pfn = 0
+        self.compact_init_free_pfn = 0
+        self.compact_considered = 0
+        self.compact_defer_shift = 0
+        self.compact_order_failed = 0
+        self.compact_blockskip_flush = False
 
     def __repr__(self):
         return f"<Zone node{self.node} {self.name}>"
@@ -376,6 +393,9 @@ class PageAllocator:
         # there are LRU lists to reclaim from; None: a machine without them
         # (wakeup_kswapd only counts, direct reclaim makes no progress).
         self.reclaim = None
+        # mm/compaction.c's side (Compaction), set with ``reclaim``: direct
+        # compaction needs LRU folios to migrate; None: COMPACT_SKIPPED.
+        self.compaction = None
         self.slowpath = 0                        # allocations that entered the slow path
         self.oom_reached = 0                     # __alloc_pages_may_oom calls that found nothing
         self.buddy_allocs = 0                    # rmqueue_buddy successes
@@ -1312,7 +1332,28 @@ class PageAllocator:
         pfn = await self.get_page_from_freelist(gfp, order, alloc_flags, ac, me)
         if pfn >= 0:
             return pfn
-        # Direct compaction for costly/non-movable high orders: COMPACT_SKIPPED.
+        # Direct compaction first for costly orders and unmovable high orders
+        # (mm/compaction.py; without address spaces there is nothing to migrate
+        # and compaction is not attempted: COMPACT_SKIPPED).
+        comp = self.compaction
+        can_compact = comp is not None and bool(gfp & _GFP_IO)     # gfp_compaction_allowed
+        compact_priority = DEF_COMPACT_PRIORITY
+        compact_result = COMPACT_SKIPPED
+        compaction_retries = 0
+        if can_direct_reclaim and can_compact and (
+                costly or (order > 0 and ac.migratetype != MIGRATE_MOVABLE)) \
+                and not gfp & _GFP_MEMALLOC:                    # !gfp_pfmemalloc_allowed
+            pfn, compact_result = await self.alloc_pages_direct_compact(
+                gfp, order, alloc_flags, ac, INIT_COMPACT_PRIORITY, me)
+            if pfn >= 0:
+                return pfn
+            if costly and gfp & _GFP_NORETRY:
+                # THP and other opportunistic costly allocations: give up when
+                # compaction was skipped or deferred, else one more try below
+                # at the same (async) priority after reclaim.
+                if compact_result in (COMPACT_SKIPPED, COMPACT_DEFERRED):
+                    return await self._nopage(gfp, order, ac, me)
+                compact_priority = INIT_COMPACT_PRIORITY
         no_progress_loops = 0
         drained = False
         while True:                                                    # retry:
@@ -1340,14 +1381,25 @@ class PageAllocator:
                                                                       ac, me)
                 if pfn >= 0:
                     return pfn
+                if can_compact and order:
+                    pfn, compact_result = await self.alloc_pages_direct_compact(
+                        gfp, order, alloc_flags, ac, compact_priority, me)
+                    if pfn >= 0:
+                        return pfn
                 if gfp & _GFP_NORETRY:
                     break
-                if costly and not (gfp & _GFP_RETRY_MAYFAIL):
+                if costly and (not can_compact or not (gfp & _GFP_RETRY_MAYFAIL)):
                     break
                 no_progress_loops, retry = await self.should_reclaim_retry_progress(
                     gfp, order, ac, alloc_flags, progress > 0, no_progress_loops, me)
                 if retry:
                     continue
+                if progress > 0 and can_compact:
+                    compact_priority, compaction_retries, retry = self.should_compact_retry(
+                        ac, order, alloc_flags, compact_result, compact_priority,
+                        compaction_retries)
+                    if retry:
+                        continue
                 pfn, progress = await self.alloc_pages_may_oom(gfp, order, ac, me)
                 if pfn >= 0:
                     return pfn
@@ -1405,6 +1457,54 @@ class PageAllocator:
             await self.unreserve_highatomic_pageblock(ac, False, me)
             await self.drain_all_pages(None)
             drained = True
+
+    async def alloc_pages_direct_compact(self, gfp, order, alloc_flags, ac, prio, me):
+        """__alloc_pages_direct_compact: try_to_compact_pages at ``prio``, then
+        the free lists (no capture_control: the page compaction freed may be
+        taken by another CPU first).  Returns (pfn or -1, compact_result)."""
+        if not order:
+            return -1, COMPACT_SKIPPED
+        comp = self.compaction
+        t0 = self.engine.now
+        result = await comp.try_to_compact_pages(gfp, order, alloc_flags, ac, prio, me)
+        comp.stall_ns += self.engine.now - t0
+        if result == COMPACT_SKIPPED:
+            return -1, result
+        comp.count(me, "compact_stall")
+        pfn = await self.get_page_from_freelist(gfp, order, alloc_flags, ac, me)
+        if pfn >= 0:
+            zone = self.zone_of(pfn)
+            zone.compact_blockskip_flush = False
+            comp.compaction_defer_reset(zone, order, True)
+            comp.count(me, "compact_success")
+            return pfn, result
+        comp.count(me, "compact_fail")
+        return -1, result
+
+    def should_compact_retry(self, ac, order, alloc_flags, compact_result, compact_priority,
+                             compaction_retries):
+        """should_compact_retry: (priority, retries, retry?).  Skipped: retry
+        if reclaim could make some zone suitable; success: up to
+        MAX_COMPACT_RETRIES (a quarter for costly orders); otherwise raise the
+        priority down to MIN_COMPACT_PRIORITY (MIN_COMPACT_COSTLY_PRIORITY
+        for costly orders)."""
+        if not order:
+            return compact_priority, compaction_retries, False
+        if compact_result == COMPACT_SKIPPED:
+            return compact_priority, compaction_retries, \
+                self.compaction.compaction_zonelist_suitable(ac, order, alloc_flags)
+        if compact_result == COMPACT_SUCCESS:
+            max_retries = MAX_COMPACT_RETRIES
+            if order > PAGE_ALLOC_COSTLY_ORDER:
+                max_retries //= 4
+            compaction_retries += 1
+            if compaction_retries <= max_retries:
+                return compact_priority, compaction_retries, True
+        min_priority = MIN_COMPACT_COSTLY_PRIORITY if order > PAGE_ALLOC_COSTLY_ORDER \
+            else MIN_COMPACT_PRIORITY
+        if compact_priority > min_priority:
+            return compact_priority - 1, compaction_retries, True
+        return compact_priority, compaction_retries, False
 
     async def alloc_pages_may_oom(self, gfp, order, ac, me):
         """__alloc_pages_may_oom: oom_lock by trylock (a loser sleeps a jiffy

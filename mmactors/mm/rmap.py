@@ -15,7 +15,8 @@ Lock order, from the comment at the top of mm/rmap.c (6.12; see
   ``mm->page_table_lock``, as the kernel does.
 * Mapcounts are the folio's ``_mapcount`` (-1 = unmapped), kept per frame in
   an int32 array as ``_mapcount + 1`` so that a zeroed array means unmapped.
-  Only order-0 folios are mapped by this simulator (THP is not modelled).
+  A PMD-mapped THP (mm/huge_memory.py) counts its PMD mappings on the head
+  (``_entire_mapcount``); a split gives every page its own.
 * ``folio->mapping``/``folio->index`` live in a dict for mapped or cached
   frames only (``Rmap.mapping``), outside the 16-byte per-frame budget.
 
@@ -325,6 +326,26 @@ async def folio_referenced(sub, pfn: int, me, is_locked: bool = True) -> tuple[i
         for vma, addr in rmap_walk_vmas(sub, pfn):
             pt, idx = _pte_of(vma, addr)
             if pt is None:
+                hp = vma.vm_mm.pmd_huge.get(addr >> PMD_SHIFT)
+                if hp is None or hp.pfn != pfn:
+                    continue
+                # a PMD-mapped THP (mm/huge_memory.py): pmdp_clear_flush_young
+                ptl = vma.vm_mm.pmd_lock(addr)
+                await ptl.lock("folio_referenced_one")
+                if vma.vm_flags & VM_LOCKED:
+                    ptl.unlock("folio_referenced_one")
+                    vm_flags |= VM_LOCKED
+                    break
+                young = hp.young
+                hp.young = False
+                await eng.spend(costs.llc_hit_ns + (costs.atomic_rmw_ns if young else 0))
+                ptl.unlock("folio_referenced_one")
+                mapcount -= 1
+                if young:
+                    referenced += 1
+                    vm_flags |= vma.vm_flags & ~VM_LOCKED
+                if not mapcount:
+                    break
                 continue
             await pt.ptl.lock("folio_referenced_one")      # page_vma_mapped_walk
             v = pt.ptes[idx]

@@ -48,7 +48,7 @@ vmstat (list lengths are read directly where the kernel reads
 from __future__ import annotations
 
 from ..sync import SpinLock
-from ._internal import PG_lru, SWAP_CLUSTER_MAX, CacheStats
+from ._internal import PG_head, PG_lru, SWAP_CLUSTER_MAX, CacheStats
 from .filemap import (PG_active, PG_dirty, PG_locked, PG_referenced, PG_swapbacked)
 
 __all__ = ["LRU", "Lruvec", "LruList", "folio_is_file_lru", "folio_lru_list", "LRU_INACTIVE_ANON", "LRU_ACTIVE_ANON", "LRU_INACTIVE_FILE",
@@ -520,6 +520,7 @@ class LRU:
         ref = self.mem_map.ref
         f = self.mem_map.f
         to_free = []
+        large = {}
         lruvec = None
         for pfn, refs in folios:
             r = ref[pfn] - refs
@@ -539,6 +540,8 @@ class LRU:
                 f[pfn] &= ~PG_lru
             ref[pfn] = 1                              # free_pages drops the last reference
             to_free.append(pfn)
+            if f[pfn] & PG_head:                      # a THP: freed at its order
+                large[pfn] = self.mem_map.ord[pfn]
         if lruvec is not None:
             await self.engine.spend(len(to_free) * self.engine.costs.llc_hit_ns)
             lruvec.lru_lock.unlock("folios_put_refs")
@@ -547,7 +550,7 @@ class LRU:
             self.freed_stats.drain_objs[me.cpu] += len(to_free)
         for pfn in to_free:                           # free_unref_folios
             self.rmap.forget(pfn)
-            await self.pa.free_pages(pfn, 0)
+            await self.pa.free_pages(pfn, large.get(pfn, 0) if large else 0)
 
     async def release_pages(self, pfns: list[int], me):
         """release_pages: folios_put_refs in batches of PAGEVEC_SIZE."""

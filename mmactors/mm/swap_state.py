@@ -38,7 +38,7 @@ from .filemap import (PG_dirty, PG_locked, PG_swapbacked, PG_swapcache, PG_uptod
                       PG_writeback)
 from .mm_types import PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT
 from .swapfile import SWAP_HAS_CACHE, swp_entry, swp_offset, swp_type
-from .swapops import is_swap_pte, pte_to_swp_entry
+from .swapops import is_migration_pte, is_swap_pte, pte_to_swp_entry
 from .vmstat import NODE_STAT_ITEMS
 
 NR_SWAPCACHE = NODE_STAT_ITEMS.index("nr_swapcached")
@@ -434,7 +434,7 @@ class SwapCache:
             base = vmf.address - (vmf.idx << PAGE_SHIFT)
             for addr in range(start, end, PAGE_SIZE):
                 v = pt.ptes[(addr - base) >> PAGE_SHIFT]
-                if not is_swap_pte(v):
+                if not is_swap_pte(v) or is_migration_pte(v):
                     continue
                 await self._readahead_one(pte_to_swp_entry(v), addr == vmf.address, me)
             await self.sub.lru.lru_add_drain(me)
@@ -513,14 +513,18 @@ class SwapCache:
         for mm in sub.mms:
             ents = 0
             for pt in mm.pgtables.values():
-                n = 0
+                n = migr = 0
                 for v in pt.ptes:
                     if v and not v & 1:
+                        if is_migration_pte(v):       # counted in nr_swap, not in swap_map
+                            n += 1
+                            migr += 1
+                            continue
                         e = pte_to_swp_entry(v)
                         refs[e] = refs.get(e, 0) + 1
                         n += 1
                 assert n == pt.nr_swap, f"mm{mm.id}: nr_swap {pt.nr_swap} but {n} swap PTEs"
-                ents += n
+                ents += n - migr
             assert ents == mm.rss[mm.MM_SWAPENTS], \
                 f"mm{mm.id}: MM_SWAPENTS {mm.rss[mm.MM_SWAPENTS]} but {ents} swap PTEs"
         cached = set(self.folio_swap.values())

@@ -34,18 +34,25 @@ async def split_vma(sub, mm, vma: VMA, addr: int, new_below: bool) -> VMA:
     """Split vma at addr; return the new VMA (below addr if new_below)."""
     eng = sub.engine
     await vma_start_write(vma)
+    # vma_adjust_trans_huge: a huge PMD across the new boundary is split first
+    await sub.thp.vma_adjust_trans_huge(vma, addr, addr, eng.current)
     eng.charge(eng.costs.slab_alloc_ns)           # vm_area_dup
     if new_below:
         new = VMA(mm, vma.vm_start, addr, vma.vm_flags, vma.vm_pgoff, vma.vm_file)
-        mm.set_range(vma, addr, vma.vm_end)
     else:
         new = VMA(mm, addr, vma.vm_end, vma.vm_flags,
                   vma.vm_pgoff + ((addr - vma.vm_start) >> PAGE_SHIFT), vma.vm_file)
-        vma.vm_end = addr
     new.vm_lock_seq = mm.mm_lock_seq                   # vma_start_write(new)
     if vma.anon_vma_chain:
         new.anon_vma = vma.anon_vma                    # vm_area_dup copies it
         await anon_vma_clone(new, vma)
+    # __split_vma: the new VMA is on the anon_vma chains before the old one
+    # shrinks (vma_prepare/vma_complete), so an rmap walk (remove_migration_ptes,
+    # try_to_unmap) always finds a VMA covering each of the folio's addresses.
+    if new_below:
+        mm.set_range(vma, addr, vma.vm_end)
+    else:
+        vma.vm_end = addr
     mm.insert_vma(new)
     await eng.spend(mm.mt_line.write(eng.current.cpu) + eng.costs.maple_store_ns)
     await vma_link_file(new)
@@ -116,6 +123,11 @@ async def detach_range(sub, mm, start: int, end: int) -> list[VMA]:
     vmas = mm.overlapping(start, end)
     if not vmas:
         return []
+    if mm.pmd_huge:
+        # a THP the unmap cuts in two: the kernel queues it for deferred split
+        # once the range's PTEs are zapped (deferred_split_folio(folio, true));
+        # here it is split at once (mm/huge_memory.py) and only counted
+        sub.thp.count_partial_unmap(mm, start, end, sub.engine.current)
     first = vmas[0]
     if first.vm_start < start:
         await split_vma(sub, mm, first, start, new_below=True)

@@ -67,8 +67,8 @@ from __future__ import annotations
 import math
 
 from ..schema import Field
-from ._internal import (MAX_NR_ZONES, MAX_RECLAIM_RETRIES, PG_workingset, SWAP_CLUSTER_MAX,
-                        ZONE_RECLAIM_ACTIVE, pageblock_order)
+from ._internal import (MAX_NR_ZONES, MAX_RECLAIM_RETRIES, PG_head, PG_workingset,
+                        SWAP_CLUSTER_MAX, ZONE_RECLAIM_ACTIVE, pageblock_order)
 from .filemap import (PG_active, PG_dirty, PG_reclaim, PG_referenced, PG_swapbacked, PG_swapcache,
                       PG_writeback)
 from .gfp import GFP, GFP_KERNEL, gfp_zone
@@ -506,7 +506,8 @@ class VmScan:
         """The last reference of an isolated folio went away while reclaim
         held it: it is freed (rmap forgotten, back to the page allocator)."""
         self.sub.rmap.forget(pfn)
-        await self.pa.free_pages(pfn, 0)
+        mem = self.mem_map
+        await self.pa.free_pages(pfn, mem.ord[pfn] if mem.f[pfn] & PG_head else 0)
 
     async def folio_check_references(self, pfn: int, sc: ScanControl, me) -> int:
         from .rmap import folio_referenced
@@ -591,7 +592,20 @@ class VmScan:
                     locks.folio_unlock(pfn, me)
                     ret.append(pfn)
                     continue
-                if not await sc_.add_to_swap(pfn, me):
+                if f[pfn] & PG_head:
+                    # add_to_swap of a THP: this swap allocator has order-0 slots
+                    # only, so 6.12's fallback: split_folio_to_list onto this
+                    # list (mm/huge_memory.py), thp_swpout_fallback, swap the head
+                    n0 = len(folios)
+                    if await sub.thp.split_folio(pfn, me, folios):
+                        sub.thp.count(me.cpu, "thp_swpout_fallback")
+                        # the tails joined the isolated list, which the caller
+                        # takes off nr_isolated_anon by its length
+                        self.vmstat.mod_node_page_state(pgdat, _NR_ISOLATED_ANON,
+                                                        len(folios) - n0, me)
+                    else:
+                        activate = True
+                if not activate and not await sc_.add_to_swap(pfn, me):
                     activate = True                  # activate_locked_split
             if not activate and anon and not rmap.folio_test_anon(pfn):
                 # Simplification: shmem folios are not written to swap
@@ -1001,9 +1015,11 @@ class VmScan:
             self.wake_up(kn.kswapd_wait)
 
     def wakeup_kcompactd(self, pgdat, order: int, highest_zoneidx: int):
-        """wakeup_kcompactd: compaction (kcompactd) is its own issue; the call
-        site is here and counted, nothing more happens."""
+        """wakeup_kcompactd (mm/compaction.py), counted at its call sites here."""
         self.nodes[pgdat.node_id].kcompactd_wakeups += 1
+        comp = getattr(self.sub, "compaction", None)
+        if comp is not None:
+            comp.wakeup_kcompactd(pgdat, order, highest_zoneidx)
 
     def _start_kswapd(self, kn: KswapdNode):
         cpus = [c for c in range(self.pa.ncpus) if self.pa.node_of[c] == kn.nid]
@@ -1062,7 +1078,10 @@ class VmScan:
             self.maybe_sample(True)                   # free pages when kswapd naps
             if kn.first_nap_ns is None and kn.nr_reclaimed:
                 kn.first_nap_ns = self.engine.now
-            self.wakeup_kcompactd(pgdat, alloc_order, highest)    # reset_isolation_suitable too
+            comp = getattr(self.sub, "compaction", None)
+            if comp is not None:
+                comp.reset_isolation_suitable(pgdat)
+            self.wakeup_kcompactd(pgdat, alloc_order, highest)
             kn.state = "napping"
             remaining = await self.schedule_timeout(kn.kswapd_wait, (HZ // 10) * JIFFY_NS, me)
             kn.state = "running"

@@ -15,9 +15,11 @@ from .._core.files import atomic_write
 from ..sync import lock_registry
 from .block import format_block
 from .caches import format_caches
+from .compaction import format_compaction, format_highorder
 from .lockstat import format_lock_stat
 from .mm import format_addrspace
 from .reclaim import format_reclaim
+from .thp import format_thp
 from .swap import format_swap
 from .zoneinfo import format_memory_summary
 
@@ -70,7 +72,12 @@ def _usemem(w, res) -> str:
     return "\n".join(L)
 
 
-WORKLOAD_SUMMARIES = {"pft": _pft, "race": _race, "mm-ops": _mm_ops, "usemem": _usemem}
+def _highorder(w, res) -> str:
+    return format_highorder(w.report())
+
+
+WORKLOAD_SUMMARIES = {"pft": _pft, "race": _race, "mm-ops": _mm_ops, "usemem": _usemem,
+                      "highorder": _highorder}
 
 
 # ----------------------------------------------------------- subsystems
@@ -93,7 +100,13 @@ def _physmem(pm, res) -> str:
 
 def _addrspace(sub, res) -> str:
     rec = format_reclaim(sub.vmscan) if getattr(sub, "vmscan", None) is not None else ""
-    return format_addrspace(sub) + ("\n" + rec if rec else "")
+    thp = format_thp(getattr(sub, "thp", None))
+    return format_addrspace(sub) + ("\n" + rec if rec else "") + ("\n" + thp if thp else "")
+
+
+def _compaction(sub, res) -> str:
+    comp = getattr(sub, "compaction", None)
+    return format_compaction(comp, sub.pa.vmstat) if comp is not None else ""
 
 
 def _swap(sw, res) -> str:
@@ -102,6 +115,13 @@ def _swap(sw, res) -> str:
 
 SUBSYSTEM_SUMMARIES = {"lockdep": _lockdep, "physmem": _physmem, "addrspace": _addrspace,
                        "block": format_block, "swap": _swap}
+
+
+def _subsystem_summaries(name: str):
+    """The renderers of a subsystem's sections (compaction lives on the
+    address-space side: it migrates its folios)."""
+    fn = SUBSYSTEM_SUMMARIES.get(name)
+    return [f for f in (fn, _compaction if name == "addrspace" else None) if f is not None]
 
 
 def sections(res) -> list[str]:
@@ -113,8 +133,7 @@ def sections(res) -> list[str]:
         if fn is not None:
             out.append(fn(w, res))
     for name, sub in m.subsystems.items():
-        fn = SUBSYSTEM_SUMMARIES.get(name)
-        if fn is not None:
+        for fn in _subsystem_summaries(name):
             text = fn(sub, res)
             if text:
                 out.append(text)

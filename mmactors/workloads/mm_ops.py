@@ -17,8 +17,9 @@ Steps (SIZE/OFF/LEN take K, M, G suffixes; NAME names a mapping):
 * ``mmap NAME SIZE PROT FLAGS`` -- PROT ``r``, ``rw`` or ``none``; FLAGS a
   comma list of ``private``/``shared``, ``anon``/``file`` and ``populate``
 * ``munmap NAME [OFF [LEN]]``, ``mprotect NAME PROT [OFF [LEN]]``,
-  ``madvise NAME dontneed|pageout [OFF [LEN]]`` (pageout: MADV_PAGEOUT, reclaims the
-  range: anonymous pages go to swap), ``mremap NAME NEWSIZE``
+  ``madvise NAME dontneed|pageout|hugepage|nohugepage [OFF [LEN]]`` (pageout:
+  MADV_PAGEOUT, reclaims the range: anonymous pages go to swap; hugepage /
+  nohugepage: MADV_HUGEPAGE / MADV_NOHUGEPAGE), ``mremap NAME NEWSIZE``
 * ``touch NAME read|write [OFF [LEN]]`` -- one access per page (faults as needed);
   a present page is a TLB miss the MMU serves (accessed/dirty bits set, no fault)
 * ``retouch NAME read|write PASSES [OFF [LEN]]`` -- touch the range again, PASSES
@@ -27,6 +28,8 @@ Steps (SIZE/OFF/LEN take K, M, G suffixes; NAME names a mapping):
 * ``fork`` -- continue in a child that copies the address space (COW);
   ``exit`` -- tear the current process down (exit_mmap) and return to its parent
 * ``delay NS``
+* ``compact_memory`` -- ``echo 1 > /proc/sys/vm/compact_memory``: compact every
+  zone of every node (compact_nodes, MIGRATE_SYNC, mm/compaction.py)
 
 Every NAME a step uses must be mapped by an ``mmap NAME ...`` step of the
 program (else the scenario is refused).  A touch of an unmapped address --
@@ -53,7 +56,7 @@ from .base import Workload, fatal_signal_pending
 TOUCH_SYNC_NS = 1000
 _SIZE = re.compile(r"^(\d+)([KMG]?)$")
 _VERBS = ("mmap", "munmap", "mprotect", "madvise", "mremap", "touch", "retouch", "brk", "fork",
-          "exit", "delay")
+          "exit", "delay", "compact_memory")
 
 
 def parse_size(s: str) -> int | None:
@@ -106,8 +109,9 @@ def parse_step(s: str):
             raise ValueError("expected: mprotect NAME r|rw|none [OFF [LEN]]")
         return verb, (a[0], a[1], *range_(a[2:]))
     if verb == "madvise":
-        if len(a) < 2 or a[1] not in ("dontneed", "pageout"):
-            raise ValueError("expected: madvise NAME dontneed|pageout [OFF [LEN]]")
+        if len(a) < 2 or a[1] not in ("dontneed", "pageout", "hugepage", "nohugepage"):
+            raise ValueError("expected: madvise NAME dontneed|pageout|hugepage|nohugepage "
+                             "[OFF [LEN]]")
         return verb, (a[0], *range_(a[2:]), a[1])
     if verb == "mremap":
         if len(a) != 2:
@@ -290,9 +294,15 @@ class MMOps(Workload):
         elif verb == "madvise":
             r = self._range(proc, *args[:3])
             if r:
-                fn = madvise.sys_madvise_pageout if args[3] == "pageout" else \
-                    madvise.sys_madvise_dontneed
-                self._err("madvise", await fn(sub, mm, r[0], r[1], cpu))
+                if args[3] in ("hugepage", "nohugepage"):
+                    adv = madvise.MADV_HUGEPAGE if args[3] == "hugepage" else \
+                        madvise.MADV_NOHUGEPAGE
+                    self._err("madvise", await madvise.sys_madvise_hugepage(
+                        sub, mm, r[0], r[1], adv, cpu))
+                else:
+                    fn = madvise.sys_madvise_pageout if args[3] == "pageout" else \
+                        madvise.sys_madvise_dontneed
+                    self._err("madvise", await fn(sub, mm, r[0], r[1], cpu))
         elif verb == "mremap":
             name, new = args
             region = proc.regions.get(name) or proc.gone.get(name)
@@ -338,6 +348,9 @@ class MMOps(Workload):
             return _Proc(nmm)
         elif verb == "delay":
             await eng.spend(args[0])
+        elif verb == "compact_memory":
+            eng.charge(eng.costs.syscall_ns)           # the sysctl write
+            await sub.compaction.compact_nodes(cpu)
         return proc
 
     @staticmethod

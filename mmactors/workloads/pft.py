@@ -102,7 +102,7 @@ class PFT(Workload):
         await self.pft_loop(sub, mm, cpu, self.region + j * self.bytes_per_test, j)
 
     async def pft_loop(self, sub, mm, cpu, p, j):
-        from ..mm.memory import VM_FAULT_ERROR
+        from ..mm.memory import VM_FAULT_ERROR, pte_hw_access
         from ..mm.mmap import PAGE_SIZE
         eng = cpu.engine
         costs = eng.costs
@@ -111,6 +111,10 @@ class PFT(Workload):
         fault = sub.memory.do_user_addr_fault
         start = eng.now
         for addr in range(p, p + self.bytes_per_test, PAGE_SIZE):
+            if mm.pmd_huge and pte_hw_access(mm, addr, True):   # mapped by a THP: no fault
+                eng.charge(user_ns)
+                cpu.ops += 1
+                continue
             ret = await fault(mm, addr, True, cpu)
             if ret & VM_FAULT_ERROR:
                 raise RuntimeError(f"pft: fault at {addr:#x} failed: {ret:#x}")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import thp_sysfs
 from mmactors.mm import mmap as M
 from mmactors.mm.fork import dup_mmap
 from mmactors.mm.memory import VM_FAULT_MAJOR, _PAGE_RW
@@ -248,6 +249,7 @@ def _usemem_swap_run(swap_mib, size="14M", version="6.12"):
 [machine]
 cpus = 2
 memory_mib = 32
+{thp_sysfs("never")}
 [constants]
 swap_allocator = "{version}"
 [[swap]]

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from helpers import thp_sysfs
 from mmactors import Machine, parse_scenario
 from mmactors.mm._internal import MAX_RECLAIM_RETRIES, PG_lru
 from mmactors.mm.addrspace import addrspace_of
@@ -223,8 +224,11 @@ TestLRUMachine.settings = settings(max_examples=40, stateful_step_count=40, dead
 
 
 # -------------------------------------------------------------- scenarios
-def _scenario(steps, *, cpus=1, memory_mib=64, swap_mib=256, extra=""):
+def _scenario(steps, *, cpus=1, memory_mib=64, swap_mib=256, extra="", thp="never"):
+    """``thp``: transparent_hugepage/enabled (these tests count 4 KiB pages
+    unless they say otherwise)."""
     swap = f'[[swap]]\nsize_mib = {swap_mib}\ndevice = "ssd"\n' if swap_mib else ""
+    extra = thp_sysfs(thp) + extra
     st_ = ", ".join('"' + s + '"' for s in steps)
     return f"""
 name = "reclaim-test"
@@ -401,7 +405,8 @@ def test_reclaim_invariants_under_any_pressure(cpus, mib, swap, passes, seed):
     steps = [f"mmap buf {mib}M rw anon,private", "touch buf write"]
     if passes:
         steps.append("retouch buf read 1")
-    text = _scenario(steps, cpus=cpus, memory_mib=48, swap_mib=swap).replace(
+    # THP on (the kernel's default): reclaim splits the THPs it meets
+    text = _scenario(steps, cpus=cpus, memory_mib=48, swap_mib=swap, thp="always").replace(
         "seed = 1", f"seed = {seed}")
     m, res = _run(text)
     _check_no_leak(m)
@@ -432,6 +437,7 @@ def test_plugged_swap_writes_end_after_putback_so_written_folios_are_stolen():
 [machine]
 cpus = 16
 memory_mib = 64
+""" + thp_sysfs("never") + """
 [[swap]]
 size_mib = 256
 device = "ssd"

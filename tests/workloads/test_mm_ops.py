@@ -207,11 +207,14 @@ def test_two_threads_racing_on_one_mm_keep_the_invariants(prog, data):
 
 
 def small_wis(test):
-    """A quick will-it-scale run: 4 threads, 1 MiB regions, 0.3 ms."""
+    """A quick will-it-scale run: 4 threads, 1 MiB regions, 0.3 ms, 4 KiB
+    pages (merged 1 MiB mappings would otherwise get THPs)."""
     return f"""
 [machine]
 cpus = 4
 memory_mib = 512
+[sysfs]
+"kernel/mm/transparent_hugepage/enabled" = "never"
 [[workload]]
 kind = "will-it-scale"
 test = "{test}"

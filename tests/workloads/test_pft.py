@@ -5,10 +5,13 @@ from mmactors import Machine, ScenarioError, parse_scenario
 from mmactors.mm.addrspace import addrspace_of
 from mmactors.report.summary import sections as summary_sections
 
+# 4 KiB faults: what pft counts (THP would fault each 2 MiB once)
 TEXT = """
 [machine]
 cpus = {cpus}
 memory_mib = 1024
+[sysfs]
+"kernel/mm/transparent_hugepage/enabled" = "never"
 [[workload]]
 kind = "pft"
 mode = "{mode}"

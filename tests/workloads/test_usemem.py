@@ -11,16 +11,18 @@ import pytest
 from mmactors import Machine, ScenarioError, parse_scenario
 from mmactors.mm.addrspace import addrspace_of
 
-from helpers import allocated_user_frames
+from helpers import allocated_user_frames, thp_sysfs
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
-def scenario(wl: str, *, cpus=2, memory_mib=256, extra="", duration_ns=10**10):
+def scenario(wl: str, *, cpus=2, memory_mib=256, extra="", duration_ns=10**10, thp="never"):
+    """``thp``: transparent_hugepage/enabled; these tests count 4 KiB pages."""
     return f"""
 [machine]
 cpus = {cpus}
 memory_mib = {memory_mib}
+{thp_sysfs(thp)}
 {extra}
 [[workload]]
 kind = "usemem"
