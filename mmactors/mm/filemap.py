@@ -23,7 +23,8 @@ from collections import deque
 from ..costs import CacheLine
 from ..sync import RWSemaphore, SpinLock, might_sleep
 
-__all__ = ["AddressSpace", "FolioLocks", "PG_locked", "PG_uptodate", "PG_dirty",
+__all__ = ["AddressSpace", "AddressSpaceOperations", "FolioLocks",
+           "PAGECACHE_TAG_DIRTY", "PAGECACHE_TAG_WRITEBACK", "PAGECACHE_TAG_TOWRITE", "PG_locked", "PG_uptodate", "PG_dirty",
            "PG_swapbacked", "PG_waiters", "PG_active", "PG_referenced", "PG_writeback",
            "PG_reclaim", "PG_swapcache", "PG_mappedtodisk"]
 
@@ -41,14 +42,55 @@ PG_mappedtodisk = 1 << 21
 
 PAGE_WAIT_TABLE_BITS = 8
 
+# include/linux/fs.h: the i_pages marks (XA_MARK_0..2)
+PAGECACHE_TAG_DIRTY = 0
+PAGECACHE_TAG_WRITEBACK = 1
+PAGECACHE_TAG_TOWRITE = 2
+
+
+class AddressSpaceOperations:
+    """struct address_space_operations: the filesystem's methods, as plain
+    attributes (None: not provided).  ``read_folio(mapping, pfn, me)`` and
+    ``readahead(rac, me)`` are the read side (fs/mpage.py for the disk
+    filesystem); ``writepages(mapping, wbc, me)`` and
+    ``dirty_folio(mapping, pfn, me)`` the writeback side (mm/page_writeback.py)."""
+
+    __slots__ = ("read_folio", "readahead", "writepages", "dirty_folio", "name")
+
+    def __init__(self, name: str, read_folio=None, readahead=None, writepages=None,
+                 dirty_folio=None):
+        self.name = name
+        self.read_folio = read_folio
+        self.readahead = readahead
+        self.writepages = writepages
+        self.dirty_folio = dirty_folio
+
+    def __repr__(self):
+        return f"<address_space_operations {self.name}>"
+
 
 class AddressSpace:
-    """struct address_space of one inode."""
+    """struct address_space of one inode.
 
-    def __init__(self, engine, ino: int, name: str):
+    ``host`` is the owning inode (fs/inode.py's Inode; for tmpfs the
+    ShmemInode), ``a_ops`` its operations.  The i_pages marks are kept as
+    one set of indices per tag (``tags[PAGECACHE_TAG_DIRTY]`` ...), changed
+    under ``xa_lock`` as __folio_mark_dirty / folio_start_writeback change
+    the xarray's marks; walk them in index order (``sorted``).  Shadow
+    entries (xa_is_value slots left by reclaim, mm/workingset.c) are kept in
+    ``shadows`` (index -> packed shadow) beside ``i_pages`` (index -> pfn):
+    one xarray in the kernel, two dicts here so that every i_pages lookup
+    stays a pfn lookup."""
+
+    def __init__(self, engine, ino: int, name: str, host=None, a_ops=None):
         self.ino = ino
         self.name = name
+        self.host = host
+        self.a_ops = a_ops
         self.i_pages: dict[int, int] = {}            # index -> pfn
+        self.shadows: dict[int, int] = {}            # index -> shadow entry (xa_mk_value)
+        self.tags: tuple[set, set, set] = (set(), set(), set())
+        self.writeback_index = 0                      # range_cyclic writeback resumes here
         self.xa_lock = SpinLock(engine, "&xa->xa_lock")
         self.i_mmap: list = []                        # VMAs (vma_interval_tree)
         self.i_mmap_rwsem = RWSemaphore(engine, "&mapping->i_mmap_rwsem")

@@ -1,0 +1,113 @@
+"""Superblocks and mounting (fs/super.c, Linux 6.12), and the simple disk
+filesystem the ``file-io`` workloads keep their files on.
+
+A workload names a ``[[block]]`` device (``device = "nvme0n1"``); the first
+workload to name it mounts it at build time (:meth:`FileSystems.mount`), as
+``mount -t <fs> /dev/<device>`` would before the benchmark starts.  The
+:class:`SuperBlock` has ``s_bdev`` (the block device actor), ``s_bdi`` (its
+backing_dev_info: ``ra_pages``, and the writeback state mm/backing_dev.py
+owns), ``s_id`` (the device's name, as the kernel prints it) and ``s_op``-
+free inode creation: :meth:`SuperBlock.create` gives a file of ``size``
+bytes one contiguous extent of the device (its blocks exist on disk: a
+file laid out earlier, read cold).  Simplifications: no directories,
+journal, block bitmaps or on-disk inodes (no metadata I/O); sectors are
+handed out in creation order from sector 2048 (a 1 MiB-aligned partition
+start) and never freed.
+"""
+from __future__ import annotations
+
+from ..mm.filemap import AddressSpaceOperations
+from ..mm.readahead import VM_READAHEAD_PAGES
+from .inode import PAGE_SECTORS, PAGE_SIZE, Inode
+
+__all__ = ["SuperBlock", "FileSystems", "BackingDevInfo", "FS_TYPE"]
+
+FS_TYPE = "simplefs"
+FIRST_SECTOR = 2048
+
+
+class BackingDevInfo:
+    """The read-side fields of struct backing_dev_info (include/linux/
+    backing-dev-defs.h): ``ra_pages`` (read_ahead_kb / 4, default
+    VM_READAHEAD_PAGES = 32: bdi_alloc) and ``io_pages`` (the device's
+    max_sectors_kb in pages: 1280 KiB, the default BLK_DEF_MAX_SECTORS_CAP
+    of 2560 sectors).  The writeback state (bdi_writeback, the flusher) is
+    mm/backing_dev.py's and fs/fs_writeback.py's, hung on ``wb``."""
+
+    def __init__(self, name: str, ra_pages: int = VM_READAHEAD_PAGES):
+        self.dev_name = name
+        self.ra_pages = ra_pages
+        self.io_pages = 2560 * 512 // PAGE_SIZE
+        self.wb = None
+
+    def __repr__(self):
+        return f"<backing_dev_info {self.dev_name} ra_pages={self.ra_pages}>"
+
+
+class SuperBlock:
+    """struct super_block of a mounted disk filesystem."""
+
+    def __init__(self, machine, bdev, bdi: BackingDevInfo, a_ops: AddressSpaceOperations):
+        self.machine = machine
+        self.engine = machine.engine
+        self.s_bdev = bdev
+        self.s_bdi = bdi
+        self.s_id = bdev.name
+        self.s_type = FS_TYPE
+        self.a_ops = a_ops
+        self.s_inodes: list[Inode] = []
+        self._next_sector = FIRST_SECTOR
+        self._next_ino = 11                  # ext2/ext4's first non-reserved inode
+
+    def create(self, size: int) -> Inode:
+        """A regular file of ``size`` bytes, its blocks allocated (one extent)."""
+        ino = self._next_ino
+        self._next_ino += 1
+        inode = Inode(self, ino, size, self._next_sector, self.a_ops)
+        self._next_sector += -(-size // PAGE_SIZE) * PAGE_SECTORS
+        self.s_inodes.append(inode)
+        sub = self.machine.subsystems.get("addrspace")
+        if sub is not None:
+            sub.files.append(inode)          # the page-cache invariants cover it
+        return inode
+
+    def __repr__(self):
+        return f"<super_block {self.s_type} on {self.s_id}: {len(self.s_inodes)} inodes>"
+
+
+def simplefs_aops() -> AddressSpaceOperations:
+    """The filesystem's address_space_operations (ext2's shape: mpage reads;
+    writepages from mm/page_writeback.py when that lands)."""
+    from .mpage import mpage_read_folio, mpage_readahead
+    return AddressSpaceOperations(FS_TYPE, read_folio=mpage_read_folio,
+                                  readahead=mpage_readahead)
+
+
+class FileSystems:
+    """The machine's mounted filesystems, by device name."""
+
+    name = "fs"
+
+    def __init__(self, machine):
+        self.machine = machine
+        self.engine = machine.engine
+        self.mounts: dict[str, SuperBlock] = {}
+
+    def mount(self, device: str) -> SuperBlock:
+        """mount the filesystem on the ``[[block]]`` device ``device`` (once)."""
+        sb = self.mounts.get(device)
+        if sb is None:
+            bdev = self.machine.subsystems["block"][device]
+            sb = SuperBlock(self.machine, bdev, BackingDevInfo(device), simplefs_aops())
+            self.mounts[device] = sb
+        return sb
+
+    def inodes(self):
+        for sb in self.mounts.values():
+            yield from sb.s_inodes
+
+
+def build(machine) -> "FileSystems | None":
+    if "fs" not in machine.scenario.needs:
+        return None
+    return FileSystems(machine)
