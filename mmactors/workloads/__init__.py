@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..schema import Ctx, check_table
 from .base import COMMON_FIELDS, Workload
+from .file_io import FileIO
 from .kmalloc import Kmalloc
 from .lock_loop import LockLoop
 from .lock_sequence import LockSequence
@@ -20,7 +21,8 @@ from .will_it_scale import WillItScale
 __all__ = ["Workload", "KINDS", "validate_workload", "COMMON_FIELDS"]
 
 KINDS: dict[str, type[Workload]] = {cls.kind: cls for cls in (
-    LockLoop, LockSequence, PageAlloc, Kmalloc, WillItScale, MMOps, PFT, RaceWorkload, UseMem)}
+    LockLoop, LockSequence, PageAlloc, Kmalloc, WillItScale, MMOps, PFT, RaceWorkload, UseMem,
+    FileIO)}
 
 
 def validate_workload(ctx: Ctx, tpath: tuple, table, machine: dict, sections: dict) -> dict:
