@@ -78,9 +78,11 @@ class SuperBlock:
 def simplefs_aops() -> AddressSpaceOperations:
     """The filesystem's address_space_operations (ext2's shape: mpage reads;
     writepages from mm/page_writeback.py when that lands)."""
+    from ..mm.page_writeback import generic_dirty_folio, generic_writepages
     from .mpage import mpage_read_folio, mpage_readahead
     return AddressSpaceOperations(FS_TYPE, read_folio=mpage_read_folio,
-                                  readahead=mpage_readahead)
+                                  readahead=mpage_readahead, writepages=generic_writepages,
+                                  dirty_folio=generic_dirty_folio)
 
 
 class FileSystems:
@@ -98,16 +100,70 @@ class FileSystems:
         sb = self.mounts.get(device)
         if sb is None:
             bdev = self.machine.subsystems["block"][device]
-            sb = SuperBlock(self.machine, bdev, BackingDevInfo(device), simplefs_aops())
+            sb = SuperBlock(self.machine, bdev, self._bdi(device, bdev), simplefs_aops())
             self.mounts[device] = sb
         return sb
+
+    def _bdi(self, device: str, bdev):
+        """The device's backing_dev_info with its writeback state
+        (mm/backing_dev.py, registered by fs/fs_writeback.py), or the read-only
+        placeholder when the machine has no address spaces."""
+        sub = self.machine.subsystems.get("addrspace")
+        if sub is None:
+            return BackingDevInfo(device)
+        from .fs_writeback import bdi_register
+        return bdi_register(sub, device, bdev)
 
     def inodes(self):
         for sb in self.mounts.values():
             yield from sb.s_inodes
+
+    def _check(self) -> None:
+        _check_filesystems(self)
 
 
 def build(machine) -> "FileSystems | None":
     if "fs" not in machine.scenario.needs:
         return None
     return FileSystems(machine)
+
+
+def _check_filesystems(fss: "FileSystems") -> None:
+    """The page cache of every disk file against the memmap, the rmap, the
+    LRU and NR_FILE_PAGES: no frame lost (every cached folio referenced, on
+    the file LRU or in a CPU's lru_add batch, or isolated by a reclaimer)
+    and none owned twice (one (mapping, index) per frame, never swap-backed
+    or in the swap cache); shadows only in empty slots; marks only on
+    cached indices."""
+    from ..mm._internal import PG_lru, PG_pcp, PGTY_buddy
+    from ..mm.filemap import PG_swapbacked, PG_swapcache
+    from ..mm.filemap_core import NR_FILE_PAGES
+    sub = fss.machine.subsystems.get("addrspace")
+    if sub is None:
+        return
+    mem = sub.mem_map
+    rmap = sub.rmap
+    batched = sub.lru.in_batches()
+    owner: dict[int, tuple] = {}
+    total = 0
+    for ino in fss.inodes():
+        mp = ino.i_mapping
+        assert mp.nrpages == len(mp.i_pages), f"{ino}: nrpages {mp.nrpages} != {len(mp.i_pages)}"
+        total += mp.nrpages
+        for idx, pfn in mp.i_pages.items():
+            assert pfn not in owner, f"pfn {pfn:#x} cached at {owner[pfn]} and {(ino.i_ino, idx)}"
+            owner[pfn] = (ino.i_ino, idx)
+            assert rmap.mapping.get(pfn) == (mp, idx), f"pfn {pfn:#x}: folio->mapping/index wrong"
+            fl = mem.f[pfn]
+            assert not fl & (PGTY_buddy | PG_pcp), f"cached pfn {pfn:#x} is free"
+            assert not fl & (PG_swapbacked | PG_swapcache), f"file folio {pfn:#x} swap-backed"
+            assert mem.ref[pfn] >= 1, f"cached pfn {pfn:#x} has no reference"
+            assert fl & PG_lru or pfn in batched or mem.ref[pfn] >= 2, \
+                f"cached pfn {pfn:#x} neither on the LRU, batched nor isolated"
+        assert not set(mp.shadows) & set(mp.i_pages), f"{ino}: a shadow beside a folio"
+        for tag in mp.tags:
+            assert all(i in mp.i_pages for i in tag), f"{ino}: a mark on an empty slot"
+    nodes = sub.pa.nodes
+    counted = sum(pg.vm_stat[NR_FILE_PAGES] + sum(d[NR_FILE_PAGES] for d in pg.vm_node_stat_diff)
+                  for pg in nodes)
+    assert counted == total, f"nr_file_pages {counted} but {total} pages cached"

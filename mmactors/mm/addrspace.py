@@ -26,6 +26,7 @@ from .mm_types import MM, PAGE_SHIFT, PMD_SHIFT
 from .rmap import Rmap
 from .shmem import ShmemInode
 from .swap import LRU, LRU_NAMES
+from .page_writeback import SYSCTL as PAGE_WRITEBACK_SYSCTL
 from .vmscan import SYSCTL as VMSCAN_SYSCTL, VmScan
 
 __all__ = ["AddrSpace", "addrspace_of", "SUBSYSTEM", "KCONFIG", "CONSTANTS"]
@@ -80,6 +81,9 @@ class AddrSpace:
         # mm/vmscan.c: kswapd per node and direct reclaim, on this side's LRU
         self.vmscan = VmScan(self, machine)
         self.pa.reclaim = self.vmscan
+        # mm/page-writeback.c's state, made by the first mounted filesystem
+        # (page_writeback.writeback_of): None in a run without files
+        self.writeback = None
         self.mms: list[MM] = []
         self.files: list[ShmemInode] = []
         self.cpu_actors: dict[int, list] = {}
@@ -175,6 +179,8 @@ class AddrSpace:
         caches = extra.setdefault("caches", {})
         caches["lru_add"] = self.lru.stats.to_json()
         self.vmscan.report(extra)                # "reclaim", if kswapd or direct reclaim ran
+        if self.writeback is not None:           # "writeback", if a filesystem is mounted
+            self.writeback.report(extra)
         extra["mm"] = {
             "mms": len(self.mms), "vmas": sum(len(m.vmas) for m in self.mms),
             "faults": self.event("pgfault"), "fault_oom": self.event("fault_oom"),
@@ -259,6 +265,7 @@ def build(machine) -> AddrSpace | None:
     return AddrSpace(machine, machine.subsystems["physmem"])
 
 
-SUBSYSTEM = Subsystem("addrspace", kconfig=KCONFIG, constants=CONSTANTS, sysctl=VMSCAN_SYSCTL,
+SUBSYSTEM = Subsystem("addrspace", kconfig=KCONFIG, constants=CONSTANTS,
+                      sysctl=VMSCAN_SYSCTL + PAGE_WRITEBACK_SYSCTL,
                       build=build,
                       doc="mm_structs, VMAs, page tables, faults, rmap, LRU batches")
