@@ -53,9 +53,9 @@ good once every workload actor has finished, so it never keeps a run alive.
 
 Simplifications (each also said where it happens): no memcg, no MGLRU, no
 unevictable/mlock handling beyond VM_LOCKED activation, no demotion, no
-shrinkers (slab reclaim), no laptop_mode, HZ = 250 (CONFIG_HZ_250); the file
-LRU holds nothing in this simulator yet (no page cache of regular files), so
-``pageout`` of dirty file folios is not reached and no flusher is woken;
+shrinkers (slab reclaim), no laptop_mode, HZ = 250 (CONFIG_HZ_250); clean
+page-cache folios of regular files (mm/filemap_core.py) are reclaimed by
+``__remove_mapping`` with a workingset shadow;
 shmem folios are kept (activated) rather than written by shmem_writepage;
 ``throttle_direct_reclaim`` (pfmemalloc_wait, pgscan_direct_throttle) and
 ``should_continue_reclaim`` (reclaim/compaction) are not modelled;
@@ -71,6 +71,7 @@ from ._internal import (MAX_NR_ZONES, MAX_RECLAIM_RETRIES, PG_workingset, SWAP_C
                         ZONE_RECLAIM_ACTIVE, pageblock_order)
 from .filemap import (PG_active, PG_dirty, PG_reclaim, PG_referenced, PG_swapbacked, PG_swapcache,
                       PG_writeback)
+from .filemap_core import __filemap_remove_folio as _filemap_remove_folio_locked
 from .gfp import GFP, GFP_KERNEL, gfp_zone
 from .mm_types import VM_EXEC, VM_LOCKED
 from .oom_kill import OomKiller
@@ -698,15 +699,18 @@ class VmScan:
         return "success"
 
     async def remove_mapping(self, pfn: int, me) -> bool:
-        """__remove_mapping(reclaimed=true) for a swap-cache folio: under the
-        swap address space's xa_lock, freeze the refcount at 2 (the cache's
-        and the isolation's), leave a workingset shadow in the slot, then
-        put_swap_folio.  False if someone else holds a reference."""
+        """__remove_mapping(reclaimed=true): under the owning address space's
+        xa_lock, freeze the refcount at 2 (the cache's and the isolation's),
+        leave a workingset shadow in the slot and take the folio out of the
+        cache: for a swap-cache folio then put_swap_folio, for a page-cache
+        folio of a regular file __filemap_remove_folio (the shadow only for
+        file-LRU folios, as the kernel's ``folio_is_file_lru`` test).  False
+        if someone else holds a reference or the folio was redirtied."""
         f = self.mem_map.f
         ref = self.mem_map.ref
         sc_ = self.sub.swap_cache
         if not f[pfn] & PG_swapcache or sc_ is None:
-            return False
+            return await self._remove_file_mapping(pfn, me)
         entry = sc_.folio_swap_entry(pfn)
         space = sc_.swap_address_space(entry)
         await space.xa_lock.lock_irq("__remove_mapping")
@@ -719,6 +723,27 @@ class VmScan:
         await self.engine.spend(space.line.write(me.cpu))
         space.xa_lock.unlock_irq("__remove_mapping")
         await sc_.put_swap_folio(pfn, entry)
+        return True
+
+    async def _remove_file_mapping(self, pfn: int, me) -> bool:
+        """__remove_mapping's page-cache branch (mm/vmscan.c): a clean,
+        unmapped folio of a regular file leaves i_pages, a shadow in its slot."""
+        f = self.mem_map.f
+        ref = self.mem_map.ref
+        m = self.sub.rmap.mapping.get(pfn)
+        mapping = m[0] if m is not None else None
+        if mapping is None or getattr(mapping, "host", None) is None \
+                or mapping.invalidate_lock is None:   # not a disk file's page cache
+            return False
+        await mapping.xa_lock.lock_irq("__remove_mapping")
+        if ref[pfn] != 2 or f[pfn] & (PG_dirty | PG_writeback):   # folio_ref_freeze(folio, 2)
+            mapping.xa_lock.unlock_irq("__remove_mapping")
+            return False
+        ref[pfn] = 0                                  # frozen
+        shadow = workingset_eviction(self.sub, pfn) if folio_is_file_lru(f[pfn]) else None
+        _filemap_remove_folio_locked(self.sub, mapping, pfn, shadow, me)
+        await self.engine.spend(mapping.line.write(me.cpu))
+        mapping.xa_lock.unlock_irq("__remove_mapping")
         return True
 
     # ------------------------------------------------------------ shrink_node

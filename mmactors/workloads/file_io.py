@@ -19,12 +19,15 @@ filesystem (read(2)/write(2) in a loop)::
     # fsync = 0            # fio fsync=N: fsync(2) after every N writes
     # end_fsync = false    # fio end_fsync: fsync(2) when the pass ends
     # direct = false       # fio direct=1: O_DIRECT, bios straight to the device
+    # norandommap = false  # fio norandommap=1: uniform random offsets with
+    #                      #   replacement (a pass is still size / bs calls)
     # cached = false       # the file starts in the page cache (read once before
     #                      #   the clock matters: a warm cache), else cold
 
 Each CPU is one task with its own ``struct file`` (fio's jobs each open
 the file).  A random pass visits every block once in a random order drawn
-from the task's seeded RNG (fio's default random map, norandommap=0).
+from the task's seeded RNG (fio's default random map, norandommap=0), or
+with ``norandommap`` draws size / bs offsets uniformly with replacement.
 Reads go through ``generic_file_read_iter`` -> ``filemap_read``
 (mm/filemap_io.py) with readahead; writes take ``i_rwsem`` for writing
 and run ``generic_perform_write`` (dirtying and throttling are
@@ -76,6 +79,9 @@ class FileIO(Workload):
         Field("fsync", int, 0, check=at_least(0), doc="fsync(2) after every N writes (fio fsync=)"),
         Field("end_fsync", bool, False, doc="fsync(2) at the end of each pass (fio end_fsync)"),
         Field("direct", bool, False, doc="O_DIRECT (fio direct=1): no page cache"),
+        Field("norandommap", bool, False,
+              doc="random offsets drawn uniformly with replacement (fio norandommap=1), "
+                  "instead of each block once per pass"),
         Field("cached", bool, False,
               doc="start with the file in the page cache (warm), instead of only on disk"),
     ]
@@ -152,7 +158,10 @@ class FileIO(Workload):
         writes = 0
         while not passes or p < passes:
             if self.random:
-                cpu.rng.shuffle(order)
+                if spec["norandommap"]:
+                    order = [cpu.rng.randrange(n) for _ in range(n)]
+                else:
+                    cpu.rng.shuffle(order)
             for blk in order:
                 pos = blk * bs
                 cpu.debt += syscall_ns

@@ -40,6 +40,7 @@ def run_file_io(check=True, strategy=None, **kw):
     sub = addrspace_of(m)
     if check:
         sub._check()
+        m.subsystems["fs"]._check()
         m.subsystems["physmem"]._check()
     return m, res, sub
 
