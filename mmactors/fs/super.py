@@ -121,6 +121,27 @@ class FileSystems:
     def _check(self) -> None:
         _check_filesystems(self)
 
+    def report(self, extra: dict) -> None:
+        """extra["pagecache"]: meminfo's Cached/Active(file)/Inactive(file),
+        pgpgin and the page-cache read figures (report/pagecache.py renders them)."""
+        sub = self.machine.subsystems.get("addrspace")
+        if sub is None:
+            return
+        from ..mm.filemap_io import pagecache_stats
+        from ..mm.filemap_core import NR_FILE_PAGES
+        from ..mm.swap import LRU_ACTIVE_FILE, LRU_INACTIVE_FILE
+        cached = sum(pg.vm_stat[NR_FILE_PAGES] + sum(d[NR_FILE_PAGES] for d in pg.vm_node_stat_diff)
+                     for pg in sub.pa.nodes)
+        lv = sub.lru.lruvecs
+        extra["pagecache"] = {
+            "meminfo": {"Cached": cached * 4,
+                        "Active(file)": sum(v.lru_size(LRU_ACTIVE_FILE) for v in lv) * 4,
+                        "Inactive(file)": sum(v.lru_size(LRU_INACTIVE_FILE) for v in lv) * 4},
+            "pgpgin": sub.vmstat.event("pgpgin"),
+            "reads": pagecache_stats(sub).to_json(),
+            "mounts": {name: {"type": sb.s_type, "files": len(sb.s_inodes)}
+                       for name, sb in self.mounts.items()}}
+
 
 def build(machine) -> "FileSystems | None":
     if "fs" not in machine.scenario.needs:

@@ -35,6 +35,7 @@ io_uring or AIO), no ``file_accessed`` (atime: as mounted noatime), no
 """
 from __future__ import annotations
 
+from ._internal import CacheStats
 from .filemap import PG_locked, PG_readahead, PG_uptodate, PG_writeback
 from .filemap_core import (EEXIST, EIO, ENOMEM, filemap_add_folio, filemap_alloc_folio,
                            folio_wait_locked, mapping_gfp_mask)
@@ -52,11 +53,13 @@ AOP_TRUNCATED_PAGE = 0x80001
 
 class PageCacheStats:
     """Per-CPU page-cache read figures: pages hit and missed, sync and
-    async readahead calls, reads that waited for a folio's I/O."""
+    async readahead calls, reads that waited for a folio's I/O.  ``cache``
+    is the same hits and misses as a per-CPU cache row (report/caches.py)."""
 
     def __init__(self, ncpus: int):
-        self.hits = [0] * ncpus
-        self.misses = [0] * ncpus
+        self.cache = CacheStats("pagecache", ncpus)
+        self.hits = self.cache.alloc_hits            # the same lists
+        self.misses = self.cache.alloc_misses
         self.ra_sync = [0] * ncpus
         self.ra_async = [0] * ncpus
         self.waits = [0] * ncpus

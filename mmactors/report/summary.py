@@ -17,6 +17,7 @@ from .block import format_block
 from .caches import format_caches
 from .lockstat import format_lock_stat
 from .mm import format_addrspace
+from .pagecache import format_pagecache
 from .reclaim import format_reclaim
 from .swap import format_swap
 from .zoneinfo import format_memory_summary
@@ -101,7 +102,7 @@ def _swap(sw, res) -> str:
 
 
 SUBSYSTEM_SUMMARIES = {"lockdep": _lockdep, "physmem": _physmem, "addrspace": _addrspace,
-                       "block": format_block, "swap": _swap}
+                       "block": format_block, "swap": _swap, "fs": format_pagecache}
 
 
 def sections(res) -> list[str]:
