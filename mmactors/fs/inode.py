@@ -4,9 +4,10 @@ include/linux/fs.h, Linux 6.12).
 * :class:`Inode`: ``i_ino``, ``i_size`` (bytes), ``i_rwsem`` (an
   rw_semaphore of lock class ``&sb->s_type->i_mutex_key``: the kernel's
   inode_init_always gives i_rwsem its filesystem type's key), ``i_lock``
-  (``&inode->i_lock``: guards ``i_state``), ``i_mapping`` (with its
-  ``invalidate_lock``, which readahead and truncate take) (its
-  :class:`~mmactors.mm.filemap.AddressSpace`, ``host`` pointing back here),
+  (class ``&sb->s_type->i_lock_key``: guards ``i_state``), ``i_mapping`` (its
+  :class:`~mmactors.mm.filemap.AddressSpace`, ``host`` pointing back here,
+  with the ``invalidate_lock``, class ``mapping.invalidate_lock``, that
+  readahead and truncate take),
   ``i_sb`` (:class:`~mmactors.fs.super.SuperBlock`), and the writeback
   fields fs/fs-writeback.c keeps: ``i_state`` (I_DIRTY_* bits),
   ``dirtied_when``, ``dirtied_time_when``, ``i_io_list`` (which of the
@@ -58,10 +59,10 @@ class Inode:
         self.i_size = size
         self.i_start = start_sector                  # the file's extent on sb.s_bdev
         self.i_rwsem = RWSemaphore(eng, "&sb->s_type->i_mutex_key")
-        self.i_lock = SpinLock(eng, "&inode->i_lock")
+        self.i_lock = SpinLock(eng, "&sb->s_type->i_lock_key")   # inode_init_always: lockdep_set_class
         self.i_mapping = AddressSpace(eng, ino, f"{sb.s_id}:{ino}", host=self, a_ops=a_ops)
-        # mapping->invalidate_lock (inode_init_always: class "&mapping->invalidate_lock")
-        self.i_mapping.invalidate_lock = RWSemaphore(eng, "&mapping->invalidate_lock")
+        # mapping->invalidate_lock (inode_init_always: class "mapping.invalidate_lock")
+        self.i_mapping.invalidate_lock = RWSemaphore(eng, "mapping.invalidate_lock")
         # fs/fs-writeback.c's fields (maintained by __mark_inode_dirty and the flusher)
         self.i_state = 0
         self.dirtied_when = 0
