@@ -185,10 +185,12 @@ async def filemap_update_page(sub, file, mapping, index: int, pfn: int, me) -> i
     return err
 
 
-async def filemap_get_pages(sub, file, pos: int, count: int, me):
+async def filemap_get_pages(sub, file, pos: int, count: int, me, first=None):
     """filemap_get_pages: (batch, hits) with batch [(index, pfn)], each with
     a reference and uptodate, and ``hits`` the leading entries the first
-    lookup found uptodate; or (error, 0)."""
+    lookup found uptodate; or (error, 0).  ``first``: the result of the first
+    filemap_get_read_batch when the caller already ran it (filemap_read's
+    inlined hit path)."""
     mapping = file.f_mapping
     ra = file.f_ra
     index = pos >> PAGE_SHIFT
@@ -197,7 +199,10 @@ async def filemap_get_pages(sub, file, pos: int, count: int, me):
     cpu = me.cpu
     hit = True
     while True:                                       # retry:
-        batch = filemap_get_read_batch(sub, mapping, index, last_index - 1, me)
+        if first is not None:
+            batch, first = first, None
+        else:
+            batch = filemap_get_read_batch(sub, mapping, index, last_index - 1, me)
         if not batch:
             hit = False
             st.ra_sync[cpu] += 1
@@ -245,36 +250,52 @@ async def filemap_read(sub, file, pos: int, count: int, me) -> int:
     already = 0
     error = 0
     isize = inode.i_size
+    f = sub.mem_map.f
+    ref = sub.mem_map.ref
+    hits_c = st.hits
+    misses_c = st.misses
     while count and pos < isize:
-        batch, hits = await filemap_get_pages(sub, file, pos, count, me)
-        if isinstance(batch, int):
-            error = batch
-            break
+        # filemap_get_pages' first step inline: a batch whose last folio is
+        # uptodate and unmarked needs nothing more (the hit path)
+        batch = filemap_get_read_batch(sub, mapping, pos >> PAGE_SHIFT,
+                                       (pos + count - 1) >> PAGE_SHIFT, me)
+        if batch and f[batch[-1][1]] & (PG_uptodate | PG_readahead) == PG_uptodate:
+            hits = len(batch)
+        else:
+            batch, hits = await filemap_get_pages(sub, file, pos, count, me, batch)
+            if isinstance(batch, int):
+                error = batch
+                break
         isize = inode.i_size
         if pos < isize:
-            end_offset = min(isize, pos + count)
+            end_offset = isize if isize < pos + count else pos + count
             if pos >> PAGE_SHIFT != (last_pos - 1) >> PAGE_SHIFT:    # pos_same_folio
                 mark(batch[0][1], me)
-            for i, (index, pfn) in enumerate(batch):
-                fpos = index << PAGE_SHIFT
-                if end_offset < fpos:
+            i = 0
+            for index, pfn in batch:
+                if end_offset < index << PAGE_SHIFT:
                     break
                 if i:
                     mark(pfn, me)
-                nbytes = min(end_offset - pos, PAGE_SIZE - (pos & (PAGE_SIZE - 1)))
+                nbytes = PAGE_SIZE - (pos & (PAGE_SIZE - 1))
+                if end_offset - pos < nbytes:
+                    nbytes = end_offset - pos
                 me.debt += copy_ns * nbytes >> PAGE_SHIFT             # copy_folio_to_iter
                 if i < hits:
-                    st.hits[cpu] += 1
+                    hits_c[cpu] += 1
                 else:
-                    st.misses[cpu] += 1
+                    misses_c[cpu] += 1
+                i += 1
                 already += nbytes
                 pos += nbytes
                 count -= nbytes
                 last_pos = pos
         for _, pfn in batch:                           # folio_put each
-            put = _folio_put(sub, pfn, me)
-            if put is not None:
-                await put
+            r = ref[pfn]
+            if r > 1:
+                ref[pfn] = r - 1
+            else:
+                await sub.lru.folios_put_refs([(pfn, 1)], me)
     ra.prev_pos = last_pos
     st.bytes_read[cpu] += already
     return already if already else error
