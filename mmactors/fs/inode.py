@@ -69,6 +69,17 @@ class Inode:
         self.dirtied_time_when = 0
         self.i_io_list = None
         self.i_wb = None
+        # Simplification: mmap faults use one file_ra_state per inode (the
+        # kernel's is vma->vm_file->f_ra, one per open file).
+        self.i_mmap_ra = FileRaState()
+        file_ra_state_init(self.i_mmap_ra, self.i_mapping)
+
+    async def get_folio(self, index: int, me) -> int:
+        """vm_ops->fault = filemap_fault (mm/memory.py's file faults call
+        this): a locked, uptodate folio with a reference, or -1."""
+        from ..mm.filemap_io import filemap_fault
+        sub = self.i_sb.machine.subsystems["addrspace"]
+        return await filemap_fault(sub, self.i_mapping, self.i_mmap_ra, index, me)
 
     @property
     def mapping(self) -> AddressSpace:

@@ -125,7 +125,7 @@ class FileSystems:
         """extra["pagecache"]: meminfo's Cached/Active(file)/Inactive(file),
         pgpgin and the page-cache read figures (report/pagecache.py renders them)."""
         sub = self.machine.subsystems.get("addrspace")
-        if sub is None:
+        if sub is None or not self.mounts:
             return
         from ..mm.filemap_io import pagecache_stats
         from ..mm.filemap_core import NR_FILE_PAGES

@@ -381,3 +381,93 @@ async def write_begin(sub, file, mapping, index: int, offset: int, nbytes: int, 
             return -EIO
     assert f[pfn] & PG_locked
     return pfn
+
+
+# ---------------------------------------------------------------------------
+# Page faults on a mapped disk file (filemap_fault, do_sync/async_mmap_readahead)
+# ---------------------------------------------------------------------------
+MMAP_LOTSAMISS = 100
+
+
+async def do_sync_mmap_readahead(sub, mapping, ra, index: int, me) -> None:
+    """do_sync_mmap_readahead: count the miss (ra->mmap_miss, up to 10 x
+    MMAP_LOTSAMISS); while misses do not dominate, read around the fault:
+    ra_pages centred on it, the PG_readahead mark a quarter from the end.
+    (No VM_SEQ_READ/VM_RAND_READ here: madvise advice is not modelled.)"""
+    from .readahead import ReadaheadControl, page_cache_ra_order
+    if not ra.ra_pages:
+        return
+    if ra.mmap_miss < MMAP_LOTSAMISS * 10:
+        ra.mmap_miss += 1
+    if ra.mmap_miss > MMAP_LOTSAMISS:
+        return
+    ra.start = max(0, index - ra.ra_pages // 2)
+    ra.size = ra.ra_pages
+    ra.async_size = ra.ra_pages // 4
+    rac = ReadaheadControl(sub, None, ra, mapping, ra.start)
+    await page_cache_ra_order(rac, ra, 0, me)
+
+
+async def do_async_mmap_readahead(sub, mapping, ra, index: int, pfn: int, me) -> None:
+    """do_async_mmap_readahead: a hit pays back one miss; the PG_readahead
+    folio starts the next window (page_cache_async_ra with ra_pages)."""
+    if not ra.ra_pages:
+        return
+    if ra.mmap_miss:
+        ra.mmap_miss -= 1
+    if sub.mem_map.f[pfn] & PG_readahead:
+        pagecache_stats(sub).ra_async[me.cpu] += 1
+        await page_cache_async_readahead(sub, mapping, ra, None, pfn, index, ra.ra_pages, me)
+
+
+async def filemap_fault(sub, mapping, ra, index: int, me) -> int:
+    """filemap_fault: the folio at ``index``, locked, uptodate, with a
+    reference (the caller maps it), or -1.  A miss is a major fault
+    (PGMAJFAULT) with mmap read-around; the folio lock is where the fault
+    waits for the read.  Simplifications: the mmap_lock is never dropped
+    for the I/O (no FAULT_FLAG_RETRY / fpin), an I/O error is -1 (the
+    caller's VM_FAULT_OOM, not SIGBUS)."""
+    locks = sub.folio_locks
+    f = sub.mem_map.f
+    inode = mapping.host
+    if index << PAGE_SHIFT >= inode.i_size:
+        return -1                                     # beyond EOF: SIGBUS in the kernel
+    pfn = mapping.i_pages.get(index)
+    me.debt += mapping.line.read(me.cpu)
+    if pfn is not None:
+        await do_async_mmap_readahead(sub, mapping, ra, index, pfn, me)
+    else:
+        vs = sub.vmstat
+        vs.count_vm_events(me.cpu, vs.ev["pgmajfault"])
+        await do_sync_mmap_readahead(sub, mapping, ra, index, me)
+    while True:                                       # retry_find: __filemap_get_folio(FGP_CREAT)
+        pfn = mapping.i_pages.get(index)
+        if pfn is None:
+            pfn = await filemap_alloc_folio(sub, mapping_gfp_mask(mapping))
+            if pfn < 0:
+                return -1
+            err = await filemap_add_folio(sub, mapping, pfn, index, mapping_gfp_mask(mapping), me)
+            if err:
+                await sub.lru.folios_put_refs([(pfn, 1)], me)
+                continue
+            locks.folio_unlock(pfn, me)               # FGP_FOR_MMAP: returned unlocked
+        else:
+            sub.mem_map.ref[pfn] += 1                 # folio_try_get
+            me.debt += sub.mem_map_line(pfn, me)
+        await locks.folio_lock(pfn, me)               # lock_folio_maybe_drop_mmap
+        if mapping.i_pages.get(index) != pfn:         # truncated meanwhile
+            locks.folio_unlock(pfn, me)
+            await sub.lru.folios_put_refs([(pfn, 1)], me)
+            continue
+        if f[pfn] & PG_uptodate:
+            return pfn
+        # page_not_uptodate: ->read_folio and wait
+        err = await filemap_read_folio(sub, None, mapping, index, pfn, me)
+        if err:
+            await sub.lru.folios_put_refs([(pfn, 1)], me)
+            return -1
+        await locks.folio_lock(pfn, me)
+        if f[pfn] & PG_uptodate and mapping.i_pages.get(index) == pfn:
+            return pfn
+        locks.folio_unlock(pfn, me)
+        await sub.lru.folios_put_refs([(pfn, 1)], me)

@@ -623,14 +623,16 @@ class Memory:
         base = vmf.address - (vmf.idx << PAGE_SHIFT)
         got = False
         f = sub.mem_map.f
-        from .filemap import PG_locked, PG_uptodate
+        from .filemap import PG_locked, PG_readahead, PG_uptodate
         await pt.ptl.lock("filemap_map_pages")
         for i in range(start, end):
             if pt.ptes[i]:
                 continue
             index = vma.linear_page_index(base + (i << PAGE_SHIFT))
             pfn = inode.mapping.i_pages.get(index)
-            if pfn is None or f[pfn] & PG_locked or not f[pfn] & PG_uptodate:
+            # next_uptodate_folio: skip locked, !uptodate and PG_readahead
+            # folios (a fault on the marked one starts async readahead)
+            if pfn is None or f[pfn] & (PG_locked | PG_readahead) or not f[pfn] & PG_uptodate:
                 continue
             sub.mem_map.ref[pfn] += 1
             sub.rmap.folio_add_file_rmap_pte(pfn)
