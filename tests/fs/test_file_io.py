@@ -66,3 +66,18 @@ def test_unknown_device():
     text = file_io_text().replace('device = "dev0"', 'device = "sdz"')
     with pytest.raises(ScenarioError, match="no \\[\\[block\\]\\] device named 'sdz'"):
         parse_scenario(text, "t.toml")
+
+
+def test_fsync_every_n_writes_and_direct_writes():
+    """fio fsync=N: vfs_fsync_range after every N writes (here 64 x 4 KiB:
+    16 fsyncs over 1024 writes); O_DIRECT writes go straight to the device
+    as one bio per call and leave nothing cached or dirty."""
+    m, res, sub = run_file_io(rw="write", size="4M", extra_wl="fsync = 64")
+    t = workload(m).report()["tasks"][0]
+    assert t["fsyncs"] == 16
+    assert not sub.files[0].i_mapping.tags[0]
+    m, res, sub = run_file_io(rw="randwrite", bs="16K", size="4M", extra_wl="direct = true")
+    st = res.extra["block"]["dev0"]["stat"]
+    assert st["write_ios"] == 256 and st["write_sectors"] == 8192
+    assert sub.files[0].i_mapping.nrpages == 0
+    assert res.extra["vmstat_delta"].get("nr_dirtied", 0) == 0
