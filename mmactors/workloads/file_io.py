@@ -19,6 +19,8 @@ filesystem (read(2)/write(2) in a loop)::
     # fsync = 0            # fio fsync=N: fsync(2) after every N writes
     # end_fsync = false    # fio end_fsync: fsync(2) when the pass ends
     # direct = false       # fio direct=1: O_DIRECT, bios straight to the device
+    # unlink = false       # fio unlink=1: delete the file at the end (a shared
+    #                      #   file when its last task ends): truncate_inode_pages
     # norandommap = false  # fio norandommap=1: uniform random offsets with
     #                      #   replacement (a pass is still size / bs calls)
     # cached = false       # the file is read once before the job (a warm cache:
@@ -88,6 +90,9 @@ class FileIO(Workload):
         Field("norandommap", bool, False,
               doc="random offsets drawn uniformly with replacement (fio norandommap=1), "
                   "instead of each block once per pass"),
+        Field("unlink", bool, False,
+              doc="delete the file when the job ends (fio unlink=1): its page cache is "
+                  "truncated (mm/truncate.c), dirty pages dropped unwritten"),
         Field("cached", bool, False,
               doc="start with the file in the page cache (warm), instead of only on disk"),
     ]
@@ -129,6 +134,9 @@ class FileIO(Workload):
         else:
             self.inodes = {cpu: self.sb.create(self.size) for cpu in self.cpus}
         self.tasks: dict[int, dict] = {}
+        self._left = {}                           # unlink: tasks still using each inode
+        for ino in self.inodes.values():
+            self._left[ino.i_ino] = self._left.get(ino.i_ino, 0) + 1
         self.files: dict[int, object] = {}       # each task's struct file (tests read f_ra)
         self.warmed = None                        # shared + cached: the warm-up's completion
         if spec["files"] == "shared" and spec["cached"] and not spec["direct"]:
@@ -209,6 +217,11 @@ class FileIO(Workload):
         await eng.spend(0)
         task["end_ns"] = eng.now
         self._hits(task, st, cpu, h0, m0)
+        if spec["unlink"]:
+            self._left[inode.i_ino] -= 1
+            if not self._left[inode.i_ino]:           # the last user: iput -> evict
+                from ..mm.truncate import truncate_inode_pages
+                task["truncated"] = await truncate_inode_pages(sub, inode.i_mapping, cpu)
 
     @staticmethod
     def _hits(task, st, cpu, h0, m0):

@@ -81,3 +81,20 @@ def test_fsync_every_n_writes_and_direct_writes():
     assert st["write_ios"] == 256 and st["write_sectors"] == 8192
     assert sub.files[0].i_mapping.nrpages == 0
     assert res.extra["vmstat_delta"].get("nr_dirtied", 0) == 0
+
+
+def test_unlink_truncates_the_page_cache():
+    """unlink (fio unlink=1) -> truncate_inode_pages: after a write job
+    without fsync the file's dirty pages are dropped unwritten
+    (folio_cancel_dirty: no dirty page left accounted), and every frame of
+    its page cache is back with the allocator (nr_file_pages 0; the
+    invariants hold: nothing lost)."""
+    m, res, sub = run_file_io(rw="write", size="1M", cpus=2, files="shared",
+                              extra_wl="unlink = true")
+    mp = sub.files[0].i_mapping
+    assert mp.nrpages == 0 and not mp.i_pages and not any(mp.tags)
+    assert res.extra["pagecache"]["meminfo"]["Cached"] == 0
+    assert sum(t.get("truncated", 0) for t in workload(m).report()["tasks"]) == 256
+    assert res.extra["vmstat"]["nr_dirty"] == 0                  # NR_FILE_DIRTY back to 0
+    assert res.extra["vmstat_delta"]["nr_dirtied"] == 256
+    assert not res.extra["vmstat_delta"].get("nr_written")       # dropped, never written
