@@ -20,6 +20,7 @@ from .mm import format_addrspace
 from .pagecache import format_pagecache
 from .reclaim import format_reclaim
 from .swap import format_swap
+from .writeback import format_writeback
 from .zoneinfo import format_memory_summary
 
 __all__ = ["format_summary", "write_json", "dumps"]
@@ -94,7 +95,8 @@ def _physmem(pm, res) -> str:
 
 def _addrspace(sub, res) -> str:
     rec = format_reclaim(sub.vmscan) if getattr(sub, "vmscan", None) is not None else ""
-    return format_addrspace(sub) + ("\n" + rec if rec else "")
+    wb = format_writeback(getattr(sub, "writeback", None))
+    return format_addrspace(sub) + ("\n" + rec if rec else "") + ("\n" + wb if wb else "")
 
 
 def _swap(sw, res) -> str:

@@ -312,3 +312,27 @@ def test_kupdate_writes_expired_inodes_only_on_its_passes():
     first = f.first_write_ns["periodic"]
     assert 30 * SEC <= first <= 36 * SEC
     assert res.events < 5000
+
+
+def test_summary_section():
+    """report/writeback.py: the thresholds, Dirty/Writeback in kB, the
+    vmstat counters, the balance_dirty_pages figures, the bdi and flusher
+    lines and the dirty chart."""
+    from mmactors.report.writeback import format_writeback
+
+    async def body(rig, me):
+        await rig.dirty(100, me)
+        await vfs_fsync_range(rig.inode, me)
+        await rig.dirty(20, me, start=200)
+
+    rig = Rig(body)
+    res = rig.run()
+    text = format_writeback(rig.pw)
+    assert text.startswith("writeback: vm.dirty_ratio 20, dirty_background_ratio 10 of ")
+    assert "Dirty: 80 kB, Writeback: 0 kB; nr_dirtied 120, nr_written 100, pgpgout 400 kB" in text
+    assert "bdi nvme0n1: write bandwidth" in text and "flusher flush-nvme0n1" in text
+    assert "fsync 100" in text
+    assert "dirty+writeback pages against the thresholds" in text
+    j = res.extra["writeback"]
+    assert j["nr_dirty"] == 20 and j["nr_dirty_threshold"] == res.extra["writeback"]["nr_dirty_threshold"]
+    assert format_writeback(None) == ""
