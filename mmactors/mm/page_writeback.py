@@ -234,10 +234,12 @@ class WbDomain:
     def reflect_period(self, jiffies: int) -> None:
         """writeout_period, applied lazily: the history halves once per
         VM_COMPLETIONS_PERIOD_LEN elapsed, and the timer stops when idle."""
-        if self.period_time and jiffies >= self.period_time:
-            miss = (jiffies - self.period_time) // VM_COMPLETIONS_PERIOD_LEN
-            if self.completions.new_period(miss + 1):
-                self.period_time += (miss + 1) * VM_COMPLETIONS_PERIOD_LEN
+        # one fprop_new_period per elapsed period, as the timer fires: the
+        # history halves each time and stops ageing at one event (a single
+        # catch-up of n periods would shift it to zero)
+        while self.period_time and jiffies >= self.period_time:
+            if self.completions.new_period(1):
+                self.period_time += VM_COMPLETIONS_PERIOD_LEN
             else:
                 self.period_time = 0
 
