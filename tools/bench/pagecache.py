@@ -12,8 +12,14 @@ then ``loops`` passes of ``bs`` reads at random (or sequential) offsets
 all hit.  The figure is page-cache hits (mm/filemap_io.py's count, the
 warm-up's included) over the run's wall time (building the machine
 excluded), the median and the best of ``--runs`` runs; lockdep off.
-(W adds the dirty-throttling part: virtual seconds of a 16-writer run per
-wall second.)
+
+The dirty-throttling part (``--dirty-seconds N``, 0 skips it): virtual
+seconds of scenarios/files/writers-faster-than-device.toml (16 writers on
+a 10 MB/s disk, balance_dirty_pages pausing them, the flusher writing in
+the background) simulated per wall-clock second, run for N virtual
+seconds; and the same for writers-below-freerun.toml, whose 40 virtual
+seconds are mostly idle between the flusher's 5 s kupdate passes (they
+must cost no wall time when nothing happens in between).
 """
 from __future__ import annotations
 
@@ -65,6 +71,26 @@ def read_hits(text) -> tuple[int, float, int]:
     return res.extra["pagecache"]["reads"]["hits"], wall, res.virtual_ns
 
 
+def dirty_throttling(name: str, seconds: float | None) -> tuple[float, float, int]:
+    """(virtual s, wall s of Machine.run, pages written) of a shipped
+    scenarios/files scenario, its duration set to ``seconds`` if given."""
+    from mmactors import Machine, parse_scenario
+    from mmactors.testing import lockdep_enabled
+    text = (ROOT / "scenarios" / "files" / f"{name}.toml").read_text()
+    if seconds is not None:
+        text = "\n".join(ln for ln in text.splitlines() if not ln.startswith("duration_ns"))
+        text = text.replace("[run]", f"[run]\nduration_ns = {int(seconds * 1e9)}")
+    with lockdep_enabled(False):
+        m = Machine(parse_scenario(text, f"{name}.toml"), trace=False)
+        t0 = time.perf_counter()
+        res = m.run()
+        wall = time.perf_counter() - t0
+    if res.error is not None:
+        raise SystemExit(res.error.report())
+    written = sum(d["stat"]["write_sectors"] for d in res.extra["block"].values()) // 8
+    return res.virtual_ns / 1e9, wall, written
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cpus", type=int, default=64)
@@ -74,7 +100,19 @@ def main(argv=None) -> int:
     ap.add_argument("--bs", default="4K")
     ap.add_argument("--memory-mib", type=int, default=1024)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--dirty-seconds", type=float, default=5.0,
+                    help="virtual seconds of the 16-writer dirty-throttling run (0: skip)")
+    ap.add_argument("--no-read", action="store_true", help="skip the read-hit part")
     a = ap.parse_args(argv)
+    if a.dirty_seconds:
+        for name, secs in (("writers-faster-than-device", a.dirty_seconds),
+                           ("writers-below-freerun", None)):
+            vs, wall, pages = dirty_throttling(name, secs)
+            print(f"{name}: {vs:.1f} virtual s in {wall:.2f} s wall = {vs / wall:.3f} virtual s "
+                  f"per wall s ({pages:,} pages written, {pages / wall:,.0f} per wall s)",
+                  flush=True)
+    if a.no_read:
+        return 0
     text = scenario(a.cpus, a.size, a.loops, a.rw, a.bs, a.memory_mib)
     rates = []
     for i in range(a.runs):
