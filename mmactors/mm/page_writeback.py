@@ -661,6 +661,11 @@ class PageWriteback:
         freerun = dirty_freerun_ceiling(dtc.thresh, dtc.bg_thresh)
         limit = self.hard_dirty_limit(dtc.thresh)
         wb = self.bdi_list[0].wb if self.bdi_list else None
+        tr = self.engine.trace
+        if tr is not None:                     # counter tracks beside the table
+            for key, v in (("nr_dirty", self.nr_dirty()), ("nr_writeback", self.nr_writeback()),
+                           ("setpoint", (freerun + limit) // 2)):
+                tr.counter(0, "writeback", key, now, v)
         self.samples.append((now, self.nr_dirty(), self.nr_writeback(), dtc.bg_thresh,
                              dtc.thresh, (freerun + limit) // 2,
                              wb.dirty_ratelimit if wb else 0,
@@ -917,6 +922,8 @@ async def balance_dirty_pages(pw: PageWriteback, wb, pages_dirtied: int, me) -> 
                       3 if ms <= 200 else 4] += 1
         # Simplification: the sleep is the task's clock moving on (nothing
         # wakes a TASK_KILLABLE sleeper early here: no signals).
+        if eng.trace is not None:              # the pause as a span on the task's track
+            eng.trace.span(me.id, "balance_dirty_pages", "writeback", eng.now, eng.now + ns)
         await eng.spend(ns)
         slept += ns
         t.dirty_paused_when = now + pause
