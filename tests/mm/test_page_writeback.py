@@ -385,3 +385,26 @@ def test_shared_file_mapping_dirtying_and_mkclean():
     sub = m.subsystems["addrspace"]
     sub._check()
     writeback_of(sub)._check()
+
+
+def test_sync_queues_a_sync_all_work_for_the_flusher():
+    """sync_inodes_sb (fs/fs-writeback.c): a WB_SYNC_ALL work queued on the
+    wb (wb_queue_work, mod_delayed_work 0), done by the flusher
+    (wb_do_writeback's work list, writeback_sb_inodes with
+    writeback_chunk_size LONG_MAX), waited for with its wb_completion, then
+    wait_sb_inodes: every page written and clean when sync returns."""
+    from mmactors.fs.fs_writeback import ksys_sync
+    out = {}
+
+    async def body(rig, me):
+        await rig.dirty(500, me)
+        await ksys_sync(rig.m, me)
+        out["after"] = (rig.node(NR_FILE_DIRTY), rig.node(NR_WRITEBACK), rig.node(NR_WRITTEN))
+        out["t"] = me.engine.now
+
+    rig = Rig(body)
+    rig.run()
+    f = rig.pw.fs.flushers[0]
+    assert out["after"] == (0, 0, 500)
+    assert f.works == 1 and sum(f.written.values()) == 500, f.to_json()
+    assert out["t"] < SEC                       # no waiting for kupdate
