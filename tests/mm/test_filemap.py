@@ -59,3 +59,14 @@ def test_no_frame_lost_or_doubly_owned(rw, cpus, files, bs, size_mib, seed, nora
     run_file_io(rw=rw, cpus=cpus, files=files, bs=bs, size=f"{size_mib}M", memory_mib=32,
                 seed=seed, duration_ns=20_000_000_000,
                 extra_wl=f"norandommap = {str(norandommap).lower()}")
+
+
+def test_regression_repeated_hits_do_not_leave_active_folio_on_inactive_list():
+    """Regression (found by test_no_frame_lost_or_doubly_owned): a folio hit
+    again while its activation sat in the lru_activate batch (PG_lru
+    cleared) got PG_active set directly, so lru_activate then skipped it and
+    it stayed on the inactive list flagged active.  The kernel's
+    __lru_cache_activate_folio only activates a folio found in this CPU's
+    lru_add batch (mm/swap.c, folio_mark_accessed)."""
+    run_file_io(rw="randread", size="4M", memory_mib=32, seed=5, duration_ns=20_000_000_000,
+                extra_wl="norandommap = true")
