@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from . import block, lockdep
+from . import block, fs, lockdep
 from ._core.errors import ScenarioError
 from ._core.strategies import StrategyError, make_strategy
 from .costs import CostModel
@@ -58,9 +58,10 @@ DEFAULT_SCENARIO = PACKAGE_DIR / "data" / "default.toml"
 # first (so that it sees every lock taken while the rest boots), then physical
 # memory (as mm_core_init() brings up the page allocator), then the block
 # devices ([[block]]: swap and files do I/O to them), then address spaces,
-# then the swap devices of [[swap]] (swapon).
+# then the swap devices of [[swap]] (swapon), then the filesystems on the
+# block devices the file workloads name (mounted on their page cache).
 SUBSYSTEMS: tuple[Subsystem, ...] = (lockdep.SUBSYSTEM, physmem.SUBSYSTEM, block.SUBSYSTEM,
-                                     addrspace.SUBSYSTEM, swapfile.SUBSYSTEM)
+                                     addrspace.SUBSYSTEM, swapfile.SUBSYSTEM, fs.SUBSYSTEM)
 
 
 # ------------------------------------------------------------------ sections

@@ -29,6 +29,7 @@ from .rmap import Rmap
 from .shmem import ShmemInode
 from .swap import LRU, LRU_NAMES
 from .compaction import CONSTANTS as COMPACTION_CONSTANTS, SYSCTL as COMPACTION_SYSCTL, Compaction
+from .page_writeback import SYSCTL as PAGE_WRITEBACK_SYSCTL
 from .vmscan import SYSCTL as VMSCAN_SYSCTL, VmScan
 
 __all__ = ["AddrSpace", "addrspace_of", "SUBSYSTEM", "KCONFIG", "CONSTANTS"]
@@ -93,6 +94,9 @@ class AddrSpace:
         self.pa.compaction = self.compaction
         if self.compaction.at_boot:
             self.compaction.start()
+        # mm/page-writeback.c's state, made by the first mounted filesystem
+        # (page_writeback.writeback_of): None in a run without files
+        self.writeback = None
         self.files: list[ShmemInode] = []
         self.cpu_actors: dict[int, list] = {}
         self.events = {e: [0] * machine.ncpus for e in EVENTS}
@@ -189,6 +193,8 @@ class AddrSpace:
         self.compaction.report(extra)            # "compaction", if it ran
         if self.thp.active():
             extra["thp"] = self.thp.report()
+        if self.writeback is not None:           # "writeback", if a filesystem is mounted
+            self.writeback.report(extra)
         extra["mm"] = {
             "mms": len(self.mms), "vmas": sum(len(m.vmas) for m in self.mms),
             "faults": self.event("pgfault"), "fault_oom": self.event("fault_oom"),
@@ -301,6 +307,6 @@ def build(machine) -> AddrSpace | None:
 
 
 SUBSYSTEM = Subsystem("addrspace", kconfig=KCONFIG, constants=CONSTANTS + COMPACTION_CONSTANTS,
-                      sysctl=VMSCAN_SYSCTL + COMPACTION_SYSCTL,
+                      sysctl=VMSCAN_SYSCTL + PAGE_WRITEBACK_SYSCTL + COMPACTION_SYSCTL,
                       sysfs=THP_SYSFS + KHUGEPAGED_SYSFS, build=build,
                       doc="mm_structs, VMAs, page tables, faults, rmap, LRU batches")

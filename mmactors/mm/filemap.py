@@ -20,12 +20,15 @@ from __future__ import annotations
 
 from collections import deque
 
+from sortedcontainers import SortedSet
+
 from ..costs import CacheLine
 from ..sync import RWSemaphore, SpinLock, might_sleep
 
-__all__ = ["AddressSpace", "FolioLocks", "PG_locked", "PG_uptodate", "PG_dirty",
+__all__ = ["AddressSpace", "AddressSpaceOperations", "FolioLocks",
+           "PAGECACHE_TAG_DIRTY", "PAGECACHE_TAG_WRITEBACK", "PAGECACHE_TAG_TOWRITE", "PG_locked", "PG_uptodate", "PG_dirty",
            "PG_swapbacked", "PG_waiters", "PG_active", "PG_referenced", "PG_writeback",
-           "PG_reclaim", "PG_swapcache", "PG_mappedtodisk"]
+           "PG_reclaim", "PG_swapcache", "PG_mappedtodisk", "PG_readahead"]
 
 PG_locked = 1 << 11
 PG_uptodate = 1 << 12
@@ -38,17 +41,64 @@ PG_writeback = 1 << 18        # folio under writeback I/O (include/linux/page-fl
 PG_reclaim = 1 << 19          # reclaim wants it freed when writeback ends (folio_end_writeback)
 PG_swapcache = 1 << 20        # the kernel's PG_owner_priv_1 on a swap-backed folio: in the swap cache
 PG_mappedtodisk = 1 << 21
+# include/linux/page-flags.h: PG_readahead = PG_reclaim.  The same bit: on a
+# folio under writeback (or dirty) it means "reclaim it when written",
+# otherwise "the readahead marker" (page_cache_async_ra tests writeback first).
+PG_readahead = PG_reclaim
 
 PAGE_WAIT_TABLE_BITS = 8
 
+# include/linux/fs.h: the i_pages marks (XA_MARK_0..2)
+PAGECACHE_TAG_DIRTY = 0
+PAGECACHE_TAG_WRITEBACK = 1
+PAGECACHE_TAG_TOWRITE = 2
+
+
+class AddressSpaceOperations:
+    """struct address_space_operations: the filesystem's methods, as plain
+    attributes (None: not provided).  ``read_folio(mapping, pfn, me)`` and
+    ``readahead(rac, me)`` are the read side (fs/mpage.py for the disk
+    filesystem); ``writepages(mapping, wbc, me)`` and
+    ``dirty_folio(mapping, pfn, me)`` the writeback side (mm/page_writeback.py)."""
+
+    __slots__ = ("read_folio", "readahead", "writepages", "dirty_folio", "name")
+
+    def __init__(self, name: str, read_folio=None, readahead=None, writepages=None,
+                 dirty_folio=None):
+        self.name = name
+        self.read_folio = read_folio
+        self.readahead = readahead
+        self.writepages = writepages
+        self.dirty_folio = dirty_folio
+
+    def __repr__(self):
+        return f"<address_space_operations {self.name}>"
+
 
 class AddressSpace:
-    """struct address_space of one inode."""
+    """struct address_space of one inode.
 
-    def __init__(self, engine, ino: int, name: str):
+    ``host`` is the owning inode (fs/inode.py's Inode; for tmpfs the
+    ShmemInode), ``a_ops`` its operations.  The i_pages marks are kept as
+    one SortedSet of indices per tag (``tags[PAGECACHE_TAG_DIRTY]`` ...),
+    changed under ``xa_lock`` as __folio_mark_dirty / folio_start_writeback
+    change the xarray's marks; ``irange`` walks them as xas_for_each_marked does.  Shadow
+    entries (xa_is_value slots left by reclaim, mm/workingset.c) are kept in
+    ``shadows`` (index -> packed shadow) beside ``i_pages`` (index -> pfn):
+    one xarray in the kernel, two dicts here so that every i_pages lookup
+    stays a pfn lookup."""
+
+    def __init__(self, engine, ino: int, name: str, host=None, a_ops=None):
         self.ino = ino
         self.name = name
+        self.host = host
+        self.a_ops = a_ops
         self.i_pages: dict[int, int] = {}            # index -> pfn
+        self.shadows: dict[int, int] = {}            # index -> shadow entry (xa_mk_value)
+        # the xarray's marks, in index order (write_cache_pages walks them with irange)
+        self.tags: tuple = (SortedSet(), SortedSet(), SortedSet())
+        self.writeback_index = 0                      # range_cyclic writeback resumes here
+        self.invalidate_lock = None                   # RWSemaphore: disk files only (fs/inode.py)
         self.xa_lock = SpinLock(engine, "&xa->xa_lock")
         self.i_mmap: list = []                        # VMAs (vma_interval_tree)
         self.i_mmap_rwsem = RWSemaphore(engine, "&mapping->i_mmap_rwsem")

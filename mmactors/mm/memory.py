@@ -682,14 +682,16 @@ class Memory:
         base = vmf.address - (vmf.idx << PAGE_SHIFT)
         got = False
         f = sub.mem_map.f
-        from .filemap import PG_locked, PG_uptodate
+        from .filemap import PG_locked, PG_readahead, PG_uptodate
         await pt.ptl.lock("filemap_map_pages")
         for i in range(start, end):
             if pt.ptes[i]:
                 continue
             index = vma.linear_page_index(base + (i << PAGE_SHIFT))
             pfn = inode.mapping.i_pages.get(index)
-            if pfn is None or f[pfn] & PG_locked or not f[pfn] & PG_uptodate:
+            # next_uptodate_folio: skip locked, !uptodate and PG_readahead
+            # folios (a fault on the marked one starts async readahead)
+            if pfn is None or f[pfn] & (PG_locked | PG_readahead) or not f[pfn] & PG_uptodate:
                 continue
             sub.mem_map.ref[pfn] += 1
             sub.rmap.folio_add_file_rmap_pte(pfn)
@@ -720,11 +722,56 @@ class Memory:
         await sub.lru.folios_put_refs([(old, 1)], me)
         return 0
 
+    @staticmethod
+    def _page_mkwrite(vma) -> bool:
+        """vma->vm_ops->page_mkwrite: a disk file's generic_file_vm_ops has
+        filemap_page_mkwrite; shmem_vm_ops has none."""
+        return getattr(vma.vm_file, "i_sb", None) is not None
+
+    async def do_page_mkwrite(self, vmf: Fault, pfn: int, me) -> bool:
+        """do_page_mkwrite -> filemap_page_mkwrite (mm/filemap.c): relock the
+        folio, give up if truncated meanwhile (VM_FAULT_NOPAGE), mark it dirty
+        (folio_mark_dirty: the accounting, the dirty tag, __mark_inode_dirty)
+        and return with it locked (VM_FAULT_LOCKED).  folio_wait_stable waits
+        for nothing: no device here needs stable pages during writeback."""
+        from .page_writeback import folio_mark_dirty
+        sub = self.sub
+        mapping = vmf.vma.vm_file.mapping
+        await sub.folio_locks.folio_lock(pfn, me)
+        m = sub.rmap.mapping.get(pfn)
+        if m is None or m[0] is not mapping:
+            sub.folio_locks.folio_unlock(pfn, me)
+            return False
+        await folio_mark_dirty(sub, pfn, mapping, me)
+        return True
+
+    async def fault_dirty_shared_page(self, vmf: Fault, pfn: int, me) -> None:
+        """fault_dirty_shared_page for a mapping with page_mkwrite: mark the
+        (locked) folio dirty, unlock it, balance_dirty_pages_ratelimited."""
+        from .page_writeback import balance_dirty_pages_ratelimited, folio_mark_dirty
+        sub = self.sub
+        mapping = vmf.vma.vm_file.mapping
+        await folio_mark_dirty(sub, pfn, mapping, me)
+        sub.folio_locks.folio_unlock(pfn, me)
+        await balance_dirty_pages_ratelimited(sub, mapping, me)
+
     async def do_shared_fault(self, vmf: Fault, me) -> int:
         sub = self.sub
         pfn = await self._shmem_fault(vmf, me)
         if pfn < 0:
             return VM_FAULT_OOM
+        if self._page_mkwrite(vmf.vma):                # a disk file: filemap_page_mkwrite
+            sub.folio_locks.folio_unlock(pfn, me)
+            if not await self.do_page_mkwrite(vmf, pfn, me):
+                await sub.lru.folios_put_refs([(pfn, 1)], me)
+                return 0                               # VM_FAULT_NOPAGE: retried
+            ok = await self.finish_fault(vmf, pfn, False, me)
+            if not ok:
+                sub.folio_locks.folio_unlock(pfn, me)
+                await sub.lru.folios_put_refs([(pfn, 1)], me)
+                return 0
+            await self.fault_dirty_shared_page(vmf, pfn, me)
+            return 0
         ok = await self.finish_fault(vmf, pfn, False, me)
         if not ok:
             sub.folio_locks.folio_unlock(pfn, me)
@@ -771,6 +818,8 @@ class Memory:
         cur = pt.ptes[vmf.idx]
         pfn = pte_pfn(cur)
         special = bool(cur & _PAGE_SPECIAL)
+        if vma.vm_flags & VM_SHARED and not special and self._page_mkwrite(vma):
+            return await self.wp_page_shared_mkwrite(vmf, cur, pfn, me)
         if vma.vm_flags & VM_SHARED and not special:   # wp_page_shared (tmpfs: no mkwrite)
             pt.ptes[vmf.idx] = cur | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED
             pt.ptl.unlock("wp_page_shared")
@@ -789,6 +838,31 @@ class Memory:
             sub.mem_map.ref[pfn] += 1                  # folio_get before dropping the lock
         pt.ptl.unlock("do_wp_page")
         return await self.wp_page_copy(vmf, cur, me)
+
+    async def wp_page_shared_mkwrite(self, vmf: Fault, cur: int, pfn: int, me) -> int:
+        """wp_page_shared with page_mkwrite (a disk file's folio that writeback
+        write-protected with folio_mkclean, or first mapped read-only):
+        folio_get, drop the PTE lock, do_page_mkwrite, finish_mkwrite_fault
+        (relock, give up if the PTE changed), wp_page_reuse, then
+        fault_dirty_shared_page."""
+        sub = self.sub
+        pt = vmf.pt
+        sub.mem_map.ref[pfn] += 1                      # folio_get
+        pt.ptl.unlock("wp_page_shared")
+        if not await self.do_page_mkwrite(vmf, pfn, me):
+            await sub.lru.folios_put_refs([(pfn, 1)], me)
+            return 0
+        await pt.ptl.lock("finish_mkwrite_fault")
+        if pt.ptes[vmf.idx] != cur:                    # !pte_same: someone else got there
+            pt.ptl.unlock("finish_mkwrite_fault")
+            sub.folio_locks.folio_unlock(pfn, me)
+            await sub.lru.folios_put_refs([(pfn, 1)], me)
+            return 0
+        pt.ptes[vmf.idx] = cur | _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED   # wp_page_reuse
+        pt.ptl.unlock("finish_mkwrite_fault")
+        await self.fault_dirty_shared_page(vmf, pfn, me)
+        await sub.lru.folios_put_refs([(pfn, 1)], me)  # folio_put
+        return 0
 
     def _can_reuse(self, pfn: int) -> bool:
         """wp_can_reuse_anon_folio: an anon folio nobody else references."""

@@ -33,6 +33,9 @@ Reclaim's walks (``rmap_walk_anon``/``rmap_walk_file``):
   PTE's dirty bit moved to PG_dirty).  TTU_BATCH_FLUSH as shrink_folio_list
   passes it: when the mm ran on another CPU the flush is deferred to
   :func:`try_to_unmap_flush` (``current->tlb_ubc``), else ``ptep_clear_flush``.
+* :func:`folio_mkclean`: writeback's ``folio_clear_dirty_for_io`` write-protects
+  and cleans every PTE of a file folio (``page_vma_mkclean_one``, a TLB flush
+  per changed PTE), so the next write faults and dirties the folio again.
 """
 from __future__ import annotations
 
@@ -480,3 +483,35 @@ async def try_to_unmap_flush_dirty(sub, me):
     ubc = sub.rmap.tlb_ubc.get(me)
     if ubc is not None and ubc[1]:
         await try_to_unmap_flush(sub, me)
+
+
+async def folio_mkclean(sub, pfn: int, me) -> int:
+    """folio_mkclean (mm/rmap.c, page_vma_mkclean_one): write-protect and
+    clean every PTE of a locked file folio, flushing each changed PTE's TLB
+    entry (ptep_clear_flush + set_pte_at of the clean, read-only PTE), so
+    that the next write faults (wp_page_shared -> page_mkwrite) and dirties
+    the folio again.  Returns how many PTEs were dirty or writable."""
+    rmap = sub.rmap
+    if not rmap.mc[pfn]:
+        return 0
+    lk = await _rmap_lock_read(sub, pfn, False, me)
+    if lk is None:
+        return 0
+    eng = sub.engine
+    cleaned = 0
+    for vma, addr in rmap_walk_vmas(sub, pfn):
+        pt, idx = _pte_of(vma, addr)
+        if pt is None:
+            continue
+        await pt.ptl.lock("page_vma_mkclean_one")
+        v = pt.ptes[idx]
+        if not v & _PAGE_PRESENT or v >> PAGE_SHIFT != pfn or not v & (_PAGE_RW | _PAGE_DIRTY):
+            pt.ptl.unlock("page_vma_mkclean_one")
+            continue
+        pt.ptes[idx] = v & ~(_PAGE_RW | _PAGE_DIRTY)   # pte_wrprotect(pte_mkclean(entry))
+        await eng.spend(eng.costs.atomic_rmw_ns)
+        await sub.memory.flush_tlb_mm_range(vma.vm_mm, addr, addr + (1 << PAGE_SHIFT), False, me)
+        pt.ptl.unlock("page_vma_mkclean_one")
+        cleaned += 1
+    lk.up_read("rmap_walk")
+    return cleaned

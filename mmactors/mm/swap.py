@@ -433,7 +433,13 @@ class LRU:
                                                               "lru_activate"):
                 self.fbatches[me.cpu].lru_activate[:0] = batch
         else:
-            f[pfn] |= PG_active                       # __lru_cache_activate_folio
+            # __lru_cache_activate_folio: only a folio still in this CPU's
+            # lru_add batch is activated in place; one in another CPU's batch,
+            # a move batch or isolated by reclaim is left as it is
+            for p, _ in reversed(self.fbatches[me.cpu].lru_add):
+                if p == pfn:
+                    f[pfn] |= PG_active
+                    break
         f[pfn] &= ~PG_referenced
         self.lruvec_of(pfn).nonresident_age += 1      # workingset_activation
 

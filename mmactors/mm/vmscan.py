@@ -53,9 +53,16 @@ good once every workload actor has finished, so it never keeps a run alive.
 
 Simplifications (each also said where it happens): no memcg, no MGLRU, no
 unevictable/mlock handling beyond VM_LOCKED activation, no demotion, no
-shrinkers (slab reclaim), no laptop_mode, HZ = 250 (CONFIG_HZ_250); the file
-LRU holds nothing in this simulator yet (no page cache of regular files), so
-``pageout`` of dirty file folios is not reached and no flusher is woken;
+shrinkers (slab reclaim), no laptop_mode, HZ = 250 (CONFIG_HZ_250); clean
+page-cache folios of regular files (mm/filemap_core.py) are reclaimed by
+``__remove_mapping`` with a workingset shadow; dirty ones are not written
+by reclaim (kswapd only with PGDAT_DIRTY and PG_reclaim, and then pageout
+finds no ->writepage, as on ext4/xfs): they get PG_reclaim
+(nr_vmscan_immediate_reclaim) and are rotated to the tail when their
+writeback ends; ``wakeup_flusher_threads(WB_REASON_VMSCAN)`` when every
+isolated folio was dirty and unqueued, and ``reclaim_throttle`` on
+VMSCAN_THROTTLE_WRITEBACK (woken by ``acct_reclaim_writeback`` after
+SWAP_CLUSTER_MAX folios per sleeper were written);
 shmem folios are kept (activated) rather than written by shmem_writepage;
 ``throttle_direct_reclaim`` (pfmemalloc_wait, pgscan_direct_throttle) and
 ``should_continue_reclaim`` (reclaim/compaction) are not modelled;
@@ -71,12 +78,14 @@ from ._internal import (MAX_NR_ZONES, MAX_RECLAIM_RETRIES, PG_head, PG_workingse
                         SWAP_CLUSTER_MAX, ZONE_RECLAIM_ACTIVE, pageblock_order)
 from .filemap import (PG_active, PG_dirty, PG_reclaim, PG_referenced, PG_swapbacked, PG_swapcache,
                       PG_writeback)
+from .filemap_core import __filemap_remove_folio as _filemap_remove_folio_locked
 from .gfp import GFP, GFP_KERNEL, gfp_zone
 from .mm_types import VM_EXEC, VM_LOCKED
 from .oom_kill import OomKiller
 from .swap import (LRU_ACTIVE, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_FILE, LRU_INACTIVE_ANON,
                    LRU_INACTIVE_FILE, folio_is_file_lru)
-from .vmstat import (NODE_STAT_ITEMS, NR_FREE_PAGES, calculate_normal_threshold,
+from .vmstat import (NODE_STAT_ITEMS, NR_FREE_PAGES, ZONE_STAT_ITEMS,
+                     calculate_normal_threshold,
                      calculate_pressure_threshold)
 from .workingset import workingset_eviction
 
@@ -103,6 +112,8 @@ _GFP_DIRECT_RECLAIM = GFP["__GFP_DIRECT_RECLAIM"]
 _NR_ISOLATED_ANON = NODE_STAT_ITEMS.index("nr_isolated_anon")
 _NR_VMSCAN_WRITE = NODE_STAT_ITEMS.index("nr_vmscan_write")
 _NR_VMSCAN_IMMEDIATE = NODE_STAT_ITEMS.index("nr_vmscan_immediate_reclaim")
+_NR_THROTTLED_WRITTEN = NODE_STAT_ITEMS.index("nr_throttled_written")
+_NR_ZONE_WRITE_PENDING = ZONE_STAT_ITEMS.index("nr_zone_write_pending")
 _ACTIVATE_ANON = NODE_STAT_ITEMS.index("workingset_activate_anon")
 
 # The /proc/vmstat events of reclaim (the report's list).
@@ -227,6 +238,9 @@ class KswapdNode:
         self.kcompactd_wakeups = 0      # wakeup_kcompactd call sites reached
         self.nr_reclaimed = 0
         self.throttled = [0] * 4        # reclaim_throttle calls per reason
+        self.throttled_ns = [0] * 4     # time slept in reclaim_throttle per reason
+        self.nr_writeback_throttled = 0     # pgdat->nr_writeback_throttled
+        self.nr_reclaim_start = 0           # pgdat->nr_reclaim_start
         self.first_nap_ns = None        # the first nap after reclaiming something (warm-up)
 
 
@@ -247,6 +261,7 @@ class VmScan:
         self.ev = self.vmstat.ev
         self.oom = OomKiller(sub, HZ)              # mm/oom_kill.c
         self.direct_reclaims = 0
+        self.flusher_wakeups = 0         # wakeup_flusher_threads(WB_REASON_VMSCAN) calls
         self.first_direct_ns = None      # virtual time of the first and last direct reclaim
         self.last_direct_ns = None
         self.direct_reclaimed = 0
@@ -359,11 +374,18 @@ class VmScan:
 
     # ------------------------------------------------------------ throttling
     def skip_throttle_noprogress(self, pgdat) -> bool:
-        # No dirty/writeback file folios exist here, so 2 * write_pending <=
-        # reclaimable holds: the kernel skips the NOPROGRESS sleep then too.
+        """skip_throttle_noprogress: kswapd has given up, or at most half the
+        reclaimable pages are dirty or under writeback (they will throttle
+        on writeback at the LRU tail instead)."""
         if pgdat.kswapd_failures >= MAX_RECLAIM_RETRIES:
             return True
-        return True
+        reclaimable = write_pending = 0
+        for z in pgdat.node_zones:
+            if not z.managed_pages:
+                continue
+            reclaimable += self.zone_reclaimable_pages(z)
+            write_pending += self.vmstat.zone_page_state_snapshot(z, _NR_ZONE_WRITE_PENDING)
+        return 2 * write_pending <= reclaimable
 
     async def reclaim_throttle(self, pgdat, reason: int, me):
         """reclaim_throttle: sleep on pgdat->reclaim_wait[reason] for 6.12's
@@ -382,11 +404,39 @@ class VmScan:
         else:
             timeout = HZ // 50
         kn.throttled[reason] += 1
+        if reason == VMSCAN_THROTTLE_WRITEBACK:
+            kn.nr_writeback_throttled += 1
+            if kn.nr_writeback_throttled == 1:
+                kn.nr_reclaim_start = self.node_state(pgdat, _NR_THROTTLED_WRITTEN)
         plug = _blk_plug_api()
         if plug is not None:                   # schedule() -> sched_submit_work -> blk_flush_plug
             from ..block.blk_core import blk_flush_plug
             await blk_flush_plug(me)
+        t0 = self.engine.now
         await self.schedule_timeout(kn.reclaim_wait[reason], timeout * JIFFY_NS, me)
+        kn.throttled_ns[reason] += self.engine.now - t0
+        if reason == VMSCAN_THROTTLE_WRITEBACK:
+            kn.nr_writeback_throttled -= 1
+
+    def node_state(self, pgdat, item: int) -> int:
+        """node_page_state: the node's folded counter (per-CPU diffs not summed)."""
+        return max(pgdat.vm_stat[item], 0)
+
+    def acct_reclaim_writeback(self, pfn: int, me) -> None:
+        """acct_reclaim_writeback / __acct_reclaim_writeback: a folio's
+        writeback ended while reclaimers sleep on VMSCAN_THROTTLE_WRITEBACK;
+        once SWAP_CLUSTER_MAX folios per sleeper were written, wake them."""
+        pgdat = self.pa.zone_of(pfn).zone_pgdat
+        kn = self.nodes[pgdat.node_id]
+        nr_throttled = kn.nr_writeback_throttled
+        if nr_throttled <= 0:
+            return
+        self.vmstat.mod_node_page_state(pgdat, _NR_THROTTLED_WRITTEN, 1, me)
+        nr_written = self.node_state(pgdat, _NR_THROTTLED_WRITTEN) - kn.nr_reclaim_start
+        if nr_written > SWAP_CLUSTER_MAX * nr_throttled:
+            wl = kn.reclaim_wait[VMSCAN_THROTTLE_WRITEBACK]
+            if wl.waiters:
+                self.wake_up(wl)
 
     def node_isolated(self, pgdat, file: bool) -> int:
         v = pgdat.vm_stat[_NR_ISOLATED_ANON + file] + sum(
@@ -454,9 +504,14 @@ class VmScan:
         await self.lru.lru_note_cost(lruvec, file, stat.nr_pageout,
                                      nr_scanned - nr_reclaimed, me)
         if stat.nr_unqueued_dirty == len(taken):
-            # wakeup_flusher_threads(WB_REASON_VMSCAN): no flusher is modelled
-            # yet; writeback_throttling_sane() is true without memcg v1.
-            pass
+            # the flushers are not keeping up: wakeup_flusher_threads(WB_REASON_VMSCAN)
+            # (fs/fs_writeback.py, reached through the machine's writeback
+            # state); writeback_throttling_sane() holds without memcg v1, so
+            # no reclaim_throttle here
+            self.flusher_wakeups += 1
+            pw = getattr(self.sub, "writeback", None)
+            if pw is not None and pw.fs is not None:
+                await pw.fs.wakeup_flusher_threads("vmscan", me)
         for k, v in (("dirty", stat.nr_dirty), ("congested", stat.nr_congested),
                      ("unqueued_dirty", stat.nr_unqueued_dirty),
                      ("writeback", stat.nr_writeback), ("immediate", stat.nr_immediate),
@@ -698,7 +753,11 @@ class VmScan:
         'keep' | 'activate' | 'success' | 'clean'."""
         f = self.mem_map.f
         if not f[pfn] & PG_swapcache:
-            return "keep"            # no writepage for other folios in this model
+            # A disk file's folio: like ext4 and xfs in 6.12 the filesystem
+            # has no ->writepage, so pageout returns PAGE_ACTIVATE (the
+            # flusher writes it); other folios have no writepage here.
+            return "activate" if getattr(self.sub.rmap.mapping.get(pfn, (None,))[0],
+                                         "host", None) is not None else "keep"
         from .page_io import swap_writepage
         f[pfn] &= ~PG_dirty                           # folio_clear_dirty_for_io
         f[pfn] |= PG_reclaim
@@ -712,15 +771,18 @@ class VmScan:
         return "success"
 
     async def remove_mapping(self, pfn: int, me) -> bool:
-        """__remove_mapping(reclaimed=true) for a swap-cache folio: under the
-        swap address space's xa_lock, freeze the refcount at 2 (the cache's
-        and the isolation's), leave a workingset shadow in the slot, then
-        put_swap_folio.  False if someone else holds a reference."""
+        """__remove_mapping(reclaimed=true): under the owning address space's
+        xa_lock, freeze the refcount at 2 (the cache's and the isolation's),
+        leave a workingset shadow in the slot and take the folio out of the
+        cache: for a swap-cache folio then put_swap_folio, for a page-cache
+        folio of a regular file __filemap_remove_folio (the shadow only for
+        file-LRU folios, as the kernel's ``folio_is_file_lru`` test).  False
+        if someone else holds a reference or the folio was redirtied."""
         f = self.mem_map.f
         ref = self.mem_map.ref
         sc_ = self.sub.swap_cache
         if not f[pfn] & PG_swapcache or sc_ is None:
-            return False
+            return await self._remove_file_mapping(pfn, me)
         entry = sc_.folio_swap_entry(pfn)
         space = sc_.swap_address_space(entry)
         await space.xa_lock.lock_irq("__remove_mapping")
@@ -733,6 +795,27 @@ class VmScan:
         await self.engine.spend(space.line.write(me.cpu))
         space.xa_lock.unlock_irq("__remove_mapping")
         await sc_.put_swap_folio(pfn, entry)
+        return True
+
+    async def _remove_file_mapping(self, pfn: int, me) -> bool:
+        """__remove_mapping's page-cache branch (mm/vmscan.c): a clean,
+        unmapped folio of a regular file leaves i_pages, a shadow in its slot."""
+        f = self.mem_map.f
+        ref = self.mem_map.ref
+        m = self.sub.rmap.mapping.get(pfn)
+        mapping = m[0] if m is not None else None
+        if mapping is None or getattr(mapping, "host", None) is None \
+                or mapping.invalidate_lock is None:   # not a disk file's page cache
+            return False
+        await mapping.xa_lock.lock_irq("__remove_mapping")
+        if ref[pfn] != 2 or f[pfn] & (PG_dirty | PG_writeback):   # folio_ref_freeze(folio, 2)
+            mapping.xa_lock.unlock_irq("__remove_mapping")
+            return False
+        ref[pfn] = 0                                  # frozen
+        shadow = workingset_eviction(self.sub, pfn) if folio_is_file_lru(f[pfn]) else None
+        _filemap_remove_folio_locked(self.sub, mapping, pfn, shadow, me)
+        await self.engine.spend(mapping.line.write(me.cpu))
+        mapping.xa_lock.unlock_irq("__remove_mapping")
         return True
 
     # ------------------------------------------------------------ shrink_node
@@ -1216,6 +1299,8 @@ class VmScan:
                "direct_reclaimed": self.direct_reclaimed,
                "direct_reclaim_first_ns": self.first_direct_ns,
                "direct_reclaim_last_ns": self.last_direct_ns, "kswapd": []}
+        if self.flusher_wakeups:                 # only in runs with dirty file folios
+            out["wakeup_flusher_threads"] = self.flusher_wakeups
         for kn, pg in zip(self.nodes, pa.nodes):
             zs = [z for z in pg.node_zones if z.managed_pages]
             out["kswapd"].append({
@@ -1224,6 +1309,9 @@ class VmScan:
                 "first_nap_ns": kn.first_nap_ns,
                 "kcompactd_wakeups": kn.kcompactd_wakeups,
                 "throttled": dict(zip(THROTTLE_NAMES, kn.throttled)),
+                **({"throttled_ms": {n: round(v / 1e6, 3)
+                                     for n, v in zip(THROTTLE_NAMES, kn.throttled_ns) if v}}
+                   if any(kn.throttled_ns[i] for i in (VMSCAN_THROTTLE_WRITEBACK,)) else {}),
                 "watermarks": {"min": sum(z.min_wmark_pages() for z in zs),
                                "low": sum(z.low_wmark_pages() for z in zs),
                                "high": sum(z.high_wmark_pages() for z in zs)},

@@ -24,6 +24,7 @@ Every per-CPU cache of the mm models keeps a
 from __future__ import annotations
 
 from ..mm._internal import CacheStats
+from ..mm.filemap_io import PageCacheStats
 from ..mm.slub import cache_json, cache_sort_key
 
 __all__ = ["format_caches"]
@@ -49,6 +50,9 @@ def format_caches(pm, per_cpu: bool = True) -> str:
         if s.stats.used():
             rows.append((f"slub:{name}", s.stats, s))
     rows.append(("vmstat", pm.vmstat.stats, None))
+    pc = pm.engine.runvars.get(PageCacheStats)       # file reads ran (mm/filemap_io.py)
+    if pc is not None:
+        rows.append(("pagecache", pc.cache, None))
     w = max(len(r[0]) for r in rows) + 2
     L = ["per-CPU caches (hit = served CPU-locally, miss = took the shared structure's lock):",
          f"  {'cache':<{w}}{'hits':>14}{'misses':>12}{'hit rate':>10}{'alloc':>9}{'free':>9}"

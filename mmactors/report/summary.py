@@ -18,9 +18,11 @@ from .caches import format_caches
 from .compaction import format_compaction, format_highorder
 from .lockstat import format_lock_stat
 from .mm import format_addrspace
+from .pagecache import format_pagecache
 from .reclaim import format_reclaim
 from .thp import format_thp
 from .swap import format_swap
+from .writeback import format_writeback
 from .zoneinfo import format_memory_summary
 
 __all__ = ["format_summary", "write_json", "dumps"]
@@ -101,7 +103,9 @@ def _physmem(pm, res) -> str:
 def _addrspace(sub, res) -> str:
     rec = format_reclaim(sub.vmscan) if getattr(sub, "vmscan", None) is not None else ""
     thp = format_thp(getattr(sub, "thp", None))
-    return format_addrspace(sub) + ("\n" + rec if rec else "") + ("\n" + thp if thp else "")
+    wb = format_writeback(getattr(sub, "writeback", None))
+    return (format_addrspace(sub) + ("\n" + rec if rec else "") + ("\n" + thp if thp else "")
+            + ("\n" + wb if wb else ""))
 
 
 def _compaction(sub, res) -> str:
@@ -114,7 +118,7 @@ def _swap(sw, res) -> str:
 
 
 SUBSYSTEM_SUMMARIES = {"lockdep": _lockdep, "physmem": _physmem, "addrspace": _addrspace,
-                       "block": format_block, "swap": _swap}
+                       "block": format_block, "swap": _swap, "fs": format_pagecache}
 
 
 def _subsystem_summaries(name: str):

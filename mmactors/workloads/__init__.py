@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..schema import Ctx, check_table
 from .base import COMMON_FIELDS, Workload
+from .file_io import FileIO
 from .fragment import Fragment, HighOrder
 from .kmalloc import Kmalloc
 from .lock_loop import LockLoop
@@ -22,7 +23,7 @@ __all__ = ["Workload", "KINDS", "validate_workload", "COMMON_FIELDS"]
 
 KINDS: dict[str, type[Workload]] = {cls.kind: cls for cls in (
     LockLoop, LockSequence, PageAlloc, Kmalloc, WillItScale, MMOps, PFT, RaceWorkload, UseMem,
-    Fragment, HighOrder)}
+    FileIO, Fragment, HighOrder)}
 
 
 def validate_workload(ctx: Ctx, tpath: tuple, table, machine: dict, sections: dict) -> dict:

@@ -31,6 +31,11 @@ Steps (SIZE/OFF/LEN take K, M, G suffixes; NAME names a mapping):
 * ``compact_memory`` -- ``echo 1 > /proc/sys/vm/compact_memory``: compact every
   zone of every node (compact_nodes, MIGRATE_SYNC, mm/compaction.py)
 
+With ``device = "nvme0n1"`` (a ``[[block]]`` device) ``file`` mappings are
+files of the mapping's size on that device's filesystem, on disk and not
+cached: read faults go through ``filemap_fault`` with mmap read-around
+(mm/filemap_io.py); without it they are tmpfs files.
+
 Every NAME a step uses must be mapped by an ``mmap NAME ...`` step of the
 program (else the scenario is refused).  A touch of an unmapped address --
 beyond the end of its mapping, or after ``munmap`` -- goes where the mapping
@@ -153,9 +158,12 @@ class _Proc:
 
 class MMOps(Workload):
     kind = "mm-ops"
-    needs = ("physmem", "addrspace")
+    needs = ("physmem", "addrspace", "fs")
     fields = [
         Field("steps", list, required=True, doc="system calls, e.g. [\"mmap a 1M rw anon,private\"]"),
+        Field("device", str, "",
+              doc="file mappings are files on this [[block]] device's filesystem, read "
+                  "from the disk on first touch (filemap_fault); empty: tmpfs files"),
         Field("repeat", int, 1, check=at_least(0), doc="times to run the steps (0 = forever)"),
         Field("mode", str, "processes", check=one_of("threads", "processes"),
               doc="processes: a process per CPU; threads: one shared mm"),
@@ -186,6 +194,8 @@ class MMOps(Workload):
         if spec["shared_names"] and spec["mode"] != "threads":
             raise ctx.error(tpath, "shared_names", 'needs mode = "threads" (processes '
                             "have an address space each)")
+        if spec["device"] and spec["device"] not in {b["name"] for b in sections.get("block") or []}:
+            raise ctx.error(tpath, "device", f"no [[block]] device named {spec['device']!r}")
         spec["_program"] = prog
         return spec
 
@@ -268,7 +278,11 @@ class MMOps(Workload):
                 f |= M.MAP_POPULATE
             file = None
             if "file" in flags:
-                file = proc.files.get(name) or sub.new_shmem_file(size >> M.PAGE_SHIFT)
+                file = proc.files.get(name)
+                if file is None and self.spec["device"]:
+                    file = self.machine.subsystems["fs"].mount(self.spec["device"]).create(size)
+                elif file is None:
+                    file = sub.new_shmem_file(size >> M.PAGE_SHIFT)
                 proc.files[name] = file
             addr = await M.do_mmap(sub, mm, size, p, f, cpu, file=file)
             self._err("mmap", addr)
