@@ -81,7 +81,7 @@ class Actor:
 
     __slots__ = (
         "engine", "id", "name", "cpu", "node", "task", "state", "waiting_on",
-        "rng", "ops", "context", "held", "data", "debt", "_fn", "_go",
+        "rng", "ops", "context", "held", "data", "debt", "plug", "_fn", "_go",
     )
 
     def __init__(self, engine: "Engine", aid: int, name: str, cpu: int, node: int,
@@ -101,6 +101,7 @@ class Actor:
         self.context = "process"      # process | softirq | hardirq (lockdep)
         self.held = []                # locks currently held, in acquisition order
         self.data = {}                # per-actor scratch for workloads
+        self.plug = None              # current->plug: block/blk_core.py's plugged bios
         self.debt = 0                 # ns charged by synchronous code, paid at the next spend
         self._go = False              # a spawned actor given the baton before its task started
         self._fn = fn

@@ -28,20 +28,18 @@ __all__ = ["submit_bio", "submit_bio_wait", "blk_start_plug", "blk_finish_plug",
 
 BLK_MAX_REQUEST_COUNT = 32              # block/blk.h: requests a plug holds before a flush
 
-# current->plug: actor id -> the plugged (bdev, bio) pairs, in submission order.
-# Keyed per engine so that machines built in one process never share plugs.
-_plugs: dict[tuple[int, int], list] = {}
-
-
 def blk_start_plug(me) -> None:
-    """blk_start_plug(): a nested plug is ignored, as the kernel's is."""
-    _plugs.setdefault((id(me.engine), me.id), [])
+    """blk_start_plug(): a nested plug is ignored, as the kernel's is.  The
+    plug is the actor's (``current->plug``): a list of (bdev, bio) pairs in
+    submission order, so nothing outlives the run that made it."""
+    if me.plug is None:
+        me.plug = []
 
 
 async def blk_flush_plug(me) -> None:
     """blk_flush_plug(): send the plugged bios to their devices, in order;
     the plug stays in place."""
-    lst = _plugs.get((id(me.engine), me.id))
+    lst = me.plug
     while lst:
         batch = lst[:]
         lst.clear()
@@ -52,7 +50,7 @@ async def blk_flush_plug(me) -> None:
 async def blk_finish_plug(me) -> None:
     """blk_finish_plug(): flush and remove the plug."""
     await blk_flush_plug(me)
-    _plugs.pop((id(me.engine), me.id), None)
+    me.plug = None
 
 
 async def submit_bio(bdev, bio: Bio) -> None:
@@ -64,7 +62,7 @@ async def submit_bio(bdev, bio: Bio) -> None:
     bio.bi_bdev = bdev
     bio.cpu = me.cpu                   # rq->mq_ctx->cpu: the completion comes back here
     bio.submit_ns = eng.now
-    plug = _plugs.get((id(eng), me.id)) if _plugs else None
+    plug = me.plug
     if plug is not None and not bdev.synchronous:
         plug.append((bdev, bio))           # blk_add_rq_to_plug
         if len(plug) >= BLK_MAX_REQUEST_COUNT:

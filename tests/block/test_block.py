@@ -322,8 +322,9 @@ def test_plug_holds_bios_until_finish_and_flushes_at_32():
         blk_core.blk_start_plug(me)
         for i in range(blk_core.BLK_MAX_REQUEST_COUNT + 1):
             await submit_bio(dev, rig.bio(REQ_OP_WRITE, 1000 + 8 * i, 1))
-        seen.append(("after 33", len(blk_core._plugs[(id(me.engine), me.id)])))
+        seen.append(("after 33", len(me.plug)))
         await blk_core.blk_finish_plug(me)
+        seen.append(("unplugged", me.plug))
     rig.cpu(0, body)
     rig.run()
     assert seen[0] == ("plugged", 0, 1)               # only zram's bio ended
@@ -331,4 +332,4 @@ def test_plug_holds_bios_until_finish_and_flushes_at_32():
     assert seen[3] == ("after 33", 1)                 # 32 flushed, one held
     assert len(rig.log) == 1 + 3 + 33
     assert all(b.ended == 1 for b in rig.bios)
-    assert not blk_core._plugs
+    assert seen[-1] == ("unplugged", None)             # current->plug cleared
