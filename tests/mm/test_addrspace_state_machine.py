@@ -29,6 +29,12 @@ from mmactors.mm.mprotect import sys_mprotect
 from mmactors.mm.mremap import MREMAP_MAYMOVE, sys_mremap
 from mmactors.mm.physmem import PhysMem
 
+# Calls run one at a time outside a scheduled run (SyncDriver): a THP fault
+# starts khugepaged, an actor a stand-in CPU cannot wait for, and these
+# machines model 4 KiB PTEs.  THPs have their own tests (test_huge_memory.py).
+NO_THP = {"kernel/mm/transparent_hugepage/enabled": "never"}
+
+
 NCPU = 2
 PAGE = 4096
 PROTS = {"none": 0, "r": M.PROT_READ, "rw": M.PROT_READ | M.PROT_WRITE}
@@ -42,7 +48,8 @@ class AddressSpaceMachine(RuleBasedStateMachine):
         super().__init__()
         pm = PhysMem.standalone(cpus=NCPU, memory_mib=128)
         shim = SimpleNamespace(engine=pm.engine, ncpus=NCPU, nnodes=1, kconfig=pm.kconfig,
-                               constants=pm.constants, sysctl=pm.sysctl)
+                               constants=pm.constants, sysctl=pm.sysctl,
+                               sysfs=NO_THP)
         self.pm = pm
         self.sub = AddrSpace(shim, pm)
         self.procs = []                     # [(mm, {page index: prot name})]

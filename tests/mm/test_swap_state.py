@@ -19,13 +19,20 @@ PAGE = 4096
 RW = M.PROT_READ | M.PROT_WRITE
 
 
+# Calls run one at a time outside a scheduled run (SyncDriver): a THP fault
+# starts khugepaged, an actor a stand-in CPU cannot wait for, and these
+# machines model 4 KiB PTEs.  THPs have their own tests (test_huge_memory.py).
+NO_THP = {"kernel/mm/transparent_hugepage/enabled": "never"}
+
+
 class Box:
     """A standalone PhysMem + AddrSpace (+ swap when asked) on one engine."""
 
     def __init__(self, cpus=2, memory_mib=64, swap=None):
         self.pm = pm = PhysMem.standalone(cpus=cpus, memory_mib=memory_mib)
         shim = SimpleNamespace(engine=pm.engine, ncpus=cpus, nnodes=1, kconfig=pm.kconfig,
-                               constants=pm.constants, sysctl=getattr(pm, "sysctl", {}))
+                               constants=pm.constants, sysctl=getattr(pm, "sysctl", {}),
+                               sysfs=NO_THP)
         self.sub = AddrSpace(shim, pm)
         self.cpus = cpus
         if swap is not None:
