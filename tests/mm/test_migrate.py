@@ -133,3 +133,58 @@ def test_tmpfs_folios_migrate_through_their_mapping():
     assert cached
     assert all(sub.rmap.mapping[pfn] == (f.mapping, idx) for f, idx, pfn in cached)
     assert sub.compaction.migrate.moved["file"] > 0
+
+
+def test_disk_file_folios_migrate_with_their_tags():
+    """Page-cache folios of a disk file (fs/; a reader's and a writer's)
+    migrate through the same __folio_migrate_mapping as tmpfs ones
+    (mm/migrate.c's filemap_migrate_folio: the i_pages slot switched under
+    xa_lock, the page flags, PG_dirty included, moved with the folio); the
+    mapping's tags are by index, so they follow.  Afterwards every cached
+    index points at a frame whose rmap says so, every dirty-tagged index at
+    a dirty folio, and the run's invariant checks hold."""
+    text = """
+name = "migrate-disk-file"
+[machine]
+cpus = 3
+memory_mib = 64
+[[block]]
+name = "sda"
+kind = "ssd"
+[[workload]]
+kind = "file-io"
+cpus = [0]
+device = "sda"
+rw = "read"
+bs = "4K"
+size = "16M"
+[[workload]]
+kind = "file-io"
+cpus = [2]
+device = "sda"
+rw = "write"
+bs = "4K"
+size = "4M"
+[[workload]]
+kind = "mm-ops"
+cpus = [1]
+steps = ["delay 300000000", "compact_memory"]
+[run]
+duration_ns = 600_000_000
+seed = 1
+"""
+    m = Machine(parse_scenario(text, "<test>"), trace=False)
+    res = m.run()
+    sub = _check_all(m, res)
+    assert sub.compaction.migrate.moved["file"] > 0
+    assert sub.compaction.migrate.moved["anon"] == 0
+    from mmactors.mm.filemap import PG_dirty, PAGECACHE_TAG_DIRTY
+    inodes = list(m.subsystems["fs"].inodes())
+    assert inodes
+    flags = sub.mem_map.f
+    for inode in inodes:
+        mapping = inode.i_mapping
+        for idx, pfn in mapping.i_pages.items():
+            assert sub.rmap.mapping[pfn] == (mapping, idx)
+        for idx in mapping.tags[PAGECACHE_TAG_DIRTY]:
+            assert flags[mapping.i_pages[idx]] & PG_dirty
