@@ -23,13 +23,6 @@ PAGE_SHIFT = 12
 KIB_PER_PAGE = 4
 
 
-def _count(sub, cpu: int, name: str, n: int):
-    vs = sub.vmstat
-    i = vs.ev.get(name)
-    if i is not None:
-        vs.count_vm_events(cpu, i, n)
-
-
 async def blockdev_direct_IO(sub, file, pos: int, count: int, write: bool, me) -> int:
     """The bytes transferred, or a negative errno."""
     inode = file.f_inode
@@ -45,7 +38,7 @@ async def blockdev_direct_IO(sub, file, pos: int, count: int, write: bool, me) -
         await filemap_write_and_wait_range(sub, mapping, pos, pos + count - 1, me)
     op = (REQ_OP_WRITE if write else REQ_OP_READ) | REQ_SYNC
     bio = Bio(op, inode.bmap(index), nr)
-    _count(sub, me.cpu, "pgpgout" if write else "pgpgin", KIB_PER_PAGE * nr)
+    sub.vmstat.count_event(me.cpu, "pgpgout" if write else "pgpgin", KIB_PER_PAGE * nr)
     status = await submit_bio_wait(inode.i_sb.s_bdev, bio)
     if status:
         return -5                                     # -EIO

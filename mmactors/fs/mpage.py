@@ -33,13 +33,6 @@ BIO_MAX_VECS = 256
 KIB_PER_PAGE = 4
 
 
-def _count(sub, cpu: int, name: str, n: int):
-    vs = sub.vmstat
-    i = vs.ev.get(name)
-    if i is not None:
-        vs.count_vm_events(cpu, i, n)
-
-
 def mpage_read_end_io(bio: Bio):
     """mpage_read_end_io -> folio_end_read for each folio of the bio."""
     sub, pfns = bio.bi_private
@@ -59,7 +52,7 @@ async def _submit(sub, inode, opf: int, run: list, me):
     """One bio over the (index, pfn) run, consecutive on disk."""
     bio = Bio(opf, inode.bmap(run[0][0]), len(run), bi_end_io=mpage_read_end_io,
               bi_private=(sub, [pfn for _, pfn in run]))
-    _count(sub, me.cpu, "pgpgin", KIB_PER_PAGE * len(run))
+    sub.vmstat.count_event(me.cpu, "pgpgin", KIB_PER_PAGE * len(run))
     pop = sub.folio_locks.locker.pop
     for _, pfn in run:
         pop(pfn, None)                            # the lock now belongs to the I/O

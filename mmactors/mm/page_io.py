@@ -54,10 +54,7 @@ class _WritebackWait:
 
 
 def _count(sub, cpu: int, name: str, n: int = 1):
-    vs = sub.vmstat
-    i = vs.ev.get(name)
-    if i is not None:
-        vs.count_vm_events(cpu, i, n)
+    sub.vmstat.count_event(cpu, name, n)
 
 
 def _si(sub, entry: int):

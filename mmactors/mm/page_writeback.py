@@ -72,6 +72,7 @@ from .backing_dev import (BDI_CAP_WRITEBACK, BDI_CAP_WRITEBACK_ACCT, WB_DIRTIED,
                           FpropGlobal, wb_stat_batch)
 from .filemap import (PAGECACHE_TAG_DIRTY, PAGECACHE_TAG_TOWRITE, PAGECACHE_TAG_WRITEBACK, PG_dirty,
                       PG_locked, PG_reclaim, PG_swapcache, PG_writeback)
+from .page_io import _WritebackWait   # one PG_writeback wait type for swap and file folios
 from .swap import LRU_ACTIVE_FILE, LRU_INACTIVE_FILE
 from .vmscan import HZ, JIFFY_NS
 from .vmstat import NODE_STAT_ITEMS, NR_FREE_PAGES, VM_STAT_ITEMS, ZONE_STAT_ITEMS
@@ -254,19 +255,6 @@ class _TaskDirty:
         self.nr_dirtied = 0
         self.nr_dirtied_pause = 128 >> (PAGE_SHIFT - 10)   # INIT_TASK: 32 pages
         self.dirty_paused_when = 0
-
-
-class _WritebackWait:
-    """folio_wait_bit(PG_writeback) waiters of one folio."""
-
-    __slots__ = ("name", "actors")
-
-    def __init__(self, pfn: int):
-        self.name = f"folio_wait_writeback({pfn:#x})"
-        self.actors: list = []
-
-    def holders(self):
-        return []                                  # the I/O, not a task, ends it
 
 
 class WritebackControl:

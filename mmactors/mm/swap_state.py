@@ -147,10 +147,7 @@ class SwapCache:
         vs.mod_node_page_state(pa.nodes[pa.pfn_node(pfn)], NR_SWAPCACHE, delta, me)
 
     def _count(self, cpu: int, name: str, n: int = 1):
-        vs = self.sub.vmstat
-        i = vs.ev.get(name)
-        if i is not None:
-            vs.count_vm_events(cpu, i, n)
+        self.sub.vmstat.count_event(cpu, name, n)
 
     # ------------------------------------------------------------- adding
     async def add_to_swap_cache(self, pfn: int, entry: int, me):

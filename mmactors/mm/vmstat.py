@@ -152,6 +152,12 @@ class VmStat:
     def count_vm_events(self, cpu: int, item: int, n: int = 1):
         self.events[cpu][item] += n
 
+    def count_event(self, cpu: int, name: str, n: int = 1) -> None:
+        """count_vm_events by name, when this configuration has the event."""
+        i = self.ev.get(name)
+        if i is not None:
+            self.events[cpu][i] += n
+
     def event(self, name: str) -> int:
         i = self.ev[name]
         return sum(e[i] for e in self.events)
