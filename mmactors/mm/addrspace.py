@@ -73,7 +73,7 @@ class AddrSpace:
         self.GFP_HIGHUSER_MOVABLE = GFP_HIGHUSER_MOVABLE
         self.GFP_HIGHUSER_MOVABLE_ZERO = GFP_HIGHUSER_MOVABLE_ZERO
         self.GFP_PGTABLE_USER = GFP_PGTABLE_USER
-        self.rmap = Rmap(self.engine, self.mem_map.max_pfn)
+        self.rmap = Rmap(self.engine, self.mem_map.max_pfn, self.mem_map.f)
         self.lru = LRU(self.engine, self.pa, self.rmap, machine.ncpus, machine.nnodes,
                        machine.constants.get("PAGEVEC_SIZE", 31))
         self.folio_locks = FolioLocks(self.engine, self.mem_map)

@@ -17,8 +17,16 @@ Lock order, from the comment at the top of mm/rmap.c (6.12; see
   an int32 array as ``_mapcount + 1`` so that a zeroed array means unmapped.
   A PMD-mapped THP (mm/huge_memory.py) counts its PMD mappings on the head
   (``_entire_mapcount``); a split gives every page its own.
-* ``folio->mapping``/``folio->index`` live in a dict for mapped or cached
-  frames only (``Rmap.mapping``), outside the 16-byte per-frame budget.
+* ``folio->mapping``/``folio->index`` are per-frame arrays too, as the
+  kernel keeps them in struct page: ``index`` (int64, pgoff_t) and a slot
+  (int32) in a table of the AnonVMA/AddressSpace objects frames point to
+  (:class:`FolioMappings`; 0 = NULL; a slot is reused once no frame names
+  its object).  ``Rmap.mapping`` reads and writes them with the dict
+  spelling the callers used before (``get``, ``[pfn]``, ``pop``, ``in``),
+  each value an ``(AnonVMA | AddressSpace, index)`` tuple.
+* PageAnonExclusive is a bit of the frame's flags (:data:`PG_anon_exclusive`;
+  ``Rmap.anon_exclusive`` spells it as a set: ``add``, ``discard``, ``in``).
+  Cleared with the other flags when the frame is allocated or freed.
 
 Reclaim's walks (``rmap_walk_anon``/``rmap_walk_file``):
 
@@ -46,8 +54,15 @@ from .filemap import PG_dirty, PG_swapbacked, PG_swapcache
 from .mm_types import PAGE_SHIFT, PMD_SHIFT, PTRS_PER_PTE, VM_LOCKED
 from .swapops import swp_entry_to_pte
 
-__all__ = ["AnonVMA", "AnonVMAChain", "Rmap", "folio_referenced", "try_to_unmap",
-           "try_to_unmap_flush", "try_to_unmap_flush_dirty", "rmap_walk_vmas"]
+__all__ = ["AnonVMA", "AnonVMAChain", "Rmap", "FolioMappings", "AnonExclusive",
+           "PG_anon_exclusive", "folio_referenced", "try_to_unmap", "try_to_unmap_flush",
+           "try_to_unmap_flush_dirty", "rmap_walk_vmas"]
+
+# include/linux/page-flags.h: PG_anon_exclusive = PG_owner_2, the bit file
+# folios use as PG_mappedtodisk.  A bit of its own here (bits 0-5, 8-22 are
+# taken: _internal.py, filemap.py, swap_state.py), so that no file folio's
+# PG_mappedtodisk ever reads as exclusive.
+PG_anon_exclusive = 1 << 24
 
 # arch/x86/include/asm/pgtable_types.h (memory.py has the same bits)
 _PAGE_PRESENT = 0x1
@@ -95,15 +110,159 @@ def anon_vma_chain_link(vma, avc, anon_vma):
     anon_vma.chains.append(avc)
 
 
-class Rmap:
-    """Mapcounts and folio->mapping for every frame of the machine."""
+class FolioMappings:
+    """``folio->mapping`` and ``folio->index`` of every frame, as two arrays
+    indexed by pfn: ``slot`` (int32) names an entry of ``objs``, the
+    AnonVMA or AddressSpace (0: NULL, no mapping), ``index`` (int64) the
+    page offset.  A slot is shared by every frame naming the same object and
+    counted (``users``); at 0 it goes back to a free list, reused last freed
+    first, so the table stays as small as the set of objects in use.
 
-    def __init__(self, engine, max_pfn: int):
+    Read and written with the spelling of the dict the callers used before
+    (pfn -> (object, index)): ``get``, ``[pfn]``, ``[pfn] = (obj, index)``,
+    ``pop``, ``in``."""
+
+    __slots__ = ("_slot", "_index", "slot", "index", "objs", "users", "anon", "_slot_of",
+                 "_free")
+
+    def __init__(self, max_pfn: int):
+        self._slot = np.zeros(max_pfn, np.int32)
+        self._index = np.zeros(max_pfn, np.int64)
+        self.slot = memoryview(self._slot)         # scalar access from Python
+        self.index = memoryview(self._index)
+        self.objs: list = [None]                   # slot -> object (slot 0: NULL)
+        self.users: list[int] = [0]                # slot -> frames naming it
+        self.anon: list[bool] = [False]            # slot -> PAGE_MAPPING_ANON
+        self._slot_of: dict[int, int] = {}         # id(object) -> slot (objs keeps it alive)
+        self._free: list[int] = []
+
+    def _get_slot(self, obj) -> int:
+        """The object's slot, one more frame counted on it."""
+        s = self._slot_of.get(id(obj))
+        if s is None:
+            if obj is None:
+                raise ValueError("folio->mapping = NULL is pop(), not a (None, index) store")
+            if self._free:
+                s = self._free.pop()
+                self.objs[s] = obj
+                self.users[s] = 0
+                self.anon[s] = type(obj) is AnonVMA
+            else:
+                s = len(self.objs)
+                self.objs.append(obj)
+                self.users.append(0)
+                self.anon.append(type(obj) is AnonVMA)
+            self._slot_of[id(obj)] = s
+        self.users[s] += 1
+        return s
+
+    def _put_slot(self, s: int):
+        n = self.users[s] - 1
+        self.users[s] = n
+        if not n:
+            del self._slot_of[id(self.objs[s])]
+            self.objs[s] = None
+            self._free.append(s)
+
+    def set(self, pfn: int, obj, index: int):
+        """folio->mapping = obj, folio->index = index."""
+        new = self._get_slot(obj)
+        old = self.slot[pfn]
+        self.slot[pfn] = new
+        self.index[pfn] = index
+        if old:
+            self._put_slot(old)
+
+    def set_obj(self, pfn: int, obj):
+        """folio->mapping = obj, the index kept (the frame must have a mapping)."""
+        new = self._get_slot(obj)
+        old = self.slot[pfn]
+        self.slot[pfn] = new
+        self._put_slot(old)
+
+    def clear(self, pfn: int):
+        """folio->mapping = NULL (the index is left as it was: unused)."""
+        old = self.slot[pfn]
+        if old:
+            self.slot[pfn] = 0
+            self._put_slot(old)
+
+    def obj(self, pfn: int):
+        """folio->mapping: the object, or None."""
+        return self.objs[self.slot[pfn]]
+
+    def is_anon(self, pfn: int) -> bool:
+        return self.anon[self.slot[pfn]]
+
+    # -- the dict spelling ------------------------------------------------------
+    def get(self, pfn: int, default=None):
+        s = self.slot[pfn]
+        return (self.objs[s], self.index[pfn]) if s else default
+
+    def __getitem__(self, pfn: int):
+        s = self.slot[pfn]
+        if not s:
+            raise KeyError(pfn)
+        return self.objs[s], self.index[pfn]
+
+    def __setitem__(self, pfn: int, value):
+        obj, index = value
+        self.set(pfn, obj, index)
+
+    def __contains__(self, pfn: int) -> bool:
+        return self.slot[pfn] != 0
+
+    def pop(self, pfn: int, *default):
+        s = self.slot[pfn]
+        if not s:
+            if default:
+                return default[0]
+            raise KeyError(pfn)
+        value = self.objs[s], self.index[pfn]
+        self.slot[pfn] = 0
+        self._put_slot(s)
+        return value
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(self._slot))
+
+    def pfns(self) -> list[int]:
+        """Every frame with a mapping, in pfn order."""
+        return [int(p) for p in np.flatnonzero(self._slot)]
+
+
+class AnonExclusive:
+    """PageAnonExclusive of every frame: the :data:`PG_anon_exclusive` bit of
+    its flags, spelled as the set of pfns the callers used before."""
+
+    __slots__ = ("f",)
+
+    def __init__(self, flags):
+        self.f = flags                              # MemMap.f (a memoryview)
+
+    def add(self, pfn: int):
+        self.f[pfn] |= PG_anon_exclusive            # SetPageAnonExclusive
+
+    def discard(self, pfn: int):
+        self.f[pfn] &= ~PG_anon_exclusive           # ClearPageAnonExclusive
+
+    def __contains__(self, pfn: int) -> bool:
+        return bool(self.f[pfn] & PG_anon_exclusive)
+
+
+class Rmap:
+    """Mapcounts, folio->mapping/index and PageAnonExclusive for every frame
+    of the machine."""
+
+    def __init__(self, engine, max_pfn: int, flags=None):
         self.engine = engine
         self._mc = np.zeros(max_pfn, np.int32)     # _mapcount + 1
         self.mc = memoryview(self._mc)
-        self.mapping: dict[int, tuple] = {}        # pfn -> (AnonVMA | AddressSpace, index)
-        self.anon_exclusive: set[int] = set()      # PageAnonExclusive
+        self.mapping = FolioMappings(max_pfn)      # pfn -> (AnonVMA | AddressSpace, index)
+        if flags is None:                          # a standalone Rmap: flags of its own
+            flags = memoryview(np.zeros(max_pfn, np.uint32))
+        self.f = flags
+        self.anon_exclusive = AnonExclusive(flags)  # PageAnonExclusive
         # current->tlb_ubc of each task with a deferred unmap flush:
         # actor -> [cpumask to flush, writable (a dirty PTE was cleared)]
         self.tlb_ubc: dict = {}
@@ -117,15 +276,15 @@ class Rmap:
 
     def folio_test_anon(self, pfn: int) -> bool:
         """folio->mapping points to an anon_vma (PAGE_MAPPING_ANON)."""
-        m = self.mapping.get(pfn)
-        return m is not None and type(m[0]) is AnonVMA
+        m = self.mapping
+        return m.anon[m.slot[pfn]]
 
     # -- adding and removing mappings (charged by the caller's cache-line costs)
     def folio_add_new_anon_rmap(self, pfn: int, vma, addr: int):
         """A freshly allocated folio becomes anonymous, mapped once, exclusive."""
         self.mc[pfn] = 1                       # atomic_set(&_mapcount, 0): no RMW
-        self.mapping[pfn] = (vma.anon_vma, vma.linear_page_index(addr))
-        self.anon_exclusive.add(pfn)
+        self.mapping.set(pfn, vma.anon_vma, vma.linear_page_index(addr))
+        self.f[pfn] |= PG_anon_exclusive
 
     def folio_add_file_rmap_pte(self, pfn: int):
         self.mc[pfn] += 1                      # atomic_inc_and_test(&_mapcount)
@@ -133,7 +292,7 @@ class Rmap:
     def folio_dup_rmap_pte(self, pfn: int):
         """fork: folio_try_dup_anon_rmap_pte / folio_dup_file_rmap_pte."""
         self.mc[pfn] += 1
-        self.anon_exclusive.discard(pfn)
+        self.f[pfn] &= ~PG_anon_exclusive
 
     def folio_remove_rmap_pte(self, pfn: int) -> bool:
         """atomic_add_negative(-1, &_mapcount): True when the last mapping went."""
@@ -145,13 +304,12 @@ class Rmap:
 
     def folio_move_anon_rmap(self, pfn: int, vma):
         """The folio now belongs to vma's own anon_vma (wp_can_reuse_anon_folio)."""
-        _, idx = self.mapping[pfn]
-        self.mapping[pfn] = (vma.anon_vma, idx)
+        self.mapping.set_obj(pfn, vma.anon_vma)
 
     def forget(self, pfn: int):
         """The folio is being freed: clear mapping and anon-exclusive."""
-        self.mapping.pop(pfn, None)
-        self.anon_exclusive.discard(pfn)
+        self.mapping.clear(pfn)
+        self.f[pfn] &= ~PG_anon_exclusive
 
 
 async def anon_vma_prepare(mm_sub, vma, me):
@@ -255,11 +413,13 @@ def vma_address(vma, pgoff: int) -> int:
 def rmap_walk_vmas(sub, pfn: int):
     """The (vma, address) pairs the interval tree query of rmap_walk_anon /
     rmap_walk_file yields for an order-0 folio (the caller holds the rmap lock)."""
-    m = sub.rmap.mapping.get(pfn)
-    if m is None:
+    m = sub.rmap.mapping
+    s = m.slot[pfn]
+    if not s:
         return []
-    obj, pgoff = m
-    vmas = obj.vmas() if type(obj) is AnonVMA else list(obj.i_mmap)
+    obj = m.objs[s]
+    pgoff = m.index[pfn]
+    vmas = obj.vmas() if m.anon[s] else list(obj.i_mmap)
     out = []
     for vma in vmas:
         addr = vma_address(vma, pgoff)
@@ -271,11 +431,12 @@ def rmap_walk_vmas(sub, pfn: int):
 async def _rmap_lock_read(sub, pfn: int, try_lock: bool, me):
     """folio_lock_anon_vma_read / i_mmap_lock_read: the lock rmap_walk takes,
     or None (folio no longer mapped) or False (contended with try_lock)."""
-    m = sub.rmap.mapping.get(pfn)
-    if m is None:
+    m = sub.rmap.mapping
+    s = m.slot[pfn]
+    if not s:
         return None
-    obj = m[0]
-    if type(obj) is AnonVMA:
+    obj = m.objs[s]
+    if m.anon[s]:
         if not sub.rmap.mc[pfn]:
             return None
         lk = obj.root.rwsem
@@ -283,7 +444,7 @@ async def _rmap_lock_read(sub, pfn: int, try_lock: bool, me):
             if try_lock:
                 return False                          # rwc->contended
             await lk.down_read("folio_lock_anon_vma_read")
-        if sub.rmap.mapping.get(pfn, (None,))[0] is not obj or not sub.rmap.mc[pfn]:
+        if m.objs[m.slot[pfn]] is not obj or not sub.rmap.mc[pfn]:
             lk.up_read("folio_lock_anon_vma_read")    # moved or unmapped meanwhile
             return None
         return lk
@@ -310,7 +471,7 @@ async def folio_referenced(sub, pfn: int, me, is_locked: bool = True) -> tuple[i
     true), no page-idle tracking, no MGLRU look-around."""
     rmap = sub.rmap
     mapcount = rmap.mc[pfn]
-    if not mapcount or pfn not in rmap.mapping:
+    if not mapcount or not rmap.mapping.slot[pfn]:
         return 0, 0
     anon = rmap.folio_test_anon(pfn)
     we_locked = False
@@ -434,7 +595,7 @@ async def try_to_unmap(sub, pfn: int, me, batch_flush: bool = True) -> bool:
             f[pfn] |= PG_dirty
         if anon:
             await sub.swap.swap_duplicate(entry)      # the PTE's reference to the slot
-            exclusive = pfn in rmap.anon_exclusive    # folio_try_share_anon_rmap
+            exclusive = bool(rmap.f[pfn] & PG_anon_exclusive)   # folio_try_share_anon_rmap
             mm.rss[mm.MM_ANONPAGES] -= 1
             mm.rss[mm.MM_SWAPENTS] += 1
             pt.ptes[idx] = swp_entry_to_pte(entry, exclusive)
@@ -447,7 +608,7 @@ async def try_to_unmap(sub, pfn: int, me, batch_flush: bool = True) -> bool:
         await eng.spend(2 * costs.atomic_rmw_ns + sub.pa._touch(pfn, me.cpu))
         pt.ptl.unlock("try_to_unmap_one")
     if anon:
-        rmap.anon_exclusive.discard(pfn)
+        rmap.f[pfn] &= ~PG_anon_exclusive
     lk.up_read("rmap_walk")
     return not rmap.mc[pfn]
 
