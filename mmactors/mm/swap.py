@@ -34,10 +34,10 @@ LRU aging (the reclaim side, used by :mod:`.vmscan`):
   cleared (``folio_test_clear_lru``) until the batch moves it; reclaim's
   isolation skips it.
 * Lists are ordered: the head (``list_add``) is the newest end, the tail the
-  oldest (``lru_to_folio``).  A list is a plain dict in insertion order (the
-  fault path's add stays a dict store: an OrderedDict costs it measurably)
-  plus a small ``tail`` dict for ``lruvec_add_folio_tail``: those folios are
-  older than every other, the last one added the oldest (:class:`LruList`).
+  oldest (``lru_to_folio``).  As ``folio->lru`` in the kernel, the links are
+  per frame: prev/next arrays indexed by pfn (:class:`LruLinks`), a list
+  being its head and its length (:class:`LruList`), so that a resident page
+  costs no Python object.
 * ``isolate_lru_folios`` / ``move_folios_to_lru`` (mm/vmscan.c, kept here
   beside the lists they walk; the caller holds ``lru_lock``).
 
@@ -47,14 +47,17 @@ vmstat (list lengths are read directly where the kernel reads
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..sync import SpinLock
 from ._internal import PG_head, PG_lru, SWAP_CLUSTER_MAX, CacheStats
 from .filemap import (PG_active, PG_dirty, PG_locked, PG_referenced, PG_swapbacked)
 
-__all__ = ["LRU", "Lruvec", "LruList", "folio_is_file_lru", "folio_lru_list", "LRU_INACTIVE_ANON", "LRU_ACTIVE_ANON", "LRU_INACTIVE_FILE",
+__all__ = ["LRU", "Lruvec", "LruList", "LruLinks", "folio_is_file_lru", "folio_lru_list", "LRU_INACTIVE_ANON", "LRU_ACTIVE_ANON", "LRU_INACTIVE_FILE",
            "LRU_ACTIVE_FILE", "LRU_UNEVICTABLE", "LRU_NAMES"]
 
 LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, LRU_INACTIVE_FILE, LRU_ACTIVE_FILE, LRU_UNEVICTABLE = range(5)
+NR_LRU_LISTS = 5
 LRU_NAMES = ("inactive_anon", "active_anon", "inactive_file", "active_file", "unevictable")
 LRU_ACTIVE = 1
 LRU_FILE = 2
@@ -73,73 +76,136 @@ def folio_lru_list(flags: int) -> int:
     return lru
 
 
-_dict_contains = dict.__contains__
-_dict_delitem = dict.__delitem__
-_dict_iter = dict.__iter__
-_dict_len = dict.__len__
+class LruLinks:
+    """``folio->lru`` of every frame (the list_head in struct page/folio): two
+    int32 arrays indexed by pfn, ``prev`` and ``next``, with one more entry
+    per list after the last frame for the list's head (``lruvec->lists[lru]``),
+    and ``on`` (uint16 per frame): 1 + the number of the list the frame is on,
+    0 if none, so that a list knows its members without a walk (the kernel
+    reads the list from the folio's flags, ``folio_lru_list``).  As in the
+    kernel, ``head->next`` is the newest folio (``list_add``) and
+    ``head->prev`` the oldest (``lru_to_folio``)."""
+
+    __slots__ = ("max_pfn", "_prev", "_next", "_on", "prev", "next", "on")
+
+    def __init__(self, max_pfn: int, nlists: int):
+        self.max_pfn = max_pfn
+        self._prev = np.zeros(max_pfn + nlists, np.int32)
+        self._next = np.zeros(max_pfn + nlists, np.int32)
+        self._on = np.zeros(max_pfn, np.uint16)
+        # memoryviews: scalar access from Python (numpy scalars cost much more)
+        self.prev = memoryview(self._prev)
+        self.next = memoryview(self._next)
+        self.on = memoryview(self._on)
+
+    @property
+    def nbytes(self) -> int:
+        return self._prev.nbytes + self._next.nbytes + self._on.nbytes
 
 
-class LruList(dict):
-    """One LRU list: the dict itself holds pfns in insertion order (its last
-    key is the head), ``tail`` the folios put at the tail, in reverse: the
-    last key of ``tail`` is the oldest folio of the list.  ``lst[pfn] =
-    None`` is list_add; iteration runs from the tail (oldest) to the head."""
+class LruList:
+    """One LRU list, intrusive and doubly linked through :class:`LruLinks`:
+    :meth:`add` is ``list_add`` (the head, newest end), :meth:`add_tail`
+    ``list_add_tail`` (the oldest end), :meth:`oldest` ``lru_to_folio``,
+    :meth:`discard` ``list_del``; iteration runs from the tail (oldest) to
+    the head, and may drop the folio it just yielded (``_safe``)."""
 
-    __slots__ = ("tail", "dead")
+    __slots__ = ("links", "lid", "tag", "head", "n", "pv", "nx", "on")
 
-    def __init__(self):
-        super().__init__()
-        self.tail: dict = {}
-        self.dead = 0            # deletions since the last compaction (see discard)
+    def __init__(self, links: LruLinks, lid: int):
+        self.links = links
+        self.lid = lid
+        self.tag = lid + 1                       # on[pfn] of its members
+        self.head = h = links.max_pfn + lid      # the list_head
+        self.pv = links.prev                     # the memoryviews, one lookup less
+        self.nx = links.next
+        self.on = links.on
+        links.prev[h] = h                        # INIT_LIST_HEAD
+        links.next[h] = h
+        self.n = 0                               # lruvec->lists' size (lru_zone_size)
 
     def __len__(self):
-        return _dict_len(self) + len(self.tail)
+        return self.n
 
     def __bool__(self):
-        return bool(_dict_len(self) or self.tail)
+        return self.n > 0
 
     def __contains__(self, pfn):
-        return _dict_contains(self, pfn) or pfn in self.tail
+        return 0 <= pfn < self.links.max_pfn and self.on[pfn] == self.tag
 
     def __iter__(self):
-        yield from reversed(self.tail)
-        yield from _dict_iter(self)
+        pv = self.pv
+        h = self.head
+        p = pv[h]
+        while p != h:
+            nxt = pv[p]
+            yield p
+            p = nxt
 
     def oldest(self) -> int:
-        """lru_to_folio: the pfn at the tail."""
-        if self.tail:
-            return next(reversed(self.tail))
-        return next(_dict_iter(self))
+        """lru_to_folio: the pfn at the tail (the list must not be empty)."""
+        p = self.pv[self.head]
+        if p == self.head:
+            raise IndexError("lru_to_folio on an empty list")
+        return p
 
-    def discard(self, pfn: int) -> bool:
-        if _dict_contains(self, pfn):
-            _dict_delitem(self, pfn)
-            # A deleted key leaves a hole that iteration from the front (oldest())
-            # walks over until the dict is resized; reclaim deletes at the front,
-            # so compact (same order) once the holes outnumber the live keys.
-            self.dead = d = self.dead + 1
-            if d > 256 and d > _dict_len(self):
-                keys = list(_dict_iter(self))
-                dict.clear(self)
-                dict.update(self, dict.fromkeys(keys))
-                self.dead = 0
-            return True
-        if pfn in self.tail:
-            del self.tail[pfn]
-            return True
-        return False
+    def add(self, pfn: int):
+        """list_add: the new head, the newest folio of the list."""
+        on = self.on
+        if on[pfn]:
+            raise AssertionError(f"BUG: list_add of pfn {pfn:#x}, already on an LRU list")
+        on[pfn] = self.tag
+        nx = self.nx
+        pv = self.pv
+        h = self.head
+        first = nx[h]
+        nx[pfn] = first
+        pv[pfn] = h
+        pv[first] = pfn
+        nx[h] = pfn
+        self.n += 1
 
     def add_tail(self, pfn: int):
+        """list_add_tail: the oldest folio of the list (moved there if listed)."""
         self.discard(pfn)
-        self.tail[pfn] = None
+        on = self.on
+        if on[pfn]:
+            raise AssertionError(f"BUG: list_add_tail of pfn {pfn:#x}, on another LRU list")
+        on[pfn] = self.tag
+        nx = self.nx
+        pv = self.pv
+        h = self.head
+        last = pv[h]
+        pv[pfn] = last
+        nx[pfn] = h
+        nx[last] = pfn
+        pv[h] = pfn
+        self.n += 1
+
+    def discard(self, pfn: int) -> bool:
+        """list_del if the folio is on this list; False if not."""
+        on = self.on
+        if on[pfn] != self.tag:
+            return False
+        on[pfn] = 0
+        pv = self.pv
+        nx = self.nx
+        p = pv[pfn]
+        n = nx[pfn]
+        nx[p] = n
+        pv[n] = p
+        self.n -= 1
+        return True
 
 
 class Lruvec:
     """struct lruvec of one node: five lists (:class:`LruList`) and lru_lock."""
 
-    def __init__(self, engine, nid: int):
+    def __init__(self, engine, nid: int, links: LruLinks):
         self.nid = nid
-        self.lists = [LruList() for _ in range(5)]
+        self.base = nid * NR_LRU_LISTS
+        self.links = links
+        self.lists = [LruList(links, self.base + i) for i in range(NR_LRU_LISTS)]
         self.lru_lock = SpinLock(engine, "&lruvec->lru_lock")
         self.nonresident_age = 0              # workingset clock (mm/workingset.c)
         self.anon_cost = 0                    # lru_note_cost
@@ -147,28 +213,25 @@ class Lruvec:
 
     def add(self, pfn: int, lru: int):
         """lruvec_add_folio: list_add at the head (the newest end)."""
-        self.lists[lru][pfn] = None
+        self.lists[lru].add(pfn)
 
     def add_tail(self, pfn: int, lru: int):
         """lruvec_add_folio_tail: the oldest end, reclaimed first."""
         self.lists[lru].add_tail(pfn)
 
     def delete(self, pfn: int) -> bool:
-        for lst in self.lists:
-            if _dict_contains(lst, pfn):
-                return lst.discard(pfn)
-        for lst in self.lists:
-            if pfn in lst.tail:
-                del lst.tail[pfn]
-                return True
+        """lruvec_del_folio: off whichever of this lruvec's lists holds it."""
+        lru = self.links.on[pfn] - 1 - self.base
+        if 0 <= lru < NR_LRU_LISTS:
+            return self.lists[lru].discard(pfn)
         return False
 
     def nr_pages(self) -> list[int]:
-        return [len(x) for x in self.lists]
+        return [x.n for x in self.lists]
 
     def lru_size(self, lru: int) -> int:
         """lruvec_lru_size (the node's zones together; one lruvec per node)."""
-        return len(self.lists[lru])
+        return self.lists[lru].n
 
 
 class CpuFbatches:
@@ -194,7 +257,9 @@ class LRU:
         self.pa = pa
         self.rmap = rmap
         self.mem_map = pa.mem_map
-        self.lruvecs = [Lruvec(engine, n) for n in range(nnodes)]
+        # folio->lru of every frame; the lists' heads after the last frame
+        self.links = LruLinks(pa.mem_map.max_pfn, NR_LRU_LISTS * nnodes)
+        self.lruvecs = [Lruvec(engine, n, self.links) for n in range(nnodes)]
         self.fbatches = [CpuFbatches() for _ in range(ncpus)]
         self.PAGEVEC_SIZE = pagevec_size
         self.stats = CacheStats("lru_add", ncpus)
@@ -485,14 +550,14 @@ class LRU:
             scan += 1
             if not f[pfn] & PG_lru or ref[pfn] == 0:
                 src.discard(pfn)                      # list_move to the head
-                src[pfn] = None
+                src.add(pfn)
                 continue
             ref[pfn] += 1                             # folio_try_get
             f[pfn] &= ~PG_lru                         # folio_test_clear_lru
             src.discard(pfn)
             taken.append(pfn)
         for pfn in move:                              # list_splice(&folios_skipped, src): to the
-            src[pfn] = None                           # head, so the next scans do not meet them
+            src.add(pfn)                              # head, so the next scans do not meet them
         return taken, scan, skipped, total
 
     def move_folios_to_lru(self, lruvec, pfns: list) -> tuple[int, list]:

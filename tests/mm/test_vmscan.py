@@ -31,7 +31,7 @@ class _LRUBench:
         eng = self.pm.engine if hasattr(self.pm, "engine") else self.pm.pa.engine
         self.eng = eng
         self.pa = self.pm.pa
-        self.lru = LRU(eng, self.pa, Rmap(eng, self.pa.mem_map.max_pfn), 2, 1, 31)
+        self.lru = LRU(eng, self.pa, Rmap(eng, self.pa.mem_map.max_pfn, self.pa.mem_map.f), 2, 1, 31)
         self.me = self.pm.driver.actors
 
     def call(self, cpu, coro):

@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mmactors.mm._internal import PG_workingset
+from mmactors.mm.gfp import GFP_HIGHUSER_MOVABLE
 from mmactors.mm.filemap import PG_active
 from mmactors.mm.swap import LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_FILE
 from mmactors.mm.vmstat import NODE_STAT_ITEMS
@@ -52,9 +53,11 @@ def _stat(b, name):
 
 
 def _fill(b, lru, n):
+    """n frames on list lru, for its size only (lruvec_page_state): allocated,
+    so that no folio of the test is given the same frame."""
     lv = b.lru.lruvecs[0]
-    for k in range(n):
-        lv.lists[lru][10**7 + k] = None          # sizes only: lruvec_page_state
+    for _ in range(n):
+        lv.add(b.call(0, b.pa.alloc_pages(GFP_HIGHUSER_MOVABLE, 0)), lru)
 
 
 def test_refault_within_workingset_activates():
