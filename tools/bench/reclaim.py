@@ -4,7 +4,8 @@ under usemem pressure with swap (goal: >= 10,000), and the peak resident
 memory of the simulator for a 64 GiB machine under pressure (goal: < 1 GiB).
 
     python tools/bench/reclaim.py [--cpus 64] [--memory-mib 1024] [--size 20M]
-                                  [--duration NS] [--big] [--filled GIB,GIB,...]
+                                  [--duration NS] [--thp always|madvise|never]
+                                  [--big] [--filled GIB,GIB,...]
                                   [--tracemalloc MIB]
 
 The rate run: every CPU runs usemem (``size`` each, more than memory in
@@ -65,7 +66,11 @@ seed = 1
 """
 
 
-THP_NEVER = '[sysfs]\n"kernel/mm/transparent_hugepage/enabled" = "never"\n'
+def thp(enabled):
+    return f'[sysfs]\n"kernel/mm/transparent_hugepage/enabled" = "{enabled}"\n'
+
+
+THP_NEVER = thp("never")
 
 
 def run(text):
@@ -79,19 +84,20 @@ def run(text):
     return wall, vm
 
 
-def big(duration):
+def big(duration, thp_enabled="always"):
     """In this process: the 64 GiB machine under pressure; prints JSON.  The
     min watermark is put 128 MiB below what is free at boot, so that 64 CPUs
     touching 4 MiB each are past it almost at once."""
     from mmactors import Machine, parse_scenario
     from mmactors.mm.physmem import physmem_of
-    probe = Machine(parse_scenario(scenario(64, 65536, "4M", duration, swap_mib=16384),
-                                   "<probe>"), trace=False)
+    sysfs = thp(thp_enabled) if thp_enabled != "always" else ""
+    probe = Machine(parse_scenario(scenario(64, 65536, "4M", duration, swap_mib=16384,
+                                            sysctl=sysfs), "<probe>"), trace=False)
     free = sum(z.managed_pages for z in physmem_of(probe).pa.zones)
     del probe
     min_kb = (free - (128 << 8)) * 4
     text = scenario(64, 65536, "4M", duration, swap_mib=16384,
-                    sysctl=f'[sysctl]\n"vm.min_free_kbytes" = {min_kb}')
+                    sysctl=f'[sysctl]\n"vm.min_free_kbytes" = {min_kb}\n' + sysfs)
     wall, vm = run(text)
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"wall_s": wall, "rss_mib": rss_kib / 1024,
@@ -172,6 +178,9 @@ def main():
     ap.add_argument("--memory-mib", type=int, default=1024)
     ap.add_argument("--size", default="20M")
     ap.add_argument("--duration", type=int, default=30_000_000)
+    ap.add_argument("--thp", default="always", choices=("always", "madvise", "never"),
+                    help="transparent_hugepage/enabled for the rate run (never: 4 KiB "
+                         "faults, every page on the LRU and in the rmap on its own)")
     ap.add_argument("--big", action="store_true", help="also the 64 GiB machine's peak RSS")
     ap.add_argument("--filled", metavar="GIB,...",
                     help="peak RSS of machines of these sizes filled with anonymous memory")
@@ -181,7 +190,7 @@ def main():
     ap.add_argument("--filled-child", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.big_child:
-        big(a.duration)
+        big(a.duration, a.thp)
         return
     if a.filled_child:
         filled(a.filled_child)
@@ -192,15 +201,18 @@ def main():
     if a.filled:
         filled_report([float(x) for x in a.filled.split(",")])
         return
-    wall, vm = run(scenario(a.cpus, a.memory_mib, a.size, a.duration))
+    wall, vm = run(scenario(a.cpus, a.memory_mib, a.size, a.duration,
+                            sysctl=thp(a.thp) if a.thp != "always" else ""))
     n = vm["pgsteal_kswapd"] + vm["pgsteal_direct"]
-    print(f"usemem {a.size} x {a.cpus} CPUs on {a.memory_mib} MiB, {a.duration / 1e6:g} ms: "
+    print(f"usemem {a.size} x {a.cpus} CPUs on {a.memory_mib} MiB, THP {a.thp}, "
+          f"{a.duration / 1e6:g} ms: "
           f"{n:,} pages reclaimed (kswapd {vm['pgsteal_kswapd']:,}, direct "
           f"{vm['pgsteal_direct']:,}), {vm['pswpout']:,} swapped out, {vm['pgfault']:,} faults "
           f"in {wall:.1f} s wall: {n / wall:,.0f} pages reclaimed/s (goal >= 10,000)")
     if a.big:
         out = subprocess.run([sys.executable, __file__, "--big-child", "--duration",
-                              str(a.duration)], capture_output=True, text=True, check=True)
+                              str(a.duration), "--thp", a.thp],
+                             capture_output=True, text=True, check=True)
         d = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"64 GiB machine, 64 CPUs, under pressure for {a.duration / 1e6:g} ms: peak RSS "
               f"{d['rss_mib']:,.0f} MiB (goal < 1024), {d['reclaimed']:,} pages reclaimed, "
