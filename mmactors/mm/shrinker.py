@@ -16,7 +16,8 @@ reclaim alike); ``do_shrink_slab`` computes the work as the kernel does::
     nr_deferred = min(max(nr_deferred + delta - scanned, 0), 2 * freeable)
 
 so a small cache is only scanned once reclaim's priority has dropped (the
-work it was owed meanwhile is carried in ``nr_deferred``).  Counted:
+work it was owed meanwhile is carried in ``nr_deferred``).  :func:`drop_slab`
+is ``echo 2 > /proc/sys/vm/drop_caches`` (priority 0 on every node).  Counted:
 ``slabs_scanned``.  Simplifications: no memcg shrinkers (shrink_slab_memcg;
 the model has no memory cgroups), no SRCU/refcount around the list (the list
 is fixed once the machine is built), and the pages a shrinker frees are not
@@ -25,7 +26,8 @@ added to ``sc->nr_reclaimed`` (in the kernel only slab pages are, through
 """
 from __future__ import annotations
 
-__all__ = ["Shrinker", "shrinker_register", "shrinkers_of", "shrink_slab", "SHRINK_STOP",
+__all__ = ["Shrinker", "shrinker_register", "shrinkers_of", "shrink_slab", "drop_slab",
+           "SHRINK_STOP",
            "DEFAULT_SEEKS", "SHRINK_BATCH"]
 
 DEFAULT_SEEKS = 2            # include/linux/shrinker.h
@@ -113,3 +115,18 @@ async def shrink_slab(sub, gfp_mask: int, nid: int, priority: int, me) -> int:
             ret = 0
         freed += ret
     return freed
+
+
+async def drop_slab(sub, me) -> None:
+    """drop_slab (mm/vmscan.c, for ``echo 2 > /proc/sys/vm/drop_caches``):
+    shrink_slab at priority 0 on every node (drop_slab_node), again while the
+    round freed more than 1 << (its number) objects."""
+    from .gfp import GFP_KERNEL
+    shift = 0
+    while True:
+        freed = 0
+        for pg in sub.pa.nodes:
+            freed += await shrink_slab(sub, GFP_KERNEL, pg.node_id, 0, me)
+        if not (freed >> shift) > 1:
+            break
+        shift += 1

@@ -357,14 +357,15 @@ _OPS = st.sampled_from([
     "touch a write", "touch a read", "touch a write 1M 1M", "touch a write 3M 4K",
     "munmap a 1M 512K", "munmap a 2M 2M", "mprotect a r 0 3M", "mprotect a rw",
     "madvise a dontneed 512K 1M", "madvise a nohugepage 2M 2M", "madvise a hugepage",
-    "mremap a 8M", "fork", "exit"])
+    "mremap a 8M", "fork", "exit", "drop_caches 2"])
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=st.lists(_OPS, min_size=1, max_size=8))
 def test_any_sequence_keeps_the_invariants_and_frees_everything(ops):
-    """Any sequence of faults, partial unmaps, mprotects, madvises, mremap and
-    fork over a THP-backed mapping: after every step AddrSpace._check holds
+    """Any sequence of faults, partial unmaps, mprotects, madvises, mremap,
+    fork and drop_caches (the deferred split shrinker) over a THP-backed
+    mapping: after every step AddrSpace._check holds
     (PTEs and huge PMDs against mapcounts, RSS, refcounts, the anon_vma tree;
     no mapped frame free), and once everything is unmapped and every child has
     exited, no user page is left but the huge zero page."""
@@ -445,3 +446,28 @@ def test_a_queued_folio_is_freed_whole_with_its_last_page():
     assert sub.thp.deferred_split_count(0) == 0 and not sub.pa.folio_parts
     assert user_pages(m) == 0
     sub._check()
+
+
+def test_drop_caches_2_runs_the_deferred_split_shrinker():
+    """echo 2 > /proc/sys/vm/drop_caches: drop_slab (mm/vmscan.c) runs
+    shrink_slab at priority 0: for one queued THP delta = (1 >> 0) * 4 / 2 = 2,
+    total_scan = 2 >= freeable: one scan of 2 (slabs_scanned) splits it
+    (thp_split_page) and frees its 256 unmapped pages; the round freed 1, so
+    drop_slab stops (freed >> 0 is not above 1); drop_slab is counted."""
+    m, res, sub = run_ops(["mmap a 2M rw anon,private", "touch a write",
+                           "madvise a dontneed 1M 1M", "drop_caches 2"], memory_mib=64)
+    v = thp(sub)
+    assert v["thp_deferred_split_page"] == 1 and v["thp_split_page"] == 1
+    vm = res.to_json()["vmstat"]
+    assert vm["slabs_scanned"] == 2 and vm["drop_slab"] == 1
+    assert sub.thp.deferred_split_count(0) == 0 and not sub.pa.folio_parts
+    mm = sub.mms[0]
+    assert mm.rss[mm.MM_ANONPAGES] == 256
+    assert user_pages(m) == 256 + sub.nr_page_table_pages
+    sub._check()
+
+
+def test_drop_caches_other_than_2_is_refused():
+    with pytest.raises(ScenarioError, match="drop_caches 2"):
+        parse_scenario(MINIMAL.replace('"mmap a 4M rw anon,private"',
+                                       '"mmap a 4M rw anon,private", "drop_caches 3"'), "<test>")
