@@ -230,7 +230,7 @@ class Thp:
         if ret:
             return ret
         if self.khugepaged is not None:
-            self.khugepaged.khugepaged_enter_vma(vma)
+            await self.khugepaged.khugepaged_enter_vma(vma)
         if not vmf.write and self.use_zero_page:
             return await self._huge_zero_fault(mem, vmf, key, me)
         gfp = vma_thp_gfp_mask(self.defrag, vma)
@@ -526,6 +526,9 @@ class Thp:
         sub = self.sub
         mem_map = sub.mem_map
         f = mem_map.f
+        deferred = head in self._partial                # a partial unmap's split (see above)
+        if deferred:
+            self._partial.discard(head)
         if not f[head] & PG_head or mem_map.ord[head] != HPAGE_PMD_ORDER:
             return False
         rmap = sub.rmap
@@ -582,10 +585,7 @@ class Thp:
         await self.engine.spend(HPAGE_PMD_NR * 2 * self.costs.l1_hit_ns)
         lv.lru_lock.unlock_irq("__split_huge_page")
         root.rwsem.up_write("split_huge_page")
-        deferred = head in self._partial
-        if deferred:
-            self._partial.discard(head)     # the kernel split only the PMD: counted later
-        else:
+        if not deferred:                    # else the kernel split only the PMD: counted later
             self.count(me.cpu, "thp_split_page")
         # a tail nobody maps (an unmapped range of a partially unmapped folio) is freed
         free = [(head + i, 1) for i in range(1, HPAGE_PMD_NR) if ref[head + i] == 0]

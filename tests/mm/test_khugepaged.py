@@ -143,6 +143,11 @@ def test_collapse_racing_faults_is_clean_under_lockdep():
     # the collapse's locks were taken and validated, not only seeded
     used = {c.name for c in ld.class_list if c.after or c.before}
     assert {"&mm->mmap_lock", "&anon_vma->rwsem", "ptlock_ptr(ptdesc)"} <= used
+    # __khugepaged_enter took khugepaged_mm_lock under a seeded outer lock
+    # (mmap_lock from MADV_HUGEPAGE): that edge of the data was seen in the run
+    kml = next(c for c in ld.class_list if c.name == "khugepaged_mm_lock")
+    seen = {d.prev.name for d in kml.before.values() if d.observed is not None}
+    assert "&mm->mmap_lock" in seen, seen
 
 
 def test_pte_lock_under_the_split_queue_lock_is_reported(monkeypatch):
