@@ -420,6 +420,9 @@ def test_deferred_split_shrinker_frees_the_unmapped_pages_under_pressure():
     assert d["split_queue_len"] == [8] and d["pages_kept"] == 8 * 256
     assert thp(sub)["thp_split_page"] == 0 and thp(sub)["thp_deferred_split_page"] == 8
     assert d["shrinker"]["calls"] == 0
+    from mmactors.report.thp import format_thp
+    assert "deferred split queue: 8 folios (per node), 2,048 unmapped pages kept" \
+        in format_thp(sub.thp)
 
     res, sub = _deferred_run("46M")
     v = thp(sub)
