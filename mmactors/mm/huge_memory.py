@@ -696,8 +696,15 @@ class Thp:
         meanwhile is dropped), then, unlocked, folio_trylock and split_folio
         each; the ones not split go back to the queue's tail.  Returns (folios
         split or SHRINK_STOP, nr_scanned)."""
-        from .shrinker import SHRINK_STOP
         q = self.ds_queues[nid]
+        q.scanning += 1
+        try:
+            return await self._deferred_split_scan(q, nr_to_scan, me)
+        finally:
+            q.scanning -= 1
+
+    async def _deferred_split_scan(self, q, nr_to_scan: int, me) -> tuple[int, int]:
+        from .shrinker import SHRINK_STOP
         lock = q.split_queue_lock
         flags = await lock.lock_irqsave("deferred_split_scan")
         batch = []
@@ -784,6 +791,8 @@ class Thp:
         from ._internal import PG_pcp, PGTY_buddy
         mem = self.sub.mem_map
         parts = self.sub.pa.folio_parts
+        if any(q.scanning for q in self.ds_queues):
+            return                          # folios off the queue on a scan's own list
         alive = 0
         for q in self.ds_queues:
             assert q.split_queue_len == len(q.split_queue), \
@@ -867,6 +876,7 @@ class DeferredSplit:
         self.split_queue_lock = SpinLock(engine, "&ds_queue->split_queue_lock")
         self.split_queue: list[_DsFolio] = []
         self.split_queue_len = 0
+        self.scanning = 0                  # deferred_split_scan calls in progress
 
 
 MADV_HUGEPAGE = 14                        # include/uapi/asm-generic/mman-common.h
