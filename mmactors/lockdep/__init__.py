@@ -138,6 +138,8 @@ def _swap_order(ld: Lockdep, scn) -> None:
         version = (scn.sections.get("constants") or {}).get("swap_allocator", "6.12")
         ld.add_hierarchy(*H.swap_lock_order(version))
     _compaction_order(ld, scn)
+    from . import hierarchy as H
+    ld.add_lazy_hierarchy(*H.thp_lock_order())     # seeded once a THP lock is taken
 
 
 def _compaction_order(ld: Lockdep, scn) -> None:

@@ -287,6 +287,8 @@ class Lockdep(Validator):
         self.hierarchy = False
         self._alias = {}
         self._table = None               # class names of the mm lock order, until seeded
+        self._lazy: list = []            # (classes, edges) seeded when one of classes shows up
+        self._lazy_names: dict = {}      # class name -> its entry of _lazy
         self._seed_hierarchy(full=hierarchy)
 
     # --------------------------------------------------------------- attach
@@ -320,6 +322,8 @@ class Lockdep(Validator):
             name = self._alias.get(name, name)
             if self._table is not None and name in self._table:
                 self._seed_now()
+            if self._lazy_names and name in self._lazy_names:
+                self._seed_lazy(self._lazy_names[name])
             c = self.classes.get((name, subclass))
             if c is None:
                 c = self._new_class(name, subclass, lock.kind, lock.sleeping)
@@ -364,13 +368,36 @@ class Lockdep(Validator):
         self._table, self._seed_edges = dict(classes), list(edges)
         self._seed_now()
 
+    def add_lazy_hierarchy(self, classes: dict, edges: list) -> None:
+        """More of the lock order, seeded (with the rest, if that has not
+        happened yet) only when a lock of one of ``classes`` is first taken:
+        a subsystem's order for machines that use the subsystem, whatever
+        their scenario says (the THP locks)."""
+        if not self.hierarchy:
+            return
+        ent = (dict(classes), list(edges))
+        self._lazy.append(ent)
+        for name in classes:
+            self._lazy_names[name] = ent
+
+    def _seed_lazy(self, ent):
+        classes, edges = ent
+        for name in classes:
+            self._lazy_names.pop(name, None)
+        if self._table is not None:
+            self._seed_now()
+        self._seed(classes, edges)
+
     def _seed_now(self):
-        from . import hierarchy as H
         table, self._table = self._table, None
+        self._seed(table, self._seed_edges)
+
+    def _seed(self, table, seed_edges):
+        from . import hierarchy as H
         for name, (kind, _) in table.items():
             c = self._new_class(name, 0, kind, kind in ("rwsem", "mutex", "folio"))
             c.seeded = True
-        for outer, inner, where in self._seed_edges:
+        for outer, inner, where in seed_edges:
             p, n = self.classes[(outer, 0)], self.classes[(inner, 0)]
             pr = self._seed_read(outer, H)
             nr = self._seed_read(inner, H)

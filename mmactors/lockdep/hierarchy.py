@@ -48,7 +48,8 @@ from __future__ import annotations
 
 __all__ = ["MM_LOCK_ORDER", "CLASSES", "ALIASES", "READ_CLASSES", "canonical", "order_of",
            "is_ordered", "SWAP_CLASSES", "SWAP_LOCK_ORDER", "swap_lock_order",
-           "RECLAIM_CLASSES", "RECLAIM_LOCK_ORDER"]
+           "RECLAIM_CLASSES", "RECLAIM_LOCK_ORDER", "THP_CLASSES", "THP_LOCK_ORDER",
+           "thp_lock_order"]
 
 # class name -> (kind, what the comments call it)
 CLASSES: dict[str, tuple[str, str]] = {
@@ -97,6 +98,11 @@ ALIASES: dict[str, str] = {
     "page_table_lock": "&mm->page_table_lock",
     "mm->page_table_lock": "&mm->page_table_lock",
     "pte_lock": "ptlock_ptr(ptdesc)",
+    # pmd_lock(): with split PMD locks (x86-64, CONFIG_SPLIT_PMD_PTLOCKS) the
+    # PMD table's ptdesc lock, initialised by the same ptlock_init() as a PTE
+    # table's, so the same class; where one nests in the other the kernel says
+    # spin_lock_nested(pte_ptl, SINGLE_DEPTH_NESTING) (mm/khugepaged.c).
+    "pmd_lock": "ptlock_ptr(ptdesc)",
     "ptl": "ptlock_ptr(ptdesc)",
     "private_lock": "&mapping->i_private_lock",
     "mapping->private_lock": "&mapping->i_private_lock",
@@ -256,6 +262,59 @@ COMPACTION_LOCK_ORDER: list[tuple[str, str, str]] = [
     ("folio_lock", "&xa->xa_lock", f"{_MG}: __folio_migrate_mapping under the folio lock"),
     *[("folio_lock", p, f"{_MG}: try_to_migrate_one / remove_migration_pte") for p in _PTL],
 ]
+
+
+# ---- transparent huge pages (mm/huge_memory.c, mm/khugepaged.c, 6.12) ----
+# Seeded lazily, when one of THP_CLASSES is first taken (khugepaged's list
+# lock, a node's deferred split queue lock), so machines that never run
+# khugepaged nor queue a THP keep their lockdep figures.  The pmd_lock is
+# ptlock_ptr(ptdesc) (see ALIASES), already ordered under anon_vma->rwsem
+# and i_mmap_rwsem above; what THP adds is below.  Not seedable here: the
+# pmd_lock -> PTE lock nesting of collapse_pte_mapped_thp/retract_page_tables
+# (subclass SINGLE_DEPTH_NESTING of the same class: the table is subclass 0).
+_HM = "mm/huge_memory.c"
+_KH = "mm/khugepaged.c"
+THP_CLASSES: dict[str, tuple[str, str]] = {
+    "khugepaged_mm_lock": ("spinlock", "khugepaged_mm_lock (DEFINE_SPINLOCK in mm/khugepaged.c)"),
+    "&ds_queue->split_queue_lock": ("spinlock", "deferred_split->split_queue_lock "
+                                                "(pgdat_init_split_queue; irq-saving)"),
+}
+THP_LOCK_ORDER: list[tuple[str, str, str]] = [
+    # khugepaged_mm_lock guards the mm slot list and hash; nothing nests in it
+    # (khugepaged_scan_mm_slot drops it before mmap_read_trylock), and it is
+    # taken under the mm's locks when an mm registers:
+    ("&mm->mmap_lock", "khugepaged_mm_lock",
+     f"{_KH}: __khugepaged_enter from madvise(MADV_HUGEPAGE) and khugepaged_fork (dup_mmap) "
+     "under mmap_write_lock, from a THP fault under mmap_read_lock"),
+    ("vm_lock", "khugepaged_mm_lock",
+     f"{_HM}: do_huge_pmd_anonymous_page -> khugepaged_enter_vma under the per-VMA read lock"),
+    # collapse_huge_page: mmap_write_lock -> vma_start_write -> anon_vma_lock_write
+    # -> pmd_lock (pmdp_collapse_flush), dropped, then the PTE lock alone
+    # (__collapse_huge_page_isolate), pmd_lock again to install the PMD.
+    ("vm_lock", "&anon_vma->rwsem", f"{_KH}: collapse_huge_page: vma_start_write, "
+                                    "anon_vma_lock_write"),
+    # deferred_split_folio(folio, false) under the pmd_lock (a THP fault, a
+    # collapse), deferred_split_folio(folio, true) under the PTE lock
+    # (__folio_remove_rmap from zap_pte_range)
+    *[(p, "&ds_queue->split_queue_lock",
+       f"{_HM}: __do_huge_pmd_anonymous_page, {_KH} collapse_huge_page, mm/rmap.c "
+       "__folio_remove_rmap -> deferred_split_folio under the page table lock") for p in _PTL],
+    # split_huge_page_to_list_to_order: folio lock -> anon_vma_lock_write
+    # (or i_mmap_lock_read) -> unmap_folio -> [xas_lock] -> split_queue_lock
+    # (folio_ref_freeze), dropped before __split_huge_page takes lru_lock
+    ("folio_lock", "&anon_vma->rwsem",
+     f"{_HM}: split_huge_page_to_list_to_order under the folio lock (deferred_split_scan: "
+     "folio_trylock, split_folio)"),
+    ("&anon_vma->rwsem", "&ds_queue->split_queue_lock",
+     f"{_HM}: split_huge_page_to_list_to_order: split_queue_lock under anon_vma_lock_write"),
+    ("&xa->xa_lock", "&ds_queue->split_queue_lock",
+     f"{_HM}: split_huge_page_to_list_to_order (file: xas_lock first); mm/migrate.c "
+     "__folio_migrate_mapping: folio_unqueue_deferred_split under xas_lock_irq"),
+]
+
+
+def thp_lock_order() -> tuple[dict, list]:
+    return dict(THP_CLASSES), list(THP_LOCK_ORDER)
 
 
 def compaction_lock_order() -> tuple[dict, list]:

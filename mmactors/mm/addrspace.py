@@ -214,6 +214,13 @@ class AddrSpace:
         every VMA that maps it."""
         from ._internal import PG_head, PG_pcp, PGTY_buddy
         from .filemap import PG_locked
+        # A PTE table whose lock another task holds is mid-update (wp_page_copy
+        # clears a PTE and flushes the TLB before the new one goes in): the
+        # invariants hold only when no table is being changed.
+        me = self.engine.current
+        if any(pt.ptl.owner is not None and pt.ptl.owner is not me
+               for mm in self.mms for pt in mm.pgtables.values()):
+            return
         from .swapops import is_migration_pte, pfn_swap_entry_to_pfn, pte_to_swp_entry
         rmap, mem = self.rmap, self.mem_map
         maps: dict[int, int] = {}
@@ -284,6 +291,7 @@ class AddrSpace:
                 cached[pfn] = f
                 assert mem.ref[pfn] >= 1 + rmap.mc[pfn], f"cached pfn {pfn:#x} under-referenced"
         self.lru._check()
+        self.thp._check_deferred()                 # the deferred split queues
         if self.swap_cache is not None:            # swap_map against PTEs and the swap cache
             self.swap_cache._check()
         batched = self.lru.in_batches()

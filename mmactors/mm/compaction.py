@@ -69,8 +69,8 @@ Simplifications: no ``fast_find_migrateblock`` (the migrate scanner is linear;
 ``fast_isolate_freepages`` is modelled); no capture_control (a page freed by the
 compactor's own migration is not captured: the allocator retries the free
 lists); no CMA or MIGRATE_ISOLATE; order-0 folios only (a THP or other large
-folio is skipped, as ``skip_isolation_on_order`` skips folios of at least the
-target order); no unevictable LRU is modelled, so there is no
+folio is skipped, as 6.12's ``skip_isolation_on_order`` skips folios of at
+least the target order or of pageblock_order: an order-9 THP always); no unevictable LRU is modelled, so there is no
 ``vm.compact_unevictable_allowed``; kcompactd starts at boot only with ``[constants]
 KCOMPACTD_AT_BOOT`` (else at its node's first wake-up), so runs that never
 compact keep their figures; its sleeps are timed by a per-jiffy timer that
@@ -851,8 +851,15 @@ class Compaction:
                 low_pfn += 1
                 continue
             if fl & PG_head and ordv[pfn] > 0 and ref[pfn]:
-                # a large folio (THP): skipped whole (skip_isolation_on_order; and
-                # simplification: large folios are never migrated here)
+                # A compound page is skipped whole, as 6.12 skips one when
+                # skip_isolation_on_order(order, cc->order) (mm/compaction.c
+                # isolate_migratepages_block's PageCompound test, rechecked under
+                # lru_lock): order >= cc->order unless compact_memory, and always
+                # order >= pageblock_order -- so a PMD THP (order 9) is never
+                # migrated, whatever the target.  Simplification: a smaller
+                # compound page below the target order is skipped too (6.12 steps
+                # over a non-LRU one pfn by pfn and migrates an LRU one; the only
+                # LRU large folios here are order-9 THPs, so none is missed).
                 o = ordv[pfn]
                 low_pfn += (1 << o) - 1
                 nr_scanned += (1 << o) - 1

@@ -44,13 +44,33 @@ under ``anon_vma`` write lock (``unmap_folio`` with TTU_SPLIT_HUGE_PMD) and
 turns every PMD mapping into 512 PTEs in its deposited table under
 ``pmd_lock``; the tails join the LRU after the head under ``lru_lock``
 (``lru_add_split_folio``).  Counted: ``thp_split_pmd`` per PMD,
-``thp_split_page`` per folio.  Because the folio is split at once, the
-deferred split queue never holds a folio: a partial unmap that would queue it
-(``deferred_split_folio(folio, true)``) is only counted
-(``thp_deferred_split_page``), and the unmapped part is freed at once where
-the kernel frees it when its shrinker runs.  The whole-folio queueing of
-6.12's ``split_underused_thp`` at fault time changes nothing with the default
-``max_ptes_none`` of 511 (``thp_underused`` is false) and is not modelled.
+``thp_split_page`` per folio.
+
+The deferred split queue (``deferred_split_folio``, ``deferred_split_scan``,
+``deferred_split_count``; one :class:`DeferredSplit` per node, under its
+``split_queue_lock``).  A partial munmap or MADV_DONTNEED of a PMD-mapped THP
+only splits the PMD in the kernel: the folio stays whole, its unmapped pages
+allocated, and ``deferred_split_folio(folio, true)`` queues it
+(``thp_deferred_split_page``) until the "thp-deferred_split" shrinker
+(mm/shrinker.py, from reclaim's ``shrink_node``) splits it and frees them.
+Here the folio is split at once (above), but its pages stay the folio's:
+each page whose last reference goes while the folio is queued is kept
+(``PageAllocator.folio_parts``), and the kept pages go back to the buddy
+allocator when the shrinker splits the folio (``folio_trylock``, then
+``split_folio``: ``thp_split_page``, or ``thp_split_page_failed`` when a page
+still mapped has an extra reference, ``can_split_folio``), or when the
+folio's last mapped page goes too (the whole folio freed:
+``folio_unqueue_deferred_split``).  Simplifications: the mapped part behaves
+as 512 order-0 folios meanwhile (reclaim, migration and khugepaged handle
+its pages one by one, and reclaim's "split partially mapped folios right
+away" in ``shrink_folio_list`` does not arise); the queueing happens after
+the split, not under the PTE lock.  6.12's ``shrink_underused`` (every new
+THP queued with ``deferred_split_folio(folio, false)``, split by the shrinker
+as ``thp_underused_split_page`` when more than ``max_ptes_none`` of its pages
+are zero-filled) is not modelled: page contents are not tracked, and with the
+default ``max_ptes_none`` of 511 ``thp_underused`` is false anyway (the
+kernel's queue then also holds every fully mapped THP, which the shrinker
+takes off again: ``deferred_split_count`` is larger there than here).
 
 Who splits: a partial munmap/mprotect/mremap (``vma_adjust_trans_huge``), a
 zap of part of a PMD (``zap_pmd_range``), a write fault on a shared or
@@ -70,7 +90,7 @@ from .gfp import (GFP, GFP_TRANSHUGE, GFP_TRANSHUGE_LIGHT, __GFP_DIRECT_RECLAIM,
 from .memory import VM_FAULT_FALLBACK, VM_FAULT_OOM, PageTable
 from .mm_types import PAGE_SHIFT, PMD_SHIFT, PMD_SIZE, VM_SHARED, VM_WRITE
 
-__all__ = ["SYSFS", "HugePmd", "Thp", "vma_thp_gfp_mask", "VM_HUGEPAGE", "VM_NOHUGEPAGE",
+__all__ = ["SYSFS", "HugePmd", "Thp", "DeferredSplit", "vma_thp_gfp_mask", "VM_HUGEPAGE", "VM_NOHUGEPAGE",
            "VM_FAULT_FALLBACK", "HPAGE_PMD_NR", "THP_ENABLED", "THP_DEFRAG"]
 
 # module-level aliases: a double-underscore name inside a class body is mangled
@@ -146,7 +166,16 @@ class Thp:
         self.defrag = sysfs.get(_P + "defrag", "madvise")
         self.use_zero_page = bool(sysfs.get(_P + "use_zero_page", 1))
         self.huge_zero_pfn = -1            # huge_zero_folio (allocated on first use)
-        self.split_queue_len = 0           # ds_queue->split_queue_len (never non-zero: see above)
+        from .shrinker import Shrinker, shrinker_register
+        nodes = sub.pa.nodes
+        self.ds_queues = [DeferredSplit(sub.engine, pg.node_id) for pg in nodes]
+        self.ds_queued = 0                 # folios ever queued (the report's section shows then)
+        self._partial: set[int] = set()    # THP heads a partial unmap is about to split
+        sub.pa.folio_part_put = self._folio_part_put
+        # thp_shrinker_init: SHRINKER_NUMA_AWARE | SHRINKER_MEMCG_AWARE | SHRINKER_NONSLAB
+        self.deferred_split_shrinker = shrinker_register(sub, Shrinker(
+            "thp-deferred_split", self.deferred_split_count, self.deferred_split_scan,
+            numa_aware=True, nr_nodes=len(nodes)))
         self.khugepaged = None             # mm/khugepaged.py's, set by addrspace.py
         #                                    (its actor starts on demand)
         ev = sub.vmstat.ev
@@ -201,7 +230,7 @@ class Thp:
         if ret:
             return ret
         if self.khugepaged is not None:
-            self.khugepaged.khugepaged_enter_vma(vma)
+            await self.khugepaged.khugepaged_enter_vma(vma)
         if not vmf.write and self.use_zero_page:
             return await self._huge_zero_fault(mem, vmf, key, me)
         gfp = vma_thp_gfp_mask(self.defrag, vma)
@@ -331,19 +360,19 @@ class Thp:
             if haddr < start or haddr + PMD_SIZE > end:
                 hp = mm.pmd_huge.get(key)
                 if hp is not None and not hp.zero:
-                    self.count(me.cpu, "thp_deferred_split_page")   # deferred_split_folio(, true)
+                    self._partial.add(hp.pfn)         # deferred_split_folio(, true) after the split
                 await self.split_huge_pmd(vma, haddr, me)
                 continue
             cleared += await self.zap_huge_pmd(mm, key, gather, me)
         return cleared
 
     def count_partial_unmap(self, mm, start: int, end: int, me):
-        """thp_deferred_split_page for each THP that [start, end) unmaps in part
-        (once per folio: __folio_set_partially_mapped is tested first)."""
+        """Mark each THP that [start, end) unmaps in part: the split that the
+        unmap's split_vma makes of it queues it for deferred split."""
         for addr in sorted({a & HPAGE_PMD_MASK for a in (start, end) if a & (PMD_SIZE - 1)}):
             hp = mm.pmd_huge.get(addr >> PMD_SHIFT)
             if hp is not None and not hp.zero:
-                self.count(me.cpu, "thp_deferred_split_page")
+                self._partial.add(hp.pfn)
 
     async def zap_huge_pmd(self, mm, key: int, gather: list, me) -> int:
         sub = self.sub
@@ -354,6 +383,7 @@ class Thp:
         if hp is None:
             ptl.unlock("zap_huge_pmd")
             return 0
+        self._partial.discard(hp.pfn)
         mm.nr_ptes -= 1                                         # zap_deposited_table
         sub.nr_page_table_pages -= 1
         if not hp.zero:
@@ -496,6 +526,9 @@ class Thp:
         sub = self.sub
         mem_map = sub.mem_map
         f = mem_map.f
+        deferred = head in self._partial                # a partial unmap's split (see above)
+        if deferred:
+            self._partial.discard(head)
         if not f[head] & PG_head or mem_map.ord[head] != HPAGE_PMD_ORDER:
             return False
         rmap = sub.rmap
@@ -552,14 +585,228 @@ class Thp:
         await self.engine.spend(HPAGE_PMD_NR * 2 * self.costs.l1_hit_ns)
         lv.lru_lock.unlock_irq("__split_huge_page")
         root.rwsem.up_write("split_huge_page")
-        self.count(me.cpu, "thp_split_page")
+        if not deferred:                    # else the kernel split only the PMD: counted later
+            self.count(me.cpu, "thp_split_page")
         # a tail nobody maps (an unmapped range of a partially unmapped folio) is freed
         free = [(head + i, 1) for i in range(1, HPAGE_PMD_NR) if ref[head + i] == 0]
         if free:
             for p, _ in free:
                 ref[p] = 1
             await sub.lru.folios_put_refs(free, me)
+        if deferred:
+            await self.deferred_split_folio(head, root, me)
         return True
+
+    # ------------------------------------------------- deferred split queue
+    def _queue_of(self, pfn: int) -> "DeferredSplit":
+        pa = self.sub.pa
+        return self.ds_queues[pa.zones[self.sub.mem_map.zid[pfn]].node]
+
+    async def deferred_split_folio(self, head: int, root, me):
+        """deferred_split_folio(folio, true): the folio (its pages still in use)
+        onto its node's queue under split_queue_lock, thp_deferred_split_page."""
+        ref = self.sub.mem_map.ref
+        e = _DsFolio(head, root, [p for p in range(head, head + HPAGE_PMD_NR) if ref[p] > 0])
+        if not e.alive:
+            return
+        parts = self.sub.pa.folio_parts
+        for p in e.alive:
+            parts[p] = e
+        q = self._queue_of(head)
+        flags = await q.split_queue_lock.lock_irqsave("deferred_split_folio")
+        q.split_queue.append(e)
+        e.queued = True
+        q.split_queue_len += 1
+        self.count(me.cpu, "thp_deferred_split_page")
+        self.ds_queued += 1
+        q.split_queue_lock.unlock_irqrestore(flags, "deferred_split_folio")
+
+    def _folio_part_put(self, pfn: int):
+        """The last put of a queued folio's page (PageAllocator.free_pages_nowait):
+        the page stays the folio's (refcount 1, the folio's) while another of
+        its pages is in use or the shrinker holds the folio; the last one
+        frees the folio: its pages together."""
+        e = self.sub.pa.folio_parts.pop(pfn)
+        e.alive.discard(pfn)
+        e.held.append(pfn)
+        if e.alive or e.pinned:
+            return None
+        return self._folio_free_nowait(e)
+
+    def _folio_free_nowait(self, e: "_DsFolio"):
+        """__folio_put of a queued folio: folio_unqueue_deferred_split (under
+        split_queue_lock), then every page back to the page allocator.  Done
+        at once when the lock is free (the caller may be inside a page table
+        update that does not wait here: spin_lock_irqsave of a free lock
+        taken as a trylock, the simulator's shortcut); else returns the
+        coroutine that waits for it."""
+        q = self._queue_of(e.head)
+        me = self.engine.current
+        if e.queued:
+            lk = q.split_queue_lock
+            if not lk.trylock_now(me, "__folio_unqueue_deferred_split"):
+                return self._folio_free(e)
+            self._unqueue(q, e)
+            lk.unlock("__folio_unqueue_deferred_split")
+        return self._free_held(e)
+
+    @staticmethod
+    def _unqueue(q, e):
+        if e.queued:
+            q.split_queue.remove(e)
+            e.queued = False
+            q.split_queue_len -= 1
+
+    def _free_held(self, e: "_DsFolio"):
+        """The kept pages to the page allocator; a coroutine for the ones that
+        must wait (zone->lock), else None."""
+        held, e.held = e.held, []
+        pa = self.sub.pa
+        rest = []
+        for i, p in enumerate(sorted(held)):
+            cont = pa.free_pages_nowait(p, 0)
+            if cont is not None:
+                rest = sorted(held)[i + 1:]
+                return self._free_rest(cont, rest)
+        return None
+
+    async def _free_rest(self, cont, rest):
+        await cont
+        pa = self.sub.pa
+        for p in rest:
+            await pa.free_pages(p, 0)
+
+    async def _folio_free(self, e: "_DsFolio"):
+        q = self._queue_of(e.head)
+        if e.queued:
+            flags = await q.split_queue_lock.lock_irqsave("__folio_unqueue_deferred_split")
+            self._unqueue(q, e)
+            q.split_queue_lock.unlock_irqrestore(flags, "__folio_unqueue_deferred_split")
+        cont = self._free_held(e)
+        if cont is not None:
+            await cont
+
+    def deferred_split_count(self, nid: int) -> int:
+        """deferred_split_count: READ_ONCE(ds_queue->split_queue_len)."""
+        return self.ds_queues[nid].split_queue_len
+
+    async def deferred_split_scan(self, nid: int, nr_to_scan: int, me) -> tuple[int, int]:
+        """deferred_split_scan: up to nr_to_scan folios off the queue under
+        split_queue_lock (each pinned, folio_try_get; one whose last page went
+        meanwhile is dropped), then, unlocked, folio_trylock and split_folio
+        each; the ones not split go back to the queue's tail.  Returns (folios
+        split or SHRINK_STOP, nr_scanned)."""
+        q = self.ds_queues[nid]
+        q.scanning += 1
+        try:
+            return await self._deferred_split_scan(q, nr_to_scan, me)
+        finally:
+            q.scanning -= 1
+
+    async def _deferred_split_scan(self, q, nr_to_scan: int, me) -> tuple[int, int]:
+        from .shrinker import SHRINK_STOP
+        lock = q.split_queue_lock
+        flags = await lock.lock_irqsave("deferred_split_scan")
+        batch = []
+        n = nr_to_scan
+        while q.split_queue and n:
+            e = q.split_queue.pop(0)
+            e.queued = False
+            if e.alive:                                 # folio_try_get (refcount not zero)
+                e.pinned = True
+                batch.append(e)
+            else:                                       # lost the race with folio_put
+                q.split_queue_len -= 1
+            n -= 1
+        await self.engine.spend(len(batch) * self.costs.atomic_rmw_ns)
+        lock.unlock_irqrestore(flags, "deferred_split_scan")
+        split = 0
+        back = []
+        locks = self.sub.folio_locks
+        for e in batch:
+            did_split = False
+            # only partially mapped folios are queued here (see the module docstring)
+            mapped_head = e.head in e.alive
+            if not mapped_head or locks.folio_trylock(e.head, me):
+                if await self._split_queued(e, q, me):
+                    did_split = True
+                    split += 1
+                if mapped_head:
+                    locks.folio_unlock(e.head, me)
+            e.pinned = False                            # folio_put
+            if did_split:
+                continue
+            if not e.alive:                             # the pin was the last reference
+                q.split_queue_len -= 1
+                await self._folio_free(e)
+                continue
+            back.append(e)
+        flags = await lock.lock_irqsave("deferred_split_scan")
+        for e in back:                                  # list_splice_tail
+            e.queued = True
+            q.split_queue.append(e)
+        lock.unlock_irqrestore(flags, "deferred_split_scan")
+        if not split and not q.split_queue:
+            return SHRINK_STOP, nr_to_scan
+        return split, nr_to_scan
+
+    async def _split_queued(self, e: "_DsFolio", q, me) -> bool:
+        """split_folio of a queued (partially mapped) folio: can_split_folio
+        (each page still mapped has no reference but its mappings', its swap
+        cache's and an LRU batch's), anon_vma_lock_write, unmap_folio and
+        remap (a walk of the mapped pages), split_queue_lock (off the queue,
+        the freeze), __split_huge_page; the kept pages are freed."""
+        sub = self.sub
+        ref, f = sub.mem_map.ref, sub.mem_map.f
+        mc = sub.rmap.mc
+        from .filemap import PG_swapcache
+        batched = sub.lru.in_batches() if any(not f[p] & PG_lru for p in e.alive) else ()
+        for p in e.alive:
+            extra = ref[p] - mc[p] - (1 if f[p] & PG_swapcache else 0) - (1 if p in batched else 0)
+            if extra:
+                self.count(me.cpu, "thp_split_page_failed")
+                return False
+        costs = self.costs
+        await e.root.rwsem.down_write("split_huge_page")          # anon_vma_lock_write
+        # unmap_folio + remap_page over the mapped pages, __split_huge_page_tail x 511
+        await self.engine.spend(len(e.alive) * 2 * costs.l1_hit_ns
+                                + HPAGE_PMD_NR * 2 * costs.l1_hit_ns)
+        await q.split_queue_lock.lock_irq("split_huge_page")      # folio_ref_freeze
+        q.split_queue_len -= 1                                    # list_del_init
+        q.split_queue_lock.unlock_irq("split_huge_page")
+        e.root.rwsem.up_write("split_huge_page")
+        parts = sub.pa.folio_parts
+        for p in e.alive:                                         # now folios of their own
+            parts.pop(p, None)
+        e.alive.clear()
+        held, e.held = e.held, []
+        pa = sub.pa
+        for p in sorted(held):
+            await pa.free_pages(p, 0)
+        self.count(me.cpu, "thp_split_page")
+        return True
+
+    def _check_deferred(self):
+        """The queue's invariants: its length, the pages each folio keeps."""
+        from ._internal import PG_pcp, PGTY_buddy
+        mem = self.sub.mem_map
+        parts = self.sub.pa.folio_parts
+        if any(q.scanning for q in self.ds_queues):
+            return                          # folios off the queue on a scan's own list
+        alive = 0
+        for q in self.ds_queues:
+            assert q.split_queue_len == len(q.split_queue), \
+                f"node {q.nid}: split_queue_len {q.split_queue_len}, {len(q.split_queue)} queued"
+            for e in q.split_queue:
+                assert e.queued and not e.pinned and (e.alive or e.held)
+                for p in e.alive:
+                    assert parts.get(p) is e and mem.ref[p] > 0, f"pfn {p:#x}: not in use"
+                    alive += 1
+                for p in e.held:
+                    assert p not in parts and mem.ref[p] == 1 and not self.sub.rmap.mc[p] \
+                        and not mem.f[p] & (PG_lru | PGTY_buddy | PG_pcp), \
+                        f"pfn {p:#x} kept for THP {e.head:#x} is in use or free"
+        assert alive == len(parts), "a page is the part of a folio no longer queued"
 
     # -------------------------------------------------------------- madvise
     def hugepage_madvise(self, vma, advice: int) -> int:
@@ -570,6 +817,14 @@ class Thp:
         return (flags | VM_NOHUGEPAGE) & ~VM_HUGEPAGE
 
     # -------------------------------------------------------------- report
+    def report_deferred(self) -> dict:
+        sh = self.deferred_split_shrinker
+        return {"split_queue_len": [q.split_queue_len for q in self.ds_queues],
+                "pages_kept": sum(len(e.held) for q in self.ds_queues for e in q.split_queue),
+                "thp_split_page_failed": self.event("thp_split_page_failed"),
+                "shrinker": {"calls": sh.calls, "scanned": sh.scanned, "split": sh.freed,
+                             "nr_deferred": list(sh.nr_deferred)}}
+
     def report(self) -> dict:
         names = ("thp_fault_alloc", "thp_fault_fallback", "thp_fault_fallback_charge",
                  "thp_split_pmd", "thp_split_page", "thp_deferred_split_page",
@@ -584,6 +839,8 @@ class Thp:
                "huge_zero_page": self.huge_zero_pfn >= 0}
         if self.khugepaged is not None and self.khugepaged.actor is not None:
             out["khugepaged"] = self.khugepaged.report()
+        if self.ds_queued:
+            out["deferred_split"] = self.report_deferred()
         return out
 
     def active(self) -> bool:
@@ -593,6 +850,33 @@ class Thp:
                                            "thp_zero_page_alloc", "thp_split_page",
                                            "thp_collapse_alloc")) or (
             self.khugepaged is not None and self.khugepaged.actor is not None)
+
+
+class _DsFolio:
+    """A THP on a deferred split queue (its ``_deferred_list`` entry): the
+    pages still in use (``alive``) and the ones kept for it (``held``)."""
+
+    __slots__ = ("head", "root", "alive", "held", "queued", "pinned")
+
+    def __init__(self, head: int, root, alive: list[int]):
+        self.head = head
+        self.root = root                   # the anon_vma root split_huge_page locks
+        self.alive = set(alive)
+        self.held: list[int] = []
+        self.queued = False
+        self.pinned = False                # deferred_split_scan's folio_try_get
+
+
+class DeferredSplit:
+    """struct deferred_split (pgdat->deferred_split_queue)."""
+
+    def __init__(self, engine, nid: int):
+        from ..sync import SpinLock
+        self.nid = nid
+        self.split_queue_lock = SpinLock(engine, "&ds_queue->split_queue_lock")
+        self.split_queue: list[_DsFolio] = []
+        self.split_queue_len = 0
+        self.scanning = 0                  # deferred_split_scan calls in progress
 
 
 MADV_HUGEPAGE = 14                        # include/uapi/asm-generic/mman-common.h

@@ -37,10 +37,15 @@ page_copy_ns, page_zero_ns for a none PTE), the old folios released,
 process wait for (mmap_lock contention in lock_stat, site
 ``collapse_huge_page``).  Each hold is recorded (``mmap_lock_hold_ns``).
 
+``khugepaged_mm_lock`` guards the slot list: taken by ``__khugepaged_enter``
+(under the faulting or madvising task's mmap_lock or VMA lock) and around
+each step of the scan over the list (dropped before ``mmap_read_trylock``).
+
 Simplifications: one NUMA node's worth of target selection
 (``hpage_collapse_find_target_node`` picks the local node), no file/shmem
-collapse (``hpage_collapse_scan_file``), no MADV_COLLAPSE, and the
-``khugepaged_mm_lock`` spinlock is a SpinLock actor-wise like any other.
+collapse (``hpage_collapse_scan_file``), no MADV_COLLAPSE, no
+``khugepaged_fork`` (a child registers at its own first THP fault or
+MADV_HUGEPAGE).
 """
 from __future__ import annotations
 
@@ -109,6 +114,7 @@ class Khugepaged:
         self.scan_mm = None                # khugepaged_scan.mm_slot
         self.address = 0                   # khugepaged_scan.address
         self.mm_lock = SpinLock(self.engine, "khugepaged_mm_lock")
+        self.mmf_vm_hugepage: set[int] = set()   # ids of mms with MMF_VM_HUGEPAGE set
         self.wait = _WaitList("khugepaged_wait")
         self.actor = None
         self.pages_collapsed = 0           # sysfs khugepaged/pages_collapsed
@@ -125,16 +131,22 @@ class Khugepaged:
     def hugepage_pmd_enabled(self) -> bool:
         return self.thp.enabled != "never"
 
-    def khugepaged_enter_vma(self, vma):
+    async def khugepaged_enter_vma(self, vma):
         """khugepaged_enter_vma: register the mm (MMF_VM_HUGEPAGE) once its VMA
-        is eligible; the thread starts, or is woken, when the list was empty."""
+        is eligible: __khugepaged_enter puts its slot on the list under
+        khugepaged_mm_lock (the caller holds mmap_lock or the VMA lock: that
+        order is in the lock-order data); the thread starts, or is woken,
+        when the list was empty."""
         mm = vma.vm_mm
-        if not self.hugepage_pmd_enabled() or mm.exited or mm in self.mm_head:
+        if not self.hugepage_pmd_enabled() or mm.exited or mm.id in self.mmf_vm_hugepage:
             return
         if not self.thp.thp_vma_allowable(vma, in_pf=False):    # TVA_ENFORCE_SYSFS:
             return                                                 # needs an anon_vma
+        self.mmf_vm_hugepage.add(mm.id)                # test_and_set_bit(MMF_VM_HUGEPAGE)
+        await self.mm_lock.lock("__khugepaged_enter")
         was_empty = not self.mm_head
-        self.mm_head.append(mm)                        # __khugepaged_enter
+        self.mm_head.append(mm)                        # list_add_tail(&slot->mm_node, ...)
+        self.mm_lock.unlock("__khugepaged_enter")
         if self.actor is None:
             cpu = 0
             async def body(a):

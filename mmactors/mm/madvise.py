@@ -146,7 +146,7 @@ async def sys_madvise_hugepage(sub, mm, start: int, length: int, advice: int, me
         await vma_start_write(vma)
         vma.vm_flags = new_flags
         if advice == MADV_HUGEPAGE and sub.thp.khugepaged is not None:
-            sub.thp.khugepaged.khugepaged_enter_vma(vma)
+            await sub.thp.khugepaged.khugepaged_enter_vma(vma)
     if cur < end:
         unmapped = True
     await _merge_around(sub, mm, start, end)

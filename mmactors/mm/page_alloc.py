@@ -400,6 +400,12 @@ class PageAllocator:
         self.oom_reached = 0                     # __alloc_pages_may_oom calls that found nothing
         self.buddy_allocs = 0                    # rmqueue_buddy successes
         self.pcp_trylock_fail = [0] * ncpus
+        # Pages of a large folio the model has already split but the kernel
+        # keeps whole (huge_memory.py's deferred split queue): pfn -> owner.
+        # Their last put goes to folio_part_put(pfn), which keeps the page
+        # for its folio or frees the folio's pages together.
+        self.folio_parts: dict = {}
+        self.folio_part_put = None
         self.fallbacks = 0                       # __rmqueue_fallback successes (mm_page_alloc_extfrag)
         self.pcpu_drain_mutex = Mutex(engine, "pcpu_drain_mutex")
         self._ac_cache: dict = {}
@@ -1657,6 +1663,8 @@ class PageAllocator:
         if r > 1:
             mm.ref[pfn] = r - 1
             return None
+        if self.folio_parts and pfn in self.folio_parts and order == 0:
+            return self.folio_part_put(pfn)
         if mm.ord[pfn] != order:
             raise MMError(f"BUG: Bad page state in {me.name} pfn:{pfn:05x}: freed at order "
                           f"{order}, allocated at order {mm.ord[pfn]}", now=self.engine.now,

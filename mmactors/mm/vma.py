@@ -126,7 +126,7 @@ async def detach_range(sub, mm, start: int, end: int) -> list[VMA]:
     if mm.pmd_huge:
         # a THP the unmap cuts in two: the kernel queues it for deferred split
         # once the range's PTEs are zapped (deferred_split_folio(folio, true));
-        # here it is split at once (mm/huge_memory.py) and only counted
+        # here it is split at once and queued with its pages (mm/huge_memory.py)
         sub.thp.count_partial_unmap(mm, start, end, sub.engine.current)
     first = vmas[0]
     if first.vm_start < start:

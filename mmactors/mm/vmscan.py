@@ -53,7 +53,8 @@ good once every workload actor has finished, so it never keeps a run alive.
 
 Simplifications (each also said where it happens): no memcg, no MGLRU, no
 unevictable/mlock handling beyond VM_LOCKED activation, no demotion, no
-shrinkers (slab reclaim), no laptop_mode, HZ = 250 (CONFIG_HZ_250); clean
+slab shrinkers (``shrink_slab`` runs the registered ones, mm/shrinker.py: the
+THP deferred split queue's), no laptop_mode, HZ = 250 (CONFIG_HZ_250); clean
 page-cache folios of regular files (mm/filemap_core.py) are reclaimed by
 ``__remove_mapping`` with a workingset shadow; dirty ones are not written
 by reclaim (kswapd only with PGDAT_DIRTY and PG_reclaim, and then pageout
@@ -82,6 +83,7 @@ from .filemap_core import __filemap_remove_folio as _filemap_remove_folio_locked
 from .gfp import GFP, GFP_KERNEL, gfp_zone
 from .mm_types import VM_EXEC, VM_LOCKED
 from .oom_kill import OomKiller
+from .shrinker import shrink_slab
 from .swap import (LRU_ACTIVE, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_FILE, LRU_INACTIVE_ANON,
                    LRU_INACTIVE_FILE, folio_is_file_lru)
 from .vmstat import (NODE_STAT_ITEMS, NR_FREE_PAGES, ZONE_STAT_ITEMS,
@@ -952,7 +954,8 @@ class VmScan:
             self.prepare_scan_control(pgdat, sc)
             lruvec.lru_lock.unlock_irq("prepare_scan_control")
             await self.shrink_lruvec(lruvec, sc, me)
-            # shrink_slab: no shrinkers are modelled.
+            # shrink_node_memcgs: shrink_slab for this node (mm/shrinker.py)
+            await shrink_slab(self.sub, sc.gfp_mask, pgdat.node_id, sc.priority, me)
             nr_node_reclaimed = sc.nr_reclaimed - nr_reclaimed
             if sc.kswapd:
                 if sc.nr["writeback"] and sc.nr["writeback"] == sc.nr["taken"]:

@@ -2,7 +2,9 @@
 counters as /proc/vmstat names them, the PMD-mapped THPs at the end of the
 run, and khugepaged's state as its sysfs directory shows it
 (/sys/kernel/mm/transparent_hugepage/khugepaged/{pages_collapsed,full_scans,...})
-plus each collapse's mmap_lock write hold.  The JSON has the same figures
+plus each collapse's mmap_lock write hold, and the deferred split queue
+(its length per node, the pages it keeps, the thp-deferred_split shrinker's
+work) once a folio was queued.  The JSON has the same figures
 under ``"thp"`` (:meth:`mmactors.mm.huge_memory.Thp.report`); the section
 exists only in runs where a THP was faulted, split, collapsed or khugepaged ran."""
 from __future__ import annotations
@@ -19,6 +21,13 @@ def format_thp(thp) -> str:
     L = [f"thp: enabled [{j['enabled']}], defrag [{j['defrag']}]; {j['pmd_mapped']:,} PMD-mapped "
          f"THPs at the end" + ("; huge zero page allocated" if j["huge_zero_page"] else ""),
          f"  {ev}"]
+    d = j.get("deferred_split")
+    if d:
+        sh = d["shrinker"]
+        L.append(f"  deferred split queue: {', '.join(f'{n:,}' for n in d['split_queue_len'])} "
+                 f"folios (per node), {d['pages_kept']:,} unmapped pages kept; shrinker "
+                 f"thp-deferred_split: {sh['calls']:,} scans, {sh['scanned']:,} objects, "
+                 f"{sh['split']:,} split, {d['thp_split_page_failed']:,} failed")
     k = j.get("khugepaged")
     if k:
         h = k["mmap_lock_hold_ns"]

@@ -30,6 +30,10 @@ Steps (SIZE/OFF/LEN take K, M, G suffixes; NAME names a mapping):
 * ``delay NS``
 * ``compact_memory`` -- ``echo 1 > /proc/sys/vm/compact_memory``: compact every
   zone of every node (compact_nodes, MIGRATE_SYNC, mm/compaction.py)
+* ``drop_caches 2`` -- ``echo 2 > /proc/sys/vm/drop_caches``: ``drop_slab``, every
+  registered shrinker at priority 0 until they free little (mm/shrinker.py;
+  the THP deferred split queue's is the one modelled); counted as
+  ``drop_slab``.  1 and 3 (the page cache too) are refused: not modelled
 
 With ``device = "nvme0n1"`` (a ``[[block]]`` device) ``file`` mappings are
 files of the mapping's size on that device's filesystem, on disk and not
@@ -61,7 +65,7 @@ from .base import Workload, fatal_signal_pending
 TOUCH_SYNC_NS = 1000
 _SIZE = re.compile(r"^(\d+)([KMG]?)$")
 _VERBS = ("mmap", "munmap", "mprotect", "madvise", "mremap", "touch", "retouch", "brk", "fork",
-          "exit", "delay", "compact_memory")
+          "exit", "delay", "compact_memory", "drop_caches")
 
 
 def parse_size(s: str) -> int | None:
@@ -139,6 +143,11 @@ def parse_step(s: str):
         if len(a) != 1 or not a[0].isdigit():
             raise ValueError("expected: delay NS")
         return verb, (int(a[0]),)
+    if verb == "drop_caches":
+        if a != ["2"]:
+            raise ValueError("expected: drop_caches 2 (1 and 3 drop the page cache too: "
+                             "not modelled)")
+        return verb, (2,)
     if a:
         raise ValueError(f"{verb} takes no arguments")
     return verb, ()
@@ -365,6 +374,11 @@ class MMOps(Workload):
         elif verb == "compact_memory":
             eng.charge(eng.costs.syscall_ns)           # the sysctl write
             await sub.compaction.compact_nodes(cpu)
+        elif verb == "drop_caches":                    # drop_caches_sysctl_handler, & 2
+            from ..mm.shrinker import drop_slab
+            eng.charge(eng.costs.syscall_ns)
+            await drop_slab(sub, cpu)                  # cpu: this workload's actor
+            sub.vmstat.count_event(cpu.cpu, "drop_slab")
         return proc
 
     @staticmethod

@@ -131,3 +131,59 @@ def test_the_shipped_mm_scenarios():
     assert res.to_json()["lockdep"]["reports"][0]["hierarchy"] is True
     res = run_scenario("lockdep/vma-lock")
     assert res.exit_status == 4
+
+
+def test_thp_order_extends_the_table_without_a_cycle():
+    """THP_LOCK_ORDER (mm/huge_memory.c, mm/khugepaged.c) names only known
+    classes and, added to the mm order, still makes a partial order."""
+    classes = dict(H.CLASSES, **H.THP_CLASSES, **H.RECLAIM_CLASSES)
+    edges = H.MM_LOCK_ORDER + H.COMPACTION_LOCK_ORDER + H.RECLAIM_LOCK_ORDER + H.THP_LOCK_ORDER
+    succ = {}
+    for a, b, where in edges:
+        assert a in classes and b in classes, (a, b)
+        succ.setdefault(a, set()).add(b)
+    for start in classes:
+        seen, stack = set(), list(succ.get(start, ()))
+        while stack:
+            c = stack.pop()
+            assert c != start, f"{start} is ordered before itself"
+            if c not in seen:
+                seen.add(c)
+                stack.extend(succ.get(c, ()))
+    assert H.canonical("pmd_lock") == "ptlock_ptr(ptdesc)"
+    # khugepaged_mm_lock is a leaf: nothing is taken inside it
+    assert not succ.get("khugepaged_mm_lock")
+
+
+def test_pmd_lock_then_mmap_lock_is_caught():
+    """pmd_lock is taken under mmap_lock (or the VMA lock) on every THP path
+    (__do_huge_pmd_anonymous_page, collapse_huge_page, __split_huge_pmd).
+    Taking mmap_lock under it is first a sleep in atomic context (down_read's
+    might_sleep() comes before rwsem_acquire_read, as in the kernel); the
+    spinning inversion, pmd_lock under lru_lock, is a circular dependency
+    through the table."""
+    locks = {"pmd": (SPIN, "pmd_lock"), "mmap": (RW, "&mm->mmap_lock")}
+    (r,) = lockdep_reports(lock_scenario(locks, ["lock pmd", "read_lock mmap",
+                                                 "read_unlock mmap", "unlock pmd"]))
+    assert r.kind == "sleep-in-atomic" and "ptlock_ptr(ptdesc)" in r.text
+    locks = {"lru": (SPIN, "&lruvec->lru_lock"), "pmd": (SPIN, "pmd_lock")}
+    (r,) = lockdep_reports(lock_scenario(locks, ["lock lru", "lock pmd", "unlock pmd",
+                                                 "unlock lru"]))
+    assert r.kind == "circular" and r.hierarchy
+    assert set(r.classes) == {"ptlock_ptr(ptdesc)", "&lruvec->lru_lock"}
+
+
+def test_thp_locks_are_seeded_when_first_taken():
+    """The THP order is seeded the first time a THP lock class is taken
+    (a run that never uses one keeps its lockdep figures), and then catches
+    the inversion of an edge only it holds: split_queue_lock -> PTE lock."""
+    locks = {"q": (SPIN, "&ds_queue->split_queue_lock"), "ptl": (SPIN, "ptlock_ptr(ptdesc)")}
+    (r,) = lockdep_reports(lock_scenario(locks, ["lock q", "lock ptl", "unlock ptl", "unlock q"]))
+    assert r.kind == "circular" and r.hierarchy and "deferred_split_folio" in r.text
+    res, ld = run_lock_scenario(lock_scenario({"ptl": (SPIN, "ptlock_ptr(ptdesc)")},
+                                              ["lock ptl", "unlock ptl"]))
+    assert not ld.reports
+    assert "khugepaged_mm_lock" not in {c.name for c in ld.class_list}
+    res, ld = run_lock_scenario(lock_scenario(locks, ["lock ptl", "lock q", "unlock q",
+                                                      "unlock ptl"]))
+    assert not ld.reports and "khugepaged_mm_lock" in {c.name for c in ld.class_list}

@@ -172,22 +172,25 @@ def test_read_fault_maps_the_huge_zero_page_then_write_splits_it():
 
 def test_partial_munmap_and_mprotect_split():
     """vma_adjust_trans_huge: a VMA edge inside a huge PMD splits it
-    (thp_split_pmd), here the folio too (thp_split_page); a partial unmap
-    counts thp_deferred_split_page as deferred_split_folio(folio, true) does;
-    an mprotect that covers a PMD whole write-protects it without a split."""
+    (thp_split_pmd); a partial unmap leaves the folio whole on the deferred
+    split queue (deferred_split_folio(folio, true): thp_deferred_split_page,
+    no thp_split_page until the shrinker), its unmapped 128 pages still
+    allocated; an mprotect that covers a PMD whole write-protects it without
+    a split."""
     m, _, sub = run_ops(["mmap a 8M rw anon,private", "touch a write",
                          "munmap a 1M 512K", "mprotect a r 4M 2M"], memory_mib=128)
     v = thp(sub)
     assert v["thp_fault_alloc"] == 4
-    assert v["thp_split_pmd"] == 1 and v["thp_split_page"] == 1
+    assert v["thp_split_pmd"] == 1 and v["thp_split_page"] == 0
     assert v["thp_deferred_split_page"] == 1
+    assert sub.thp.deferred_split_count(0) == 1
     mm = sub.mms[0]
     assert len(mm.pmd_huge) == 3
     base = mm.vmas.keys()[0]
     assert not mm.pmd_huge[(base + (4 << 20)) >> 21].rw        # change_huge_pmd
     assert mm.pmd_huge[(base + (6 << 20)) >> 21].rw
     assert mm.rss[mm.MM_ANONPAGES] == 4 * 512 - 128
-    assert user_pages(m) == 4 * 512 - 128 + 4               # + the PTE tables
+    assert user_pages(m) == 4 * 512 + 4                     # + the PTE tables
     sub._check()
 
 
@@ -354,14 +357,15 @@ _OPS = st.sampled_from([
     "touch a write", "touch a read", "touch a write 1M 1M", "touch a write 3M 4K",
     "munmap a 1M 512K", "munmap a 2M 2M", "mprotect a r 0 3M", "mprotect a rw",
     "madvise a dontneed 512K 1M", "madvise a nohugepage 2M 2M", "madvise a hugepage",
-    "mremap a 8M", "fork", "exit"])
+    "mremap a 8M", "fork", "exit", "drop_caches 2"])
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=st.lists(_OPS, min_size=1, max_size=8))
 def test_any_sequence_keeps_the_invariants_and_frees_everything(ops):
-    """Any sequence of faults, partial unmaps, mprotects, madvises, mremap and
-    fork over a THP-backed mapping: after every step AddrSpace._check holds
+    """Any sequence of faults, partial unmaps, mprotects, madvises, mremap,
+    fork and drop_caches (the deferred split shrinker) over a THP-backed
+    mapping: after every step AddrSpace._check holds
     (PTEs and huge PMDs against mapcounts, RSS, refcounts, the anon_vma tree;
     no mapped frame free), and once everything is unmapped and every child has
     exited, no user page is left but the huge zero page."""
@@ -374,3 +378,118 @@ def test_any_sequence_keeps_the_invariants_and_frees_everything(ops):
     live = [mm for mm in sub.mms if mm.vmas]
     if not live:
         assert user_pages(m) == zero
+
+
+def _deferred_run(b: str):
+    steps = ["mmap a 16M rw anon,private", "touch a write"] + \
+            [f"madvise a dontneed {2 * i + 1}M 1M" for i in range(8)] + \
+            ["delay 1000000", f"mmap b {b} rw anon,private", "touch b write",
+             "delay 100000000"]
+    body = ", ".join(f'"{s}"' for s in steps)
+    text = f"""
+[machine]
+cpus = 1
+memory_mib = 64
+[[workload]]
+kind = "mm-ops"
+cpus = [0]
+steps = [{body}]
+[run]
+duration_ns = 1_000_000_000
+"""
+    res = Machine(parse_scenario(text, "<test>"), trace=False).run()
+    assert res.error is None, res.error.report()
+    sub = addrspace_of(res.machine)
+    sub._check()
+    return res, sub
+
+
+def test_deferred_split_shrinker_frees_the_unmapped_pages_under_pressure():
+    """mm/huge_memory.c deferred_split_folio / deferred_split_scan, mm/shrinker.c
+    do_shrink_slab (6.12).  MADV_DONTNEED of the second half of 8 THPs splits
+    their PMDs (thp_split_pmd) and queues the folios (thp_deferred_split_page):
+    the 8 x 256 unmapped pages stay allocated.  Without pressure they stay so;
+    a second mapping that needs them makes reclaim call shrink_slab at falling
+    priorities: freeable 8, seeks 2 gives delta = (8 >> prio) * 2, nothing at
+    DEF_PRIORITY..4, 2 then 4 deferred at 3 and 2, and at priority 1
+    total_scan = (6 >> 1) + 8 = 11 >= freeable: one scan of 11 splits all 8
+    (thp_split_page, slabs_scanned 11, 3 left deferred) and the 2048 pages go
+    back to the buddy allocator; no frame is lost."""
+    res, sub = _deferred_run("40M")                         # fits: no reclaim
+    d = sub.thp.report()["deferred_split"]
+    assert d["split_queue_len"] == [8] and d["pages_kept"] == 8 * 256
+    assert thp(sub)["thp_split_page"] == 0 and thp(sub)["thp_deferred_split_page"] == 8
+    assert d["shrinker"]["calls"] == 0
+    from mmactors.report.thp import format_thp
+    assert "deferred split queue: 8 folios (per node), 2,048 unmapped pages kept" \
+        in format_thp(sub.thp)
+
+    res, sub = _deferred_run("46M")
+    v = thp(sub)
+    d = sub.thp.report()["deferred_split"]
+    assert v["thp_split_pmd"] == 8 and v["thp_deferred_split_page"] == 8
+    assert v["thp_split_page"] == 8 and d["thp_split_page_failed"] == 0
+    assert d["split_queue_len"] == [0] and d["pages_kept"] == 0
+    assert d["shrinker"] == {"calls": 1, "scanned": 11, "split": 8, "nr_deferred": [3]}
+    assert res.to_json()["vmstat"]["slabs_scanned"] == 11
+    assert not sub.pa.folio_parts
+    # no frame lost: every allocated user frame is a mapped page or a page table
+    mm = sub.mms[0]
+    assert user_pages(res.machine) == mm.rss[mm.MM_ANONPAGES] + sub.nr_page_table_pages
+
+
+def test_a_queued_folio_is_freed_whole_with_its_last_page():
+    """__folio_put -> folio_unqueue_deferred_split: once the still-mapped half
+    goes too, the whole folio is freed, its kept pages with it, and it
+    leaves the queue; nothing is split (thp_split_page stays 0)."""
+    m, _, sub = run_ops(["mmap a 2M rw anon,private", "touch a write",
+                         "madvise a dontneed 1M 1M", "munmap a"], memory_mib=64)
+    v = thp(sub)
+    assert v["thp_deferred_split_page"] == 1 and v["thp_split_page"] == 0
+    assert sub.thp.deferred_split_count(0) == 0 and not sub.pa.folio_parts
+    assert user_pages(m) == 0
+    sub._check()
+
+
+def test_drop_caches_2_runs_the_deferred_split_shrinker():
+    """echo 2 > /proc/sys/vm/drop_caches: drop_slab (mm/vmscan.c) runs
+    shrink_slab at priority 0: for one queued THP delta = (1 >> 0) * 4 / 2 = 2,
+    total_scan = 2 >= freeable: one scan of 2 (slabs_scanned) splits it
+    (thp_split_page) and frees its 256 unmapped pages; the round freed 1, so
+    drop_slab stops (freed >> 0 is not above 1); drop_slab is counted."""
+    m, res, sub = run_ops(["mmap a 2M rw anon,private", "touch a write",
+                           "madvise a dontneed 1M 1M", "drop_caches 2"], memory_mib=64)
+    v = thp(sub)
+    assert v["thp_deferred_split_page"] == 1 and v["thp_split_page"] == 1
+    vm = res.to_json()["vmstat"]
+    assert vm["slabs_scanned"] == 2 and vm["drop_slab"] == 1
+    assert sub.thp.deferred_split_count(0) == 0 and not sub.pa.folio_parts
+    mm = sub.mms[0]
+    assert mm.rss[mm.MM_ANONPAGES] == 256
+    assert user_pages(m) == 256 + sub.nr_page_table_pages
+    sub._check()
+
+
+def test_drop_caches_other_than_2_is_refused():
+    with pytest.raises(ScenarioError, match="drop_caches 2"):
+        parse_scenario(MINIMAL.replace('"mmap a 4M rw anon,private"',
+                                       '"mmap a 4M rw anon,private", "drop_caches 3"'), "<test>")
+
+
+def test_deferred_split_with_concurrent_shrinking_keeps_the_invariants():
+    """Regression: three threads of one process partially unmap THPs and run
+    drop_caches 2 while the others fault, with the invariants checked after
+    every step; a check that met a deferred_split_scan in progress (its
+    folios off the queue on the scan's own list, split_queue_len still
+    counting them, as the kernel's does) failed.  Every queued folio is split
+    by a shrinker scan here (12 queued, 12 split) and nothing is left."""
+    steps = ["mmap a 4M rw anon,private", "touch a write", "madvise a dontneed 1M 1M",
+             "drop_caches 2", "madvise a dontneed 3M 512K", "touch a write", "drop_caches 2",
+             "munmap a"]
+    m, _, sub = run_ops(steps * 2, cpus=3, mode="threads", check=True, memory_mib=64)
+    v = thp(sub)
+    assert v["thp_deferred_split_page"] == v["thp_split_page"] == 12
+    assert sub.thp.deferred_split_count(0) == 0 and not sub.pa.folio_parts
+    zero = 512 if sub.thp.huge_zero_pfn >= 0 else 0
+    assert user_pages(m) == zero
+    sub._check()

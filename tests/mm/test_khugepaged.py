@@ -8,8 +8,9 @@ K = "kernel/mm/transparent_hugepage/khugepaged/"
 
 
 def run(steps, *, sysfs=None, cpus=1, mode="processes", duration_ns=5 * 10**9, extra="",
-        check=True):
-    """``check``: AddrSpace._check() at the end; only for runs whose workloads
+        check=True, allow_error=False):
+    """``allow_error``: the run may end in an error (a lockdep report).
+    ``check``: AddrSpace._check() at the end; only for runs whose workloads
     finished (a run cut at its duration may stop inside a fault or a collapse,
     between an RSS update and the PTE or PMD store)."""
     sysfs = dict({"kernel/mm/transparent_hugepage/enabled": "madvise"}, **(sysfs or {}))
@@ -31,7 +32,7 @@ steps = [{steps_toml}]
 duration_ns = {duration_ns}
 """
     res = Machine(parse_scenario(text, "<test>"), trace=False).run()
-    assert res.error is None, res.error.report()
+    assert allow_error or res.error is None, res.error.report()
     sub = addrspace_of(res.machine)
     if check:
         sub._check()
@@ -116,3 +117,70 @@ def test_khugepaged_ends_when_the_workloads_have_ended():
                        duration_ns=60 * 10**9)
     assert kh.actor is not None and kh.actor.state is ActorState.DONE
     assert kh.passes == 1                              # never woke for a second pass
+
+
+_RACE = ["mmap a 4M rw anon,private", "touch a write", "madvise a hugepage",
+         "mmap t 64K rw anon,private", "touch t write", "munmap t"]
+
+
+def test_collapse_racing_faults_is_clean_under_lockdep():
+    """collapse_huge_page's path (mm/khugepaged.c: mmap_write_lock ->
+    vma_start_write -> anon_vma_lock_write -> pmd_lock, then the PTE lock
+    alone) and khugepaged_mm_lock, checked against the mm lock order with the
+    THP part (mmactors/lockdep/hierarchy.py THP_LOCK_ORDER) seeded: four
+    threads fault and mmap/munmap while khugepaged collapses, no report."""
+    from mmactors.lockdep import lockdep_of
+    from mmactors.testing import lockdep_enabled
+    with lockdep_enabled(True):
+        res, sub, kh = run(_RACE, sysfs={K + "scan_sleep_millisecs": 1}, cpus=4,
+                           mode="threads", duration_ns=20_000_000, extra="repeat = 0",
+                           check=False)
+    ld = lockdep_of(res)
+    assert kh.pages_collapsed > 0
+    assert ld is not None and not ld.reports, [r.text for r in ld.reports]
+    seeded = {c.name for c in ld.class_list if c.seeded}
+    assert {"khugepaged_mm_lock", "&ds_queue->split_queue_lock"} <= seeded
+    # the collapse's locks were taken and validated, not only seeded
+    used = {c.name for c in ld.class_list if c.after or c.before}
+    assert {"&mm->mmap_lock", "&anon_vma->rwsem", "ptlock_ptr(ptdesc)"} <= used
+    # __khugepaged_enter took khugepaged_mm_lock under a seeded outer lock
+    # (mmap_lock from MADV_HUGEPAGE): that edge of the data was seen in the run
+    kml = next(c for c in ld.class_list if c.name == "khugepaged_mm_lock")
+    seen = {d.prev.name for d in kml.before.values() if d.observed is not None}
+    assert "&mm->mmap_lock" in seen, seen
+
+
+def test_pte_lock_under_the_split_queue_lock_is_reported(monkeypatch):
+    """deferred_split_folio takes split_queue_lock under the page table lock
+    (mm/huge_memory.c, mm/rmap.c __folio_remove_rmap); a khugepaged scan that
+    took the PTE lock with a node's split_queue_lock held inverts that order,
+    and lockdep reports it at once (fails if the THP order were missing from
+    the data: nothing else in the run nests the two)."""
+    from mmactors.lockdep import lockdep_of
+    from mmactors.mm.khugepaged import Khugepaged
+    from mmactors.sync import SpinLock
+    from mmactors.testing import lockdep_enabled
+    orig = Khugepaged.hpage_collapse_scan_pmd
+
+    async def wrong(self, mm, vma, address, me):
+        q = getattr(self, "_test_q", None) or SpinLock(self.engine, "&ds_queue->split_queue_lock")
+        self._test_q = q
+        flags = await q.lock_irqsave("wrong_order")
+        pt = mm.pgtables.get(address >> 21)
+        if pt is not None:
+            await pt.ptl.lock("wrong_order")               # PTE lock under split_queue_lock
+            pt.ptl.unlock("wrong_order")
+        q.unlock_irqrestore(flags, "wrong_order")
+        return await orig(self, mm, vma, address, me)
+
+    monkeypatch.setattr(Khugepaged, "hpage_collapse_scan_pmd", wrong)
+    with lockdep_enabled(True):
+        res, sub, kh = run(_RACE[:3] + ["delay 100000000"],
+                           sysfs={K + "scan_sleep_millisecs": 10}, check=False,
+                           allow_error=True)
+    ld = lockdep_of(res)
+    assert res.exit_status == 4
+    (r,) = ld.reports
+    assert r.kind == "circular" and r.hierarchy
+    assert set(r.classes) == {"&ds_queue->split_queue_lock", "ptlock_ptr(ptdesc)"}
+    assert "deferred_split_folio" in r.text
