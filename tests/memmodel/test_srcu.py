@@ -180,3 +180,23 @@ def srcu_programs(draw):
 @given(srcu_programs())
 def test_counting_the_struct_orders_changes_nothing(source):
     assert text_of(source, "lkmm", True) == text_of(source, "lkmm", False), source
+
+
+@pytest.mark.parametrize("change", [
+    # a fence in a reader: strong-fence edges from the struct's accesses
+    ("\tint r0 = READ_ONCE(*x1);\n", "\tint r0 = READ_ONCE(*x1);\n\tsmp_mb();\n"),
+    # a plain access: plain-coherence and data races use rb
+    ("WRITE_ONCE(*x2, 1);", "*x2 = 1;"),
+    # the index passed on to another location
+    ("\tsrcu_read_unlock(s, r2);\n}\n\nP2", "\tsrcu_read_unlock(s, r2);\n\tWRITE_ONCE(*x1, r2);\n}\n\nP2"),
+])
+def test_readers_outside_the_argument_keep_every_order(change):
+    """Each condition of srcu.py's argument, broken once in SRCU-ring-4
+    (P1 and P3 are readers): every order is enumerated, and the result is
+    the full enumeration's."""
+    old, new = change
+    base = srcu_ring(4, 2)
+    assert old in base
+    text = base.replace(old, new, 1)
+    assert collapse(skeleton_of(text), MODELS["lkmm"], [], []) == 1
+    assert text_of(text, fast=True) == text_of(text, fast=False)
