@@ -79,7 +79,6 @@ from __future__ import annotations
 from math import factorial
 from typing import Optional
 
-from .relalg import Rel
 from .rscs import _bits, rcu_rscs, static_srcu_rscs
 from .skeleton import LOCK_KINDS, Skeleton
 from .terms import Var
@@ -100,7 +99,7 @@ def collapse(skel: Skeleton, mod, reg_slots: list, loc_slots: list) -> int:
     for lock, _unlock in pairs:
         readers[skel.sloc[lock]] = readers.get(skel.sloc[lock], 0) + 1
     for k in readers.values():
-        mult *= factorial(k) ** 2
+        mult *= options_count(k)
     skel.srcu_locs = frozenset(readers)
     skel.srcu_init_only = frozenset(lock for lock, _ in pairs)
     skel.srcu_mult = mult
