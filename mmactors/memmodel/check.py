@@ -23,6 +23,7 @@ from .litmus import parse_litmus
 from .models import MODELS
 from .feasible import combinations
 from .product import factor
+from .srcu import collapse
 from .symexec import ThreadExecutor
 from .syntax import And, Atom, Bool, LitmusTest, LocRef, Not, Or
 from .terms import Addr, Var, evaluate
@@ -275,6 +276,9 @@ def check(test: Union[LitmusTest, str, Path], model: str = "lkmm", *,
     for combo in combinations(per_thread, init_values, locations):
         skel = Skeleton(path, locations, init_values, list(combo))
         deadlock_ok = deadlock_ok or _waits_for_itself(skel)
+        # SRCU readers: one srcu_struct option searched, each allowed
+        # execution counted for all of them (srcu.py); 1 when not applicable.
+        mult = collapse(skel, mod, reg_slots, loc_slots) if fast else 1
         fac = factor(skel, locset, mod, reg_slots, loc_slots, len(needed),
                      init_values) if fast else None
         if fac is not None:
@@ -291,6 +295,7 @@ def check(test: Union[LitmusTest, str, Path], model: str = "lkmm", *,
             for chosen, rem, cflags in blocks:
                 fac.nblocks += 1
                 a, kept, p, n = fac.tally(chosen, rem, keep, holds, len(shown), states, meter)
+                a, kept, p, n = a * mult, kept * mult, p * mult, n * mult
                 ints = ints and fac.ints
                 allowed_count += a
                 pos += p
@@ -329,14 +334,14 @@ def check(test: Union[LitmusTest, str, Path], model: str = "lkmm", *,
                     continue
                 if not _location_values(sol, cand, loc_slots, values, init_values, invalid):
                     continue
-                allowed_count += 1
+                allowed_count += mult
                 meter.extra["allowed"] = allowed_count
                 if keep is not None and not keep(values):
                     continue
                 if holds(values):
-                    pos += 1
+                    pos += mult
                 else:
-                    neg += 1
+                    neg += mult
                 st = tuple([values[k] for k in shown_slots])
                 if st not in states:
                     states[st] = None

@@ -149,7 +149,7 @@ def location_options(sol: Solution) -> Optional[dict]:
         srcs = tuple([rf_mem[i] for i in reads])
         opts = per.get(srcs)
         if opts is None:
-            opts = per[srcs] = list(_options_at(skel, sol.lock, rf_mem, list(ids)))
+            opts = per[srcs] = _collapsed(skel, l, _options_at(skel, sol.lock, rf_mem, list(ids)))
         if not opts:
             return None
         options[l] = opts
@@ -181,9 +181,23 @@ def options_for(skel: Skeleton, info: LockInfo, li: int, ids: list, srcs: tuple)
         if fixed is not None:
             opts = [_fixed_option(fixed, list(zip(srcs, reads)))]
         else:
-            opts = list(_options_at(skel, info, dict(zip(reads, srcs)), list(ids)))
+            opts = _collapsed(skel, skel.sloc[ids[0]],
+                              _options_at(skel, info, dict(zip(reads, srcs)), list(ids)))
         per[srcs] = opts
     return opts
+
+
+def _collapsed(skel: Skeleton, l: str, opts) -> list:
+    """The options (an iterator) as a list; for an srcu_struct that
+    srcu.collapse counts, its first co order only (the reads all read the
+    initial write; the k! orders are not generated), with no edges for the
+    fast SC test (its rf/co/fr lie on no cycle the model checks; srcu.py)."""
+    if l not in skel.srcu_locs:
+        return list(opts)
+    first = list(itertools.islice(opts, 1))
+    for opt in first:
+        opt.fast = []
+    return first
 
 
 def _fixed_co(skel: Skeleton, li: int, ids: list):

@@ -427,7 +427,9 @@ class _Tracker:
         # partial execution the model rejects has no allowed completion.
         # Only worth asking once the partial graph is not SC (otherwise the
         # model cannot reject it); given up after a run of useless tries.
-        srcu = skel.Srcu_lock | skel.Srcu_unlock | skel.Sync_srcu
+        # (SRCU's per-execution options are not pruned, but srcu.collapse's
+        # single option is a location like any other.)
+        srcu = (skel.Srcu_lock | skel.Srcu_unlock) and not skel.srcu_locs
         self.prune = prune if (prune is not None and self.fg.ok and not srcu) else None
         self.tries = 0
         self.pruned = 0

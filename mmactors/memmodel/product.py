@@ -695,8 +695,8 @@ def factor(skel: Skeleton, locations: set, mod, reg_slots: list, loc_slots: list
     if (uniform is None or skel.n_init + bin(skel.Rb).count("1") < MIN_LOCATIONS
             or skel.dynamic or skel.constraints):
         return None
-    if skel.Srcu_lock | skel.Srcu_unlock | skel.Sync_srcu:
-        return None
+    if (skel.Srcu_lock | skel.Srcu_unlock | skel.Sync_srcu) and not skel.srcu_locs:
+        return None                       # every srcu_struct option enumerated: the search
     fg = _fast_graph(skel)
     if not fg.ok:
         return None
@@ -800,8 +800,10 @@ def factor(skel: Skeleton, locations: set, mod, reg_slots: list, loc_slots: list
                         kind = events[last].kind
                         vals.append(1 if kind == "LKW" else 0 if kind == "UL"
                                     else write_value[last])
-                comp.choices.append(_Choice(srcs, opt, fg.option_rows(opt),
-                                            _full_rows(fg, opt), tuple(vals)))
+                # A collapsed srcu_struct's edges lie on no cycle the
+                # model checks (srcu.py): none for the coupling either.
+                full = [] if l in skel.srcu_locs else _full_rows(fg, opt)
+                comp.choices.append(_Choice(srcs, opt, fg.option_rows(opt), full, tuple(vals)))
             if len(comp.choices) > MAX_CHOICES:
                 return None
         comp.meet = _meet([ch.opt for ch in comp.choices]) if comp.choices else None

@@ -142,6 +142,11 @@ class Skeleton:
         if self.dynamic:
             _resolve_invariant_addresses(self)
         self.cache: dict = {}   # per-model static relations, per-location options
+        # srcu.collapse: srcu_structs whose rf/co options are counted, not
+        # enumerated (their reads read the initial write; one co order).
+        self.srcu_locs: frozenset = frozenset()
+        self.srcu_init_only: frozenset = frozenset()
+        self.srcu_mult = 1
 
 
 VARIES = object()

@@ -219,6 +219,10 @@ class Search:
                 if a is not None and b is not None and a != b:
                     continue
                 lst.append(w.idx)
+            if r.idx in skel.srcu_init_only:
+                # srcu.collapse: the option where every srcu_read_lock()
+                # reads the initial value stands for all of them.
+                lst = [w for w in lst if events[w].ev is None]
             self.cands.append(lst)
         # Per constant location: its writes (initial write first) and reads,
         # and whether a rf choice can be incoherent there at all.

@@ -13,7 +13,9 @@ process i-1's second access to process i's first access on x_i is
 
 Separators: ``po`` (nothing), ``mb``, ``wmb``, ``rmb``, ``gp``
 (synchronize_rcu()), ``rscs`` (both accesses inside one RCU read-side
-critical section), ``rel`` (the second access, when a write, is
+critical section), ``sgp`` (synchronize_srcu(s) on the one srcu_struct s),
+``srscs`` (both accesses inside one SRCU read-side critical section of s,
+``int r2 = srcu_read_lock(s);`` ... ``srcu_read_unlock(s, r2);``), ``rel`` (the second access, when a write, is
 smp_store_release()), ``acq`` (the first access, when a read, is
 smp_load_acquire()), ``data`` (a read then a write whose value depends on
 it, written as diy writes DpDatadW: ``WRITE_ONCE(*y, 1 + (r0 & 128))``),
@@ -28,7 +30,8 @@ from typing import Optional
 
 DIY = {"rf": "Rfe", "fr": "Fre", "co": "Coe"}
 FENCE = {"po": "", "mb": "smp_mb();", "wmb": "smp_wmb();", "rmb": "smp_rmb();",
-         "gp": "synchronize_rcu();", "rscs": "", "rel": "", "acq": "", "data": "", "addr": "", "ctrl": ""}
+         "gp": "synchronize_rcu();", "rscs": "",
+         "sgp": "synchronize_srcu(s);", "srscs": "", "rel": "", "acq": "", "data": "", "addr": "", "ctrl": ""}
 
 
 def ring(edges: list, seps: list, name: Optional[str] = None) -> str:
@@ -72,7 +75,11 @@ def ring(edges: list, seps: list, name: Optional[str] = None) -> str:
             body = body[:1] + ["if (r0 == 1) {", "\t" + body[1], "}"]
         if sep == "rscs":
             body = ["rcu_read_lock();"] + body + ["rcu_read_unlock();"]
+        if sep == "srscs":
+            body = ["int r2 = srcu_read_lock(s);"] + body + ["srcu_read_unlock(s, r2);"]
         params = ", ".join(f"int *{p}" for p in sorted({a, b}, key=lambda s: int(s[1:])))
+        if sep in ("sgp", "srscs"):
+            params += ", struct srcu_struct *s"
         out.append(f"P{i}({params})\n{{\n" + "\n".join("\t" + s for s in body) + "\n}\n")
     out.append("exists (" + " /\\ ".join(sorted(cond, key=_cond_key)) + ")")
     return "\n".join(out) + "\n"
@@ -97,30 +104,49 @@ def _cond_key(atom: str):
     return (1, int(lhs[1:]), "")
 
 
+def _spread(n: int, gps: int, gp: str, rscs: str) -> list:
+    """Separators of a ring of n: ``gps`` grace periods spread out (every
+    other process while they last), read-side sections elsewhere."""
+    kinds = [rscs] * n
+    step = max(1, n // max(gps, 1))
+    placed = 0
+    for i in range(0, n, step):
+        if placed < gps:
+            kinds[i] = gp
+            placed += 1
+    for i in range(n):
+        if placed < gps and kinds[i] != gp:
+            kinds[i] = gp
+            placed += 1
+    return kinds
+
+
 def rcu_ring(n: int, gps: int, edge: str = "rf") -> str:
     """An RCU ring of n processes named as diy would ("RCU-ring-N"): the
     first ``gps`` processes (spread out: every other one while they last)
     separate their accesses by synchronize_rcu(), the others put both in a
     read-side critical section."""
-    kinds = ["rscs"] * n
-    step = max(1, n // max(gps, 1))
-    placed = 0
-    for i in range(0, n, step):
-        if placed < gps:
-            kinds[i] = "gp"
-            placed += 1
-    for i in range(n):
-        if placed < gps and kinds[i] != "gp":
-            kinds[i] = "gp"
-            placed += 1
-    return ring([edge] * n, kinds, name=f"RCU-ring-{n}")
+    return ring([edge] * n, _spread(n, gps, "gp", "rscs"), name=f"RCU-ring-{n}")
+
+
+def srcu_ring(n: int, gps: int, edge: str = "rf") -> str:
+    """:func:`rcu_ring` with SRCU ("SRCU-ring-N"): ``gps`` processes call
+    synchronize_srcu(s) between their accesses, the others put both inside
+    ``srcu_read_lock(s)`` / ``srcu_read_unlock(s, r2)``, all on one
+    srcu_struct s.  The readers read and write s (linux-kernel.def maps
+    srcu_read_lock() to a load of s, srcu_read_unlock() to a store of the
+    index), so with k readers herd7 counts (k!)**2 orders of those accesses
+    for every outcome of the ring."""
+    return ring([edge] * n, _spread(n, gps, "sgp", "srscs"), name=f"SRCU-ring-{n}")
 
 
 def law(seps: list) -> str:
     """The Fundamental Law of RCU (linux-kernel.cat's rcu-order / rb): a
     cycle of rcu-links with at least as many grace periods as read-side
     critical sections is forbidden; with fewer it is allowed (when every
-    process is one or the other and there is at least one grace period)."""
-    g, r = seps.count("gp"), seps.count("rscs")
+    process is one or the other and there is at least one grace period).
+    SRCU's (``sgp``, ``srscs``, one srcu_struct) count the same way."""
+    g = seps.count("gp") + seps.count("sgp")
+    r = seps.count("rscs") + seps.count("srscs")
     assert g + r == len(seps) and g
     return "Never" if g >= r else "Sometimes"

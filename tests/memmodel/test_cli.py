@@ -197,9 +197,12 @@ def test_ctrl_c_stops_cleanly(tmp_path):
     (tmp_path / "a.litmus").write_text(SB)
     (tmp_path / "b.litmus").write_text(ring(18))
     root = Path(__file__).resolve().parents[2]
+    # A shell runs background jobs with SIGINT ignored, and the child would
+    # inherit that (Python then installs no KeyboardInterrupt handler).
     proc = subprocess.Popen([sys.executable, "-m", "mmactors", "litmus", str(tmp_path)],
                             cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     out = ""
     while "Observation" not in out:         # the first test's output has arrived
         out += proc.stdout.readline()

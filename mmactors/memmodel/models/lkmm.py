@@ -131,7 +131,9 @@ def _srcu_rscs(c: Candidate, st: _Static):
         flags.add("unmatched-srcu-unlock")
     if not (rscs.inv() @ rscs).no_id().is_empty():
         flags.add("multiple-srcu-matches")
-    for lock, unlock in rscs.pairs():
+    # (srcu.collapse's skeletons store each lock's own index: equal values;
+    # their partial executions, which prune the search, have no values.)
+    for lock, unlock in rscs.pairs() if not s.srcu_locs else ():
         if c.sol.value(lock) != c.sol.value(unlock):
             flags.add("srcu-bad-value-match")      # different-values(srcu-rscs)
             break
@@ -167,8 +169,8 @@ def uniform_flags(sol, but_races: bool = False) -> Optional[set]:
     the caller finds itself (see may_race).  ``sol`` needs only its
     locations and lock information."""
     st = static(sol.skel)
-    if st.Srcu_lock or st.Srcu_unlock:
-        return None
+    if (st.Srcu_lock or st.Srcu_unlock) and not sol.skel.srcu_locs:
+        return None             # (srcu.collapse's skeletons have no srcu flags)
     c = Candidate(sol, {})
     if _may_race(c) and not but_races:
         return None
@@ -345,6 +347,81 @@ def check(c: Candidate) -> tuple[bool, set]:
     if not (ww_race | wr_race | rw_race).is_empty():
         flags.add("data-race")
     return True, flags
+
+
+def may_rcu_link(s: Skeleton) -> Rel:
+    """rcu-link (linux-kernel.cat) over every execution of ``s`` at once:
+    computed with rf, co and fr the union of all the executions' (each
+    relation below is monotone in them), without the srcu_structs' own
+    rf/co (``srcu.collapse`` accounts for those).  Rows and columns are
+    the grace periods and critical sections' ends, as in :func:`check`."""
+    from ..coherence import lock_info
+    from ..executions import _loc_relation
+    from ..solve import Solution
+    st = static(s)
+    U = st.U
+    events = s.events
+    T = st.Srcu_lock | st.Srcu_unlock
+    srcu_locs = {s.sloc[i] for i in _bits(T)}
+    reads, writes = st.R, st.W
+    rf, co, fr = [0] * s.n, [0] * s.n, [0] * s.n
+    po = s.po.r
+    by_loc: dict = {}
+    for e in events:
+        l = s.sloc[e.idx]
+        if l is not None and l not in srcu_locs and e.kind != "F":
+            by_loc.setdefault(l, []).append(e.idx)
+    for ids in by_loc.values():
+        for a in ids:
+            for b in ids:
+                if a == b:
+                    continue
+                later = po[b] >> a & 1         # a po-after b
+                if writes >> a & 1 and reads >> b & 1 and not later:
+                    rf[a] |= 1 << b
+                if writes >> a & 1 and writes >> b & 1 and not s.IW >> b & 1 and not later:
+                    co[a] |= 1 << b
+                if reads >> a & 1 and writes >> b & 1 and not s.IW >> b & 1 and not later:
+                    fr[a] |= 1 << b
+    sol = Solution(s, {}, {}, s.sloc)
+    sol.lock = lock_info(s, s.sloc)
+    sol.loc_rel = _loc_relation(s, s.sloc)
+    c = Candidate(sol, {})
+    c._rels = (Rel(rf), Rel(co), Rel(fr))
+    rf, co, fr = c.rf, c.co, c.fr
+    po, int_, ext = s.po, s.int, s.ext
+    Marked = st.Marked
+    rfe, rfi = rf & ext, rf & int_
+    rfi_b = rfi.restrict(s.Wb & ~st.Srcu_unlock, s.Rb)
+    carry_dep = (s.data_b @ rfi_b).star()
+    addr = carry_dep @ s.addr_b
+    data = carry_dep @ s.data_b
+    ctrl = carry_dep @ s.ctrl_b
+    po_unlock_lock_po = po.restrict(U, st.UL) @ (po | rf).restrict(st.UL, st.LKR) @ po
+    mb = st.mb_static
+    if st.After_unlock_lock:
+        mb = mb | (st.po_to_ul @ co.restrict(st.UL, st.LKW) @ st.aul_fence)
+    strong_fence = mb | st.gp
+    fence = strong_fence | st.po_rel | st.acq_po | st.wmb | st.rmb
+    dep = addr | data
+    overwrite = co | fr
+    to_w = (dep | ctrl).restrict(U, st.W) | (overwrite & int_) | (
+        addr.restrict(U, st.Plain) @ st.wmb)
+    to_r = addr | (dep.restrict(U, Marked) @ rfi)
+    ppo = to_r | to_w | fence | (po_unlock_lock_po & int_)
+    rfe_opt = rfe.restrict(U, Marked).opt()
+    cumul_fence = (rfe_opt @ (strong_fence | st.po_rel) | st.wmb | po_unlock_lock_po).restrict(
+        Marked, Marked)
+    prop = ((((overwrite & ext).opt().restrict(Marked, U) @ cumul_fence.star()).restrict(U, Marked)
+             @ rfe.opt()).restrict(U, Marked))
+    hb = (ppo | rfe | (prop.no_id() & int_)).restrict(Marked, Marked)
+    hb_star = hb.star()
+    pb = (prop @ strong_fence @ hb_star).restrict(U, Marked)
+    srcu = static_srcu_rscs(s)
+    K = st.Sync_rcu | st.Sync_srcu | st.rcu_rscs.dom() | st.rcu_rscs.rng()
+    if srcu is not None:
+        K |= srcu.dom() | srcu.rng()
+    return (po.opt().restrict(K, U) @ hb_star @ pb.star() @ prop @ po).restrict(U, K)
 
 
 def _rcu_order(st: _Static, rcu_link: Rel, srcu_rscs, loc: Rel) -> Rel:
