@@ -492,7 +492,22 @@ class Thp:
                 await self.engine.spend(HPAGE_PMD_NR * self.costs.l1_hit_ns)
             ptl.unlock("__split_huge_pmd")
             return
-        await self.split_folio(hp.pfn, me)
+        # The folio's split happens here (the simplification above), and
+        # split_huge_page's caller holds the folio lock: take a reference and
+        # the lock as do_huge_pmd_wp_page does (folio_get, folio_lock), so that
+        # reclaim, which splits a THP it holds locked, and this path never
+        # split one folio twice; then recheck the PMD, which may have been
+        # split (or zapped) while this task slept.
+        head = hp.pfn
+        mem_map = self.sub.mem_map
+        locks = self.sub.folio_locks
+        mem_map.ref[head] += 1                                  # folio_get
+        await locks.folio_lock(head, me)
+        hp = mm.pmd_huge.get(key)
+        if hp is not None and hp.pfn == head:
+            await self.split_folio(head, me)
+        locks.folio_unlock(head, me)
+        await self.sub.lru.folios_put_refs([(head, 1)], me)     # folio_put
 
     def _pmd_to_ptes(self, mm, key: int, hp: HugePmd, me):
         """__split_huge_pmd_locked: the deposited table, filled with 512 PTEs
@@ -531,6 +546,7 @@ class Thp:
             self._partial.discard(head)
         if not f[head] & PG_head or mem_map.ord[head] != HPAGE_PMD_ORDER:
             return False
+        assert f[head] & PG_locked, f"split_folio: THP {head:#x} not locked"  # VM_BUG_ON_FOLIO
         rmap = sub.rmap
         m = rmap.mapping.get(head)
         if m is None or type(m[0]) is not AnonVMA:

@@ -493,3 +493,46 @@ def test_deferred_split_with_concurrent_shrinking_keeps_the_invariants():
     zero = 512 if sub.thp.huge_zero_pfn >= 0 else 0
     assert user_pages(m) == zero
     sub._check()
+
+
+def test_split_huge_pmd_holds_the_folio_lock_regression():
+    """Regression (reclaim.py --big with THP at its default, 64 CPUs: "add_to_swap_cache:
+    pfn ... unlocked or already cached"): a partial munmap split the folio
+    (this model splits the folio with the PMD) without its lock while direct
+    reclaim held the same THP isolated and locked, waiting for the anon_vma
+    lock to split it for swap-out; reclaim then split it a second time, over
+    tails already freed, and swapped out free pages.  split_huge_page's caller
+    holds the folio lock (VM_BUG_ON_FOLIO in split_huge_page_to_list_to_order,
+    mm/huge_memory.c), now asserted by split_folio; __split_huge_pmd's folio
+    split takes a reference and the lock and rechecks the PMD.  Here partial
+    munmaps of THPs race reclaim of the same THPs (usemem on the other CPU)."""
+    text = """
+[machine]
+cpus = 2
+memory_mib = 64
+[kconfig]
+CONFIG_ZONE_DMA = false
+[[swap]]
+size_mib = 256
+device = "zram"
+[[workload]]
+kind = "mm-ops"
+cpus = [0]
+repeat = 8
+steps = ["mmap a 16M rw anon,private", "touch a write", "munmap a 1M 256K",
+         "munmap a 5M 256K", "munmap a 9M 64K", "munmap a 13M 1M", "munmap a"]
+[[workload]]
+kind = "usemem"
+cpus = [1]
+size = "80M"
+sleep_ns = -1
+[run]
+duration_ns = 1_000_000_000
+"""
+    res = Machine(parse_scenario(text), trace=False).run()
+    assert res.error is None, res.error.report()
+    sub = addrspace_of(res.machine)
+    v = thp(sub)
+    assert v["thp_swpout_fallback"] > 0 and v["thp_deferred_split_page"] > 0
+    assert res.to_json()["vmstat"]["pswpout"] > 0
+    sub._check()
