@@ -32,7 +32,9 @@ def test_writers_faster_than_device_settle_near_setpoint():
     wb_update_write_bandwidth averages over roundup_pow_of_two(3 * HZ)
     jiffies, a time constant of ~4 s, and avg_write_bandwidth follows it by
     1/8 of the gap per update; wb_update_dirty_ratelimit steps at most 1/8
-    of the way to the balanced rate per BANDWIDTH_INTERVAL = 200 ms update).
+    of the way to the balanced rate per BANDWIDTH_INTERVAL = 200 ms update;
+    besides balance_dirty_pages and do_writepages, wb->bw_dwork refreshes
+    the write bandwidth 200 ms after an inode's writeback ends).
 
     Wu Fengguang's IO-less dirty throttling (Linux 3.2, "IO-less dirty
     throttling", LWN 456904; mm/page-writeback.c balance_dirty_pages):
@@ -43,8 +45,8 @@ def test_writers_faster_than_device_settle_near_setpoint():
     bandwidth (the disk never idles: utilisation ~1); dirty_ratelimit heads
     for write_bw / N.  The equilibrium pos_ratio is write_bw / (N *
     dirty_ratelimit), so while dirty_ratelimit is still above write_bw / N
-    the dirty pages sit above the setpoint: measured +12% over 15-20 s,
-    +8% over 30-40 s, the gap closing as the estimates converge."""
+    the dirty pages sit above the setpoint: measured +15% over 15-20 s,
+    +9% over 30-40 s, the gap closing as the estimates converge."""
     res, m = _run("writers-faster-than-device", 40 * SEC)
     wb = res.extra["writeback"]
     rows = wb["samples"]["rows"]
