@@ -17,6 +17,11 @@ Reads (``filemap_read`` <- ``generic_file_read_iter``)
     the previous read ended in it (``pos_same_folio``) and on every further
     one, ``copy_folio_to_iter`` (``page_copy_ns`` per 4 KiB, pro rata),
     ``folio_put`` of the batch, ``ra->prev_pos``.
+  * :func:`filemap_read_cached`: the same steps for a read within one
+    folio that the first lookup finds uptodate without PG_readahead (a
+    hit), as a plain function: a hit never sleeps, so read loops call it
+    first and make no coroutine per read (tests check that runs with and
+    without it are the same, trace and all).
 Writes (``generic_perform_write`` <- ``generic_file_write_iter`` under
 ``i_rwsem``): ``->write_begin`` (``__filemap_get_folio(FGP_WRITEBEGIN)``:
 lookup, lock, or allocate with ``__GFP_WRITE`` and add; a partial write of
@@ -44,8 +49,8 @@ from .gfp import __GFP_WRITE, GFP_KERNEL
 from .readahead import page_cache_async_readahead, page_cache_sync_readahead
 
 __all__ = ["filemap_read", "filemap_read_cached", "filemap_get_pages", "filemap_get_read_batch",
-           "filemap_create_folio", "filemap_update_page", "filemap_read_folio", "generic_perform_write",
-           "PageCacheStats", "pagecache_stats", "AOP_TRUNCATED_PAGE"]
+           "filemap_create_folio", "filemap_update_page", "filemap_read_folio",
+           "generic_perform_write", "PageCacheStats", "pagecache_stats", "AOP_TRUNCATED_PAGE"]
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
