@@ -51,7 +51,9 @@ writeback tag, ``wb->writeback_inodes``), and bios of up to BIO_MAX_VECS =
 256 contiguous blocks as fs/mpage.c builds them, submitted under the caller's
 plug; their ``bi_end_io`` (BLOCK_SOFTIRQ) calls :func:`folio_end_writeback`
 (PG_reclaim -> ``folio_rotate_reclaimable``, WB_WRITTEN and the writeout
-completion, NR_WRITTEN ``nr_written``, the PG_writeback waiters).
+completion, NR_WRITTEN ``nr_written``, the PG_writeback waiters; the
+inode's last folio under writeback: ``wb_inode_writeback_end``, which queues
+``wb->bw_dwork`` to refresh the bandwidth estimate 200 ms later).
 
 Simplifications (each said again where it happens): jiffies are HZ = 250
 (mm/vmscan.py's CONFIG_HZ_250); no memcg domain (``mdtc``), no strictlimit
@@ -64,6 +66,7 @@ in mm/swap_state.py).
 """
 from __future__ import annotations
 
+from .._core import ActorState
 from ..block import REQ_OP_WRITE, REQ_SYNC, Bio, submit_bio
 from ..block.blk_core import blk_finish_plug, blk_flush_plug, blk_start_plug
 from ..schema import Field
@@ -285,6 +288,26 @@ class WritebackControl:
         self.reason = reason
 
 
+class _BwDwork:
+    """wb->bw_dwork (mm/backing-dev.c: ``wb_update_bandwidth_workfn`` on
+    bdi_wq): queued by ``wb_inode_writeback_end`` BANDWIDTH_INTERVAL ahead,
+    no change while pending.  One actor is its timer and its kworker: it
+    sleeps until the expiry and runs ``wb_update_bandwidth`` (the timer's
+    kworker wake-up, ``wakeup_ns``, included in the delay)."""
+
+    __slots__ = ("wb", "due", "actor", "runs", "name")
+
+    def __init__(self, wb):
+        self.wb = wb
+        self.due = None               # expiry (ns) while pending
+        self.actor = None
+        self.runs = 0
+        self.name = f"{wb.bdi.name}: bw_dwork"
+
+    def holders(self):
+        return []
+
+
 class PageWriteback:
     """The machine's dirty-page state: the vm.dirty_* knobs, global_wb_domain,
     ratelimit_pages and the per-CPU bdp_ratelimits, the bdi list, and the
@@ -314,6 +337,7 @@ class PageWriteback:
         self.fs = None            # fs/fs_writeback.py's FsWriteback (mm does not import fs)
         self.end_io_lock_busy = 0  # completions that found the mapping's xa_lock held
         self._wait: dict[int, _WritebackWait] = {}
+        self._bw_dwork: dict = {}           # wb -> _BwDwork, made on first queueing
         # figures for the report
         self.bdp_calls = 0        # balance_dirty_pages() entries
         self.bdp_freerun = 0      # of which left at once (below freerun)
@@ -581,6 +605,37 @@ class PageWriteback:
             wb.bw_time_stamp = now
             wb.list_lock.unlock("wb_bandwidth_estimate_start")
 
+    def wb_inode_writeback_end(self, wb) -> None:
+        """wb_inode_writeback_end: one inode fewer under writeback, and
+        wb->bw_dwork queued BANDWIDTH_INTERVAL ahead (queue_delayed_work: no
+        change while pending) so that the write bandwidth estimate is
+        refreshed after writeback completes, inodes ending together batched
+        into one update."""
+        wb.writeback_inodes -= 1
+        dw = self._bw_dwork.get(wb)
+        if dw is None:
+            dw = self._bw_dwork[wb] = _BwDwork(wb)
+        if dw.due is not None:
+            return
+        eng = self.engine
+        dw.due = eng.now + BANDWIDTH_INTERVAL * JIFFY_NS + eng.costs.wakeup_ns
+        if dw.actor is None:
+            pw = self
+
+            async def bw_dwork(a):
+                while True:
+                    dw.due = None             # the work runs: no longer pending
+                    dw.runs += 1
+                    await pw.wb_update_bandwidth(wb, a)   # wb_update_bandwidth_workfn
+                    if dw.due is None:
+                        await eng.park(dw)
+                    elif dw.due > eng.now:    # queued again while it ran
+                        await eng.spend(dw.due - eng.now)
+            dw.actor = eng.spawn(f"kworker/u:bw-{wb.bdi.name}", bw_dwork, at_ns=dw.due)
+        elif dw.actor.state is ActorState.PARKED:
+            eng.wake(dw.actor, dw.due)
+        # else: it is running the work; it sleeps to the new expiry after it
+
     # --------------------------------------------------------------- pauses
     def wb_max_pause(self, wb, wb_dirty: int) -> int:
         """wb_max_pause: do not let a small dirty pool drain while tasks sleep."""
@@ -663,6 +718,12 @@ class PageWriteback:
             self._sample_every *= 2
         self._next_sample = now + self._sample_every
 
+    def _wb_json(self, wb) -> dict:
+        d = wb.to_json()
+        dw = self._bw_dwork.get(wb)
+        d["bw_dwork_runs"] = dw.runs if dw is not None else 0    # wb_update_bandwidth_workfn
+        return d
+
     def to_json(self) -> dict:
         bg, th = self.global_dirty_limits()
         freerun = dirty_freerun_ceiling(th, bg)
@@ -685,7 +746,7 @@ class PageWriteback:
                 "pause_hist_ms": dict(zip(("<=10", "<=50", "<=100", "<=200", ">200"),
                                           self.pause_hist)),
                 "last": self.last_trace},
-            "bdi": {b.name: b.wb.to_json() for b in self.bdi_list},
+            "bdi": {b.name: self._wb_json(b.wb) for b in self.bdi_list},
             "samples": {"every_ns": self._sample_every,
                         "fields": ["ns", "nr_dirty", "nr_writeback", "bg_thresh", "thresh",
                                    "setpoint", "dirty_ratelimit", "avg_write_bandwidth"],
@@ -1023,7 +1084,7 @@ def folio_end_writeback(sub, pfn: int, mapping, me) -> None:
         if not dom.period_time:
             dom.period_time = (j + VM_COMPLETIONS_PERIOD_LEN) | 1     # wp_next_time
         if not tags[PAGECACHE_TAG_WRITEBACK]:
-            wb.writeback_inodes -= 1              # wb_inode_writeback_end
+            pw.wb_inode_writeback_end(wb)
     pw._mod(pfn, NR_WRITEBACK, -1, me)
     pw._mod(pfn, NR_WRITTEN, 1, me, zone_too=False)
     w = pw._wait.pop(pfn, None)                   # folio_wake_bit(PG_writeback)

@@ -70,3 +70,54 @@ def test_regression_repeated_hits_do_not_leave_active_folio_on_inactive_list():
     lru_add batch (mm/swap.c, folio_mark_accessed)."""
     run_file_io(rw="randread", size="4M", memory_mib=32, seed=5, duration_ns=20_000_000_000,
                 extra_wl="norandommap = true")
+
+
+
+def _fast_and_slow(monkeypatch, **kw):
+    """(result JSON, trace sha256) of a file-io run with filemap_read_cached
+    and of the same run with every read sent through filemap_read's loop."""
+    import mmactors.mm.filemap_io as fio
+    from fs.filescn import file_io_text
+    from mmactors.machine import Machine
+    from mmactors.scenario import parse_scenario
+
+    def run():
+        res = Machine(parse_scenario(file_io_text(**kw), "<test>"), trace=True).run()
+        assert res.error is None, res.error.report()
+        doc = res.to_json()
+        doc.pop("host", None)
+        return doc, res.trace_sha256
+
+    fast = run()
+    with monkeypatch.context() as mp:
+        mp.setattr(fio, "filemap_read_cached", lambda *a: -1)
+        slow = run()
+    return fast, slow
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@given(rw=st.sampled_from(["read", "randread"]), cpus=st.integers(1, 4),
+       files=st.sampled_from(["per-cpu", "shared"]), bs=st.sampled_from(["1K", "4K", "6K"]),
+       cached=st.booleans(), seed=st.integers(1, 1000))
+def test_hit_fast_path_is_the_general_loop(monkeypatch, rw, cpus, files, bs, cached, seed):
+    """filemap_read_cached (a one-folio hit as a plain function) is
+    filemap_read's loop specialised, not a model of its own: runs with it
+    and with every read sent through the loop give the same result and the
+    same trace, byte for byte (hits, misses, readahead, the costs and the
+    order the cache lines are touched in)."""
+    fast, slow = _fast_and_slow(monkeypatch, cpus=cpus, rw=rw, bs=bs, size="2M", files=files,
+                                loops=2, memory_mib=32, seed=seed, duration_ns=2_000_000_000,
+                                extra_wl=f"cached = {str(cached).lower()}")
+    assert fast[0]["pagecache"]["reads"]["hits"] > 0
+    assert fast == slow
+
+
+def test_hit_fast_path_is_the_general_loop_under_reclaim(monkeypatch):
+    """The same with reclaim evicting file folios between the hits (a
+    34 MiB file on a 32 MiB machine, uniform random reads)."""
+    fast, slow = _fast_and_slow(monkeypatch, cpus=2, rw="randread", size="34M", files="shared",
+                                memory_mib=32, duration_ns=300_000_000,
+                                extra_wl="cached = true\nnorandommap = true")
+    assert fast[0]["pagecache"]["reads"]["hits"] > 0
+    assert fast[0]["vmstat_delta"]["pgsteal_file"] > 0
+    assert fast == slow

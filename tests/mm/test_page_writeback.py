@@ -408,3 +408,42 @@ def test_sync_queues_a_sync_all_work_for_the_flusher():
     assert out["after"] == (0, 0, 500)
     assert f.works == 1 and sum(f.written.values()) == 500, f.to_json()
     assert out["t"] < SEC                       # no waiting for kupdate
+
+
+def test_bw_dwork_refreshes_the_bandwidth_after_inode_writeback_ends():
+    """wb_inode_writeback_end (mm/page-writeback.c 6.12) queues wb->bw_dwork
+    BANDWIDTH_INTERVAL ahead, unchanged while pending: two fsyncs ending
+    well within 200 ms of each other give one wb_update_bandwidth, which
+    runs 200 ms (plus the kworker's wake-up) after the first ended and moves
+    bw_time_stamp and written_stamp; a third fsync a second later queues it
+    again."""
+    from mmactors.mm.page_writeback import BANDWIDTH_INTERVAL
+    out = {}
+
+    async def body(rig, me):
+        eng = me.engine
+        wb = rig.sb.s_bdi.wb
+        await rig.dirty(40, me, balance=False)
+        await vfs_fsync_range(rig.inode, me)
+        out["end1"] = eng.now                        # the first inode writeback ended
+        await rig.dirty(40, me, start=40, balance=False)
+        await vfs_fsync_range(rig.inode, me)
+        out["end2"] = eng.now
+        out["runs_before"] = rig.pw._bw_dwork[wb].runs
+        await eng.spend(BANDWIDTH_INTERVAL * JIFFY_NS + 10_000_000)
+        out["runs"] = rig.pw._bw_dwork[wb].runs
+        out["stamp"] = (wb.bw_time_stamp, wb.written_stamp)
+        await eng.spend(SEC)
+        await rig.dirty(40, me, start=80, balance=False)
+        await vfs_fsync_range(rig.inode, me)
+        await eng.spend(BANDWIDTH_INTERVAL * JIFFY_NS + 10_000_000)
+        out["runs_after"] = rig.pw._bw_dwork[wb].runs
+
+    rig = Rig(body)
+    res = rig.run()
+    assert out["end2"] - out["end1"] < BANDWIDTH_INTERVAL * JIFFY_NS
+    assert out["runs_before"] == 0 and out["runs"] == 1, out
+    due = out["end1"] + BANDWIDTH_INTERVAL * JIFFY_NS + rig.m.engine.costs.wakeup_ns
+    assert out["stamp"] == (due // JIFFY_NS, 80), (out, due)
+    assert out["runs_after"] == 2, out
+    assert res.extra["writeback"]["bdi"]["nvme0n1"]["bw_dwork_runs"] == 2

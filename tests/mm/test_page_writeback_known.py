@@ -26,11 +26,15 @@ def _run(name: str, duration_ns: int | None = None, extra: str = ""):
 
 def test_writers_faster_than_device_settle_near_setpoint():
     """Sixteen writers faster than a 10 MB/s disk (scenarios/files/
-    writers-faster-than-device.toml), after the write bandwidth and
-    dirty_ratelimit estimates have had time to converge (the kernel's
-    bandwidth estimate averages over roundup_pow_of_two(3 * HZ) jiffies, ~4 s,
-    starting from INIT_BW = 100 MB/s: mm/page-writeback.c
-    wb_update_write_bandwidth, wb_update_dirty_ratelimit).
+    writers-faster-than-device.toml), run for 40 s: the write bandwidth and
+    dirty_ratelimit estimates start at INIT_BW = 100 MB/s (mm/backing-dev.c
+    wb_init) and converge as the kernel's do (mm/page-writeback.c 6.12:
+    wb_update_write_bandwidth averages over roundup_pow_of_two(3 * HZ)
+    jiffies, a time constant of ~4 s, and avg_write_bandwidth follows it by
+    1/8 of the gap per update; wb_update_dirty_ratelimit steps at most 1/8
+    of the way to the balanced rate per BANDWIDTH_INTERVAL = 200 ms update;
+    besides balance_dirty_pages and do_writepages, wb->bw_dwork refreshes
+    the write bandwidth 200 ms after an inode's writeback ends).
 
     Wu Fengguang's IO-less dirty throttling (Linux 3.2, "IO-less dirty
     throttling", LWN 456904; mm/page-writeback.c balance_dirty_pages):
@@ -39,37 +43,36 @@ def test_writers_faster_than_device_settle_near_setpoint():
     with dirty_ratio 20 and dirty_background_ratio 10; no pause is longer
     than MAX_PAUSE = HZ/5 = 200 ms; the writers' throughput is the disk's
     bandwidth (the disk never idles: utilisation ~1); dirty_ratelimit heads
-    for write_bw / N."""
-    def measure():
-        res, m = _run("writers-faster-than-device", 20 * SEC)
-        wb = res.extra["writeback"]
-        rows = wb["samples"]["rows"]
-        late = [r for r in rows if r[0] >= 15 * SEC]
-        mean = sum(r[1] + r[2] for r in late) / len(late)
-        setpoint = sum(r[5] for r in late) / len(late)
-        bdi = wb["bdi"]["sda"]
-        dev = res.extra["block"]["sda"]
-        written_mb = dev["stat"]["write_sectors"] * 512 / 1e6
-        return {
-            "setpoint_pct": round(100 * wb["setpoint"] / wb["dirtyable_pages"], 1),
-            "mean": mean, "setpoint": setpoint, "freerun": wb["freerun"],
-            "limit": wb["dirty_limit"], "max_pause": wb["balance_dirty_pages"]["pause_ms_max"],
-            "pauses": wb["balance_dirty_pages"]["pauses"],
-            "mb_s": written_mb / (res.virtual_ns / SEC), "util": dev["util"],
-            "ratelimit": bdi["dirty_ratelimit_kbps"], "avg_bw": bdi["avg_write_bandwidth_kbps"],
-        }
-    r = measure()
-    assert 17.0 <= r["setpoint_pct"] <= 18.0, r
-    assert r["freerun"] < r["mean"] < r["limit"], r
-    # measured: +14.5% over 15-20 s (the estimates are still converging;
-    # the equilibrium pos_ratio is write_bw / (N * dirty_ratelimit))
-    assert abs(r["mean"] - r["setpoint"]) <= 0.2 * r["setpoint"], r
-    assert r["pauses"] > 1000 and r["max_pause"] <= 200, r
-    assert 9.5 <= r["mb_s"] <= 10.5 and r["util"] >= 0.98, r
-    # the estimates: write bandwidth near the disk's 10 MB/s (9,766 KiB/s),
-    # dirty_ratelimit far below INIT_BW (102,400 KB/s) on its way to bw / 16
-    assert 8_500 <= r["avg_bw"] <= 12_500, r
-    assert r["ratelimit"] < 102_400 // 8, r
+    for write_bw / N.  The equilibrium pos_ratio is write_bw / (N *
+    dirty_ratelimit), so while dirty_ratelimit is still above write_bw / N
+    the dirty pages sit above the setpoint: measured +15% over 15-20 s,
+    +9% over 30-40 s, the gap closing as the estimates converge."""
+    res, m = _run("writers-faster-than-device", 40 * SEC)
+    wb = res.extra["writeback"]
+    rows = wb["samples"]["rows"]
+
+    def mean_over(t0, t1):
+        w = [r for r in rows if t0 * SEC <= r[0] < t1 * SEC]
+        return sum(r[1] + r[2] for r in w) / len(w), sum(r[5] for r in w) / len(w)
+
+    mid, setpoint_mid = mean_over(15, 20)
+    late, setpoint = mean_over(30, 40)
+    bdi = wb["bdi"]["sda"]
+    dev = res.extra["block"]["sda"]
+    b = wb["balance_dirty_pages"]
+    assert 17.0 <= round(100 * wb["setpoint"] / wb["dirtyable_pages"], 1) <= 18.0, wb
+    assert wb["freerun"] < late < wb["dirty_limit"], (late, wb)
+    assert abs(mid - setpoint_mid) <= 0.2 * setpoint_mid, (mid, setpoint_mid)
+    assert abs(late - setpoint) <= 0.1 * setpoint, (late, setpoint)
+    assert late < mid, (late, mid)                  # converging, not drifting away
+    assert b["pauses"] > 1000 and b["pause_ms_max"] <= 200, b
+    mb_s = dev["stat"]["write_sectors"] * 512 / 1e6 / (res.virtual_ns / SEC)
+    assert 9.5 <= mb_s <= 10.5 and dev["util"] >= 0.98, (mb_s, dev["util"])
+    # the estimates: write bandwidth at the disk's 10 MB/s (9,766 KiB/s);
+    # dirty_ratelimit from INIT_BW (102,400 KB/s) down near bw / 16 (610)
+    assert 9_300 <= bdi["avg_write_bandwidth_kbps"] <= 10_300, bdi
+    assert abs(bdi["dirty_ratelimit_kbps"] - bdi["avg_write_bandwidth_kbps"] / 16) \
+        <= 0.3 * bdi["avg_write_bandwidth_kbps"] / 16, bdi
 
 
 def test_writers_below_freerun_are_never_paused():
