@@ -202,7 +202,8 @@ class AddrSpace:
             "nr_page_table_pages": self.nr_page_table_pages,
             "lru": {LRU_NAMES[i]: sum(lv.nr_pages()[i] for lv in self.lru.lruvecs)
                     for i in range(5)},
-            "rss": [{"mm": m.id, "anon": m.rss[m.MM_ANONPAGES], "shmem": m.rss[m.MM_SHMEMPAGES]}
+            "rss": [{"mm": m.id, "anon": m.rss[m.MM_ANONPAGES], "file": m.rss[m.MM_FILEPAGES],
+                     "shmem": m.rss[m.MM_SHMEMPAGES]}
                     for m in self.mms],
         }
 
@@ -213,7 +214,7 @@ class AddrSpace:
         counters agree with the PTEs; every anonymous folio's anon_vma reaches
         every VMA that maps it."""
         from ._internal import PG_head, PG_pcp, PGTY_buddy
-        from .filemap import PG_locked
+        from .filemap import PG_locked, PG_swapbacked
         # A PTE table whose lock another task holds is mid-update (wp_page_copy
         # clears a PTE and flushes the TLB before the new one goes in): the
         # invariants hold only when no table is being changed.
@@ -226,7 +227,7 @@ class AddrSpace:
         maps: dict[int, int] = {}
         for mm in self.mms:
             mm._check()
-            anon = shm = 0
+            anon = shm = filep = 0
             for key, pt in mm.pgtables.items():
                 present = 0
                 for i, v in enumerate(pt.ptes):
@@ -239,8 +240,10 @@ class AddrSpace:
                                 f"mm{mm.id}: migration entry for free pfn {pfn:#x}"
                             if rmap.folio_test_anon(pfn):
                                 anon += 1
-                            else:
+                            elif mem.f[pfn] & PG_swapbacked:
                                 shm += 1
+                            else:
+                                filep += 1
                         continue
                     present += 1
                     if v & _PAGE_SPECIAL:
@@ -256,8 +259,10 @@ class AddrSpace:
                         anon += 1
                         assert vma in m[0].vmas(), (
                             f"anon folio {pfn:#x}: its anon_vma does not reach {vma} (mm{mm.id})")
-                    else:
+                    elif mem.f[pfn] & PG_swapbacked:
                         shm += 1
+                    else:
+                        filep += 1
                 assert present == pt.nr_present, f"mm{mm.id}: nr_present drifted"
             for key, hp in mm.pmd_huge.items():       # PMD-mapped THPs (huge_memory.py)
                 assert key not in mm.pgtables, f"mm{mm.id}: pmd {key:#x} both huge and a table"
@@ -278,6 +283,8 @@ class AddrSpace:
                 f"mm{mm.id}: MM_ANONPAGES {mm.rss[mm.MM_ANONPAGES]} but {anon} anon PTEs"
             assert shm == mm.rss[mm.MM_SHMEMPAGES], \
                 f"mm{mm.id}: MM_SHMEMPAGES {mm.rss[mm.MM_SHMEMPAGES]} but {shm} shmem PTEs"
+            assert filep == mm.rss[mm.MM_FILEPAGES], \
+                f"mm{mm.id}: MM_FILEPAGES {mm.rss[mm.MM_FILEPAGES]} but {filep} file PTEs"
         import numpy as np
         for pfn in set(maps) | {int(p) for p in np.nonzero(rmap._mc)[0]}:
             assert rmap.mc[pfn] == maps.get(pfn, 0), \

@@ -695,7 +695,7 @@ class Memory:
                 continue
             sub.mem_map.ref[pfn] += 1
             sub.rmap.folio_add_file_rmap_pte(pfn)
-            vma.vm_mm.rss[vma.vm_mm.MM_SHMEMPAGES] += 1
+            vma.vm_mm.rss[vma.vm_mm.mm_counter_file(f[pfn])] += 1
             pt.ptes[i] = mk_pte(pfn, False)
             pt.nr_present += 1
             if i == vmf.idx:
@@ -803,7 +803,7 @@ class Memory:
         else:
             sub.rmap.folio_add_file_rmap_pte(pfn)
             await self.engine.spend(sub.mem_map_line(pfn, me))     # atomic on _mapcount
-            mm.rss[mm.MM_SHMEMPAGES] += 1
+            mm.rss[mm.mm_counter_file(sub.mem_map.f[pfn])] += 1
             writable = writable and bool(vma.vm_flags & VM_SHARED)
         pt.ptes[vmf.idx] = mk_pte(pfn, writable, dirty=vmf.write)
         pt.nr_present += 1
@@ -899,7 +899,7 @@ class Memory:
             if special:
                 mm.rss[mm.MM_ANONPAGES] += 1
             elif not sub.rmap.folio_test_anon(old):
-                mm.rss[mm.MM_SHMEMPAGES] -= 1
+                mm.rss[mm.mm_counter_file(sub.mem_map.f[old])] -= 1
                 mm.rss[mm.MM_ANONPAGES] += 1
             pt.ptes[vmf.idx] = 0                       # ptep_clear_flush
             await self.flush_tlb_mm_range(mm, vmf.address, vmf.address + PAGE_SIZE, False, me)
@@ -966,7 +966,7 @@ class Memory:
                     if is_migration_pte(v):             # the page being migrated: its RSS
                         pfn = pfn_swap_entry_to_pfn(pte_to_swp_entry(v))
                         mm.rss[mm.MM_ANONPAGES if rmap.folio_test_anon(pfn)
-                               else mm.MM_SHMEMPAGES] -= 1
+                               else mm.mm_counter_file(sub.mem_map.f[pfn])] -= 1
                         continue
                     mm.rss[mm.MM_SWAPENTS] -= 1
                     await sub.swap_cache.free_swap_and_cache(pte_to_swp_entry(v), me)
@@ -978,7 +978,7 @@ class Memory:
                 if rmap.folio_test_anon(pfn):
                     mm.rss[mm.MM_ANONPAGES] -= 1
                 else:
-                    mm.rss[mm.MM_SHMEMPAGES] -= 1
+                    mm.rss[mm.mm_counter_file(sub.mem_map.f[pfn])] -= 1
                     if v & _PAGE_DIRTY:
                         sub.mem_map.f[pfn] |= PG_dirty
                 rmap.folio_remove_rmap_pte(pfn)
@@ -1087,8 +1087,9 @@ class Memory:
                             spt.ptes[i] = v
                         dpt.ptes[i] = v
                         dpt.nr_swap += 1
-                        dst_mm.rss[dst_mm.MM_ANONPAGES if rmap.folio_test_anon(
-                            pfn_swap_entry_to_pfn(e)) else dst_mm.MM_SHMEMPAGES] += 1
+                        mp = pfn_swap_entry_to_pfn(e)
+                        dst_mm.rss[dst_mm.MM_ANONPAGES if rmap.folio_test_anon(mp)
+                                   else dst_mm.mm_counter_file(sub.mem_map.f[mp])] += 1
                     elif v:                            # copy_nonpresent_pte: a swap entry
                         await sub.swap.swap_duplicate(pte_to_swp_entry(v))
                         if v & _PAGE_SWP_EXCLUSIVE:   # now shared: pte_swp_clear_exclusive
@@ -1105,7 +1106,7 @@ class Memory:
                     if rmap.folio_test_anon(pfn):
                         dst_mm.rss[dst_mm.MM_ANONPAGES] += 1
                     else:
-                        dst_mm.rss[dst_mm.MM_SHMEMPAGES] += 1
+                        dst_mm.rss[dst_mm.mm_counter_file(sub.mem_map.f[pfn])] += 1
                 if cow and v & _PAGE_RW:
                     v &= ~_PAGE_RW                     # wrprotect_ptes(src) + pte_wrprotect
                     spt.ptes[i] = v

@@ -26,6 +26,7 @@ from sortedcontainers import SortedDict
 
 from ..costs import CacheLine
 from ..sync import RWSemaphore, SpinLock
+from .filemap import PG_swapbacked
 
 __all__ = ["PAGE_SHIFT", "PAGE_SIZE", "PMD_SHIFT", "PMD_SIZE", "PTRS_PER_PTE", "VMA", "MM",
            "page_align", "vma_start_read", "vma_end_read", "vma_start_write", "TASK_SIZE",
@@ -106,6 +107,12 @@ class MM:
 
     # RSS counter indices (enum in include/linux/mm_types_task.h)
     MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES = range(4)
+
+    @staticmethod
+    def mm_counter_file(flags: int) -> int:
+        """include/linux/mm.h mm_counter_file: a swap-backed (shmem/tmpfs)
+        folio counts in MM_SHMEMPAGES, a disk file's in MM_FILEPAGES."""
+        return 3 if flags & PG_swapbacked else 0      # MM_SHMEMPAGES, MM_FILEPAGES
 
     def __init__(self, engine, mmid: int):
         self.engine = engine

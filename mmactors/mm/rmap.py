@@ -601,7 +601,7 @@ async def try_to_unmap(sub, pfn: int, me, batch_flush: bool = True) -> bool:
             pt.ptes[idx] = swp_entry_to_pte(entry, exclusive)
             pt.nr_swap += 1
         else:
-            mm.rss[mm.MM_SHMEMPAGES] -= 1             # dec_mm_counter(mm_counter_file)
+            mm.rss[mm.mm_counter_file(rmap.f[pfn])] -= 1   # dec_mm_counter(mm_counter_file)
         rmap.folio_remove_rmap_pte(pfn)
         assert ref[pfn] > 1, f"BUG: try_to_unmap dropped the last reference of {pfn:#x}"
         ref[pfn] -= 1                                 # folio_put: the mapping's reference

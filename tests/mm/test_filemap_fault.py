@@ -88,3 +88,14 @@ def test_lockdep_sees_the_seeded_hugetlb_chain():
                                    "<t>"), trace=False)
         res = m.run()
     assert res.error is not None and "hugetlbfs_i_mmap_rwsem_key -> vm_lock" in str(res.error)
+
+
+def test_disk_file_pages_count_in_mm_filepages_shmem_in_mm_shmempages():
+    """include/linux/mm.h mm_counter_file: a mapped disk-file page counts in
+    MM_FILEPAGES, a shared anonymous (shmem) page in MM_SHMEMPAGES (they
+    were both counted as shmem before); AddrSpace._check compares each
+    counter with the PTEs."""
+    res, sub = run(["mmap f 4M r file,shared", "touch f read",
+                    "mmap s 1M rw anon,shared", "touch s write"])
+    (rss,) = res.extra["mm"]["rss"]
+    assert rss["file"] == 1024 and rss["shmem"] == 256 and rss["anon"] == 0
