@@ -6,6 +6,8 @@ test_filemap_fault.py (the seeded hugetlb chain)."""
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mmactors.fs import File
 from mmactors.machine import Machine
@@ -172,3 +174,18 @@ def test_truncate_racing_faults_keeps_the_invariants(seed):
                     pfn = v >> 12
                     if not sub.rmap.folio_test_anon(pfn) and pfn != sub.zero_pfn:
                         assert pfn in cached, f"pfn {pfn:#x} mapped but not cached"
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(newsize=st.integers(0, 1 << 20), private=st.booleans())
+def test_cache_and_mappings_end_at_the_new_eof(newsize, private):
+    """Property: after reading a 1 MiB mapped file and truncating it to any
+    byte size, exactly the pages holding bytes [0, newsize) stay cached and
+    mapped (truncate_inode_pages keeps the partial page), and the invariants hold."""
+    kind = "private" if private else "shared"
+    res, sub = run([f"mmap f 1M r file,{kind}", "touch f read", f"truncate f {newsize}"])
+    s = state(res, sub)
+    keep = -(-newsize // 4096)
+    assert s.ino.i_size == newsize
+    assert sorted(s.ino.i_mapping.i_pages) == list(range(keep))
+    assert s.rss == s.present == keep
