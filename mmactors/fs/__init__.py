@@ -1,5 +1,5 @@
 """Filesystems: inodes, files, superblocks and a simple disk filesystem on
-the block devices (fs/inode.c, fs/super.c, fs/mpage.c, Linux 6.12).
+the block devices (fs/inode.c, fs/super.c, fs/mpage.c, fs/open.c, Linux 6.12).
 
 The page cache itself is mm's (mm/filemap.py, mm/readahead.py); this
 package holds what the VFS and a filesystem add around it.  It imports mm

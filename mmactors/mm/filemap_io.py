@@ -550,7 +550,7 @@ async def filemap_fault(sub, mapping, ra, index: int, me) -> int:
             await sub.lru.folios_put_refs([(pfn, 1)], me)
             continue
         if f[pfn] & PG_uptodate:
-            return pfn
+            return await _fault_recheck_isize(sub, inode, index, pfn, me)
         # page_not_uptodate: ->read_folio and wait
         err = await filemap_read_folio(sub, None, mapping, index, pfn, me)
         if err:
@@ -558,6 +558,17 @@ async def filemap_fault(sub, mapping, ra, index: int, me) -> int:
             return -1
         await locks.folio_lock(pfn, me)
         if f[pfn] & PG_uptodate and mapping.i_pages.get(index) == pfn:
-            return pfn
+            return await _fault_recheck_isize(sub, inode, index, pfn, me)
         locks.folio_unlock(pfn, me)
         await sub.lru.folios_put_refs([(pfn, 1)], me)
+
+
+async def _fault_recheck_isize(sub, inode, index: int, pfn: int, me) -> int:
+    """filemap_fault's "recheck i_size under page lock": a truncate that
+    shrank the file since the first check makes the fault fail (the
+    kernel's VM_FAULT_SIGBUS) instead of mapping a folio past EOF."""
+    if index << PAGE_SHIFT < inode.i_size:
+        return pfn
+    sub.folio_locks.folio_unlock(pfn, me)
+    await sub.lru.folios_put_refs([(pfn, 1)], me)
+    return -1

@@ -34,6 +34,12 @@ Steps (SIZE/OFF/LEN take K, M, G suffixes; NAME names a mapping):
   registered shrinker at priority 0 until they free little (mm/shrinker.py;
   the THP deferred split queue's is the one modelled); counted as
   ``drop_slab``.  1 and 3 (the page cache too) are refused: not modelled
+* ``truncate NAME SIZE`` -- truncate(2) the file of NAME's ``file`` mapping to
+  SIZE bytes (needs ``device``: fs/open.py's do_truncate; shrinking unmaps the
+  pages past the new EOF from every mapping and drops them from the page
+  cache, dirty ones unwritten; a touch there then maps nothing: filemap_fault
+  fails past i_size -- the kernel's SIGBUS, reported by mm/memory.py as a
+  failed fault and not counted; growing only sets i_size)
 
 With ``device = "nvme0n1"`` (a ``[[block]]`` device) ``file`` mappings are
 files of the mapping's size on that device's filesystem, on disk and not
@@ -65,7 +71,7 @@ from .base import Workload, fatal_signal_pending
 TOUCH_SYNC_NS = 1000
 _SIZE = re.compile(r"^(\d+)([KMG]?)$")
 _VERBS = ("mmap", "munmap", "mprotect", "madvise", "mremap", "touch", "retouch", "brk", "fork",
-          "exit", "delay", "compact_memory", "drop_caches")
+          "exit", "delay", "compact_memory", "drop_caches", "truncate")
 
 
 def parse_size(s: str) -> int | None:
@@ -143,6 +149,10 @@ def parse_step(s: str):
         if len(a) != 1 or not a[0].isdigit():
             raise ValueError("expected: delay NS")
         return verb, (int(a[0]),)
+    if verb == "truncate":
+        if len(a) != 2:
+            raise ValueError("expected: truncate NAME SIZE")
+        return verb, (a[0], size(a[1], "size"))
     if verb == "drop_caches":
         if a != ["2"]:
             raise ValueError("expected: drop_caches 2 (1 and 3 drop the page cache too: "
@@ -194,7 +204,14 @@ class MMOps(Workload):
             except ValueError as e:
                 raise ctx.error(tpath, "steps", f"step {j} {s!r}: {e}") from None
         mapped = {args[0] for verb, args in prog if verb == "mmap"}
+        files = {args[0] for verb, args in prog if verb == "mmap" and "file" in args[3]}
         for j, (verb, args) in enumerate(prog):
+            if verb == "truncate" and (args[0] not in files or not spec["device"]):
+                why = (f"no file mapping named {args[0]!r} (truncate takes the name of an "
+                       "mmap step with the file flag)" if args[0] not in files else
+                       'needs device = "<[[block]] device>" (the file of a tmpfs mapping '
+                       "cannot be truncated: shmem_setattr is not modelled)")
+                raise ctx.error(tpath, "steps", f"step {j} {spec['steps'][j]!r}: {why}")
             if verb in ("munmap", "mprotect", "madvise", "mremap", "touch") and \
                     args[0] not in mapped:
                 raise ctx.error(tpath, "steps", f"step {j} {spec['steps'][j]!r}: no mapping "
@@ -215,6 +232,7 @@ class MMOps(Workload):
         self.errors: dict[str, int] = {}
         self.shared = None
         self.shared_regions: dict = {}        # shared_names: name -> (addr, len)
+        self.shared_files: dict = {}          # shared_names: name -> its file
         self.mapping: dict = {}               # shared_names: name -> Completion of its mmap
 
     def actors(self):
@@ -239,6 +257,7 @@ class MMOps(Workload):
             proc = _Proc(self.shared)
             if self.spec["shared_names"]:
                 proc.regions = self.shared_regions
+                proc.files = self.shared_files    # truncate NAME: the mapped file
             self.shared.mm_users += 1
         else:
             proc = _Proc(sub.new_mm())
@@ -374,6 +393,11 @@ class MMOps(Workload):
         elif verb == "compact_memory":
             eng.charge(eng.costs.syscall_ns)           # the sysctl write
             await sub.compaction.compact_nodes(cpu)
+        elif verb == "truncate":
+            from ..fs.open import do_truncate
+            file = proc.files.get(args[0])
+            if file is not None:                       # mapped already (else nothing to cut)
+                self._err("truncate", await do_truncate(sub, file, args[1], cpu))
         elif verb == "drop_caches":                    # drop_caches_sysctl_handler, & 2
             from ..mm.shrinker import drop_slab
             eng.charge(eng.costs.syscall_ns)
