@@ -510,18 +510,25 @@ async def do_async_mmap_readahead(sub, mapping, ra, index: int, pfn: int, me) ->
         await page_cache_async_readahead(sub, mapping, ra, None, pfn, index, ra.ra_pages, me)
 
 
+# filemap_fault's failures (negative, never a pfn): mm/memory.py's file
+# faults turn them into VM_FAULT_OOM and VM_FAULT_SIGBUS.
+FAULT_OOM = -1
+FAULT_SIGBUS = -2
+
+
 async def filemap_fault(sub, mapping, ra, index: int, me) -> int:
     """filemap_fault: the folio at ``index``, locked, uptodate, with a
-    reference (the caller maps it), or -1.  A miss is a major fault
-    (PGMAJFAULT) with mmap read-around; the folio lock is where the fault
-    waits for the read.  Simplifications: the mmap_lock is never dropped
-    for the I/O (no FAULT_FLAG_RETRY / fpin), an I/O error is -1 (the
-    caller's VM_FAULT_OOM, not SIGBUS)."""
+    reference (the caller maps it), or FAULT_OOM (no memory for the folio:
+    the kernel's VM_FAULT_OOM) or FAULT_SIGBUS (an index beyond EOF, or an
+    I/O error: VM_FAULT_SIGBUS).  A miss is a major fault (PGMAJFAULT) with
+    mmap read-around; the folio lock is where the fault waits for the read.
+    Simplification: the mmap_lock is never dropped for the I/O (no
+    FAULT_FLAG_RETRY / fpin)."""
     locks = sub.folio_locks
     f = sub.mem_map.f
     inode = mapping.host
     if index << PAGE_SHIFT >= inode.i_size:
-        return -1                                     # beyond EOF: SIGBUS in the kernel
+        return FAULT_SIGBUS                           # beyond EOF
     pfn = mapping.i_pages.get(index)
     me.debt += mapping.line.read(me.cpu)
     if pfn is not None:
@@ -535,7 +542,7 @@ async def filemap_fault(sub, mapping, ra, index: int, me) -> int:
         if pfn is None:
             pfn = await filemap_alloc_folio(sub, mapping_gfp_mask(mapping))
             if pfn < 0:
-                return -1
+                return FAULT_OOM
             err = await filemap_add_folio(sub, mapping, pfn, index, mapping_gfp_mask(mapping), me)
             if err:
                 await sub.lru.folios_put_refs([(pfn, 1)], me)
@@ -555,7 +562,7 @@ async def filemap_fault(sub, mapping, ra, index: int, me) -> int:
         err = await filemap_read_folio(sub, None, mapping, index, pfn, me)
         if err:
             await sub.lru.folios_put_refs([(pfn, 1)], me)
-            return -1
+            return FAULT_SIGBUS                       # an I/O error
         await locks.folio_lock(pfn, me)
         if f[pfn] & PG_uptodate and mapping.i_pages.get(index) == pfn:
             return await _fault_recheck_isize(sub, inode, index, pfn, me)
@@ -571,4 +578,4 @@ async def _fault_recheck_isize(sub, inode, index: int, pfn: int, me) -> int:
         return pfn
     sub.folio_locks.folio_unlock(pfn, me)
     await sub.lru.folios_put_refs([(pfn, 1)], me)
-    return -1
+    return FAULT_SIGBUS

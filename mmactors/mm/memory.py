@@ -148,6 +148,13 @@ async def vma_alloc_folio(sub, gfp: int, order: int = 0) -> int:
     return await sub.pa.alloc_pages(gfp, order)
 
 
+def _fault_error(err: int) -> int:
+    """vm_ops->fault's failure as a VM_FAULT code: -2 is filemap_fault's
+    FAULT_SIGBUS (beyond EOF, an I/O error), anything else (-1: shmem or the
+    page cache found no memory) VM_FAULT_OOM."""
+    return VM_FAULT_SIGBUS if err == -2 else VM_FAULT_OOM
+
+
 class PageTable:
     """One PTE page: 512 entries, its split lock and the frame it lives in."""
 
@@ -663,7 +670,7 @@ class Memory:
             return 0
         pfn = await self._shmem_fault(vmf, me)
         if pfn < 0:
-            return VM_FAULT_OOM
+            return _fault_error(pfn)
         await self.finish_fault(vmf, pfn, False, me)
         sub.folio_locks.folio_unlock(pfn, me)
         return 0
@@ -715,7 +722,7 @@ class Memory:
         old = await self._shmem_fault(vmf, me)
         if old < 0:
             await sub.lru.folios_put_refs([(new, 1)], me)
-            return VM_FAULT_OOM
+            return _fault_error(old)
         self.engine.charge(self.costs.page_copy_ns)   # copy_mc_user_highpage
         await self.finish_fault(vmf, new, True, me)
         sub.folio_locks.folio_unlock(old, me)
@@ -759,7 +766,7 @@ class Memory:
         sub = self.sub
         pfn = await self._shmem_fault(vmf, me)
         if pfn < 0:
-            return VM_FAULT_OOM
+            return _fault_error(pfn)
         if self._page_mkwrite(vmf.vma):                # a disk file: filemap_page_mkwrite
             sub.folio_locks.folio_unlock(pfn, me)
             if not await self.do_page_mkwrite(vmf, pfn, me):

@@ -57,6 +57,7 @@ def _mm_ops(w, res) -> str:
     errs = ", ".join(f"{call} {_ERRNO.get(int(no), 'errno ' + no)} x{n}"
                      for call, no, n in ((*k.split(":"), v) for k, v in r["errors"].items()))
     return (f"mm-ops (workload[{w.index}]): {r['segv']:,} SIGSEGV"
+            + (f", {r['sigbus']:,} SIGBUS" if r["sigbus"] else "")
             + (f"; failed system calls: {errs}" if errs else "; no failed system call"))
 
 

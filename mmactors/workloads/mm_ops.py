@@ -51,7 +51,8 @@ program (else the scenario is refused).  A touch of an unmapped address --
 beyond the end of its mapping, or after ``munmap`` -- goes where the mapping
 was and is a SIGSEGV unless something else is mapped there now: counted
 (``segv`` in the workload's report and summary), not an error, as a program
-under test would see it.  Other ranges after ``munmap`` are passed to the
+under test would see it; so is a touch of a file page beyond the file's end
+after ``truncate`` (SIGBUS: ``sigbus``).  Other ranges after ``munmap`` are passed to the
 system call as they are (``munmap`` of nothing succeeds, ``mprotect``
 returns ENOMEM); a failing system call (``mmap`` of 0 bytes: EINVAL) is
 counted in ``errors`` and shown in the summary.
@@ -228,6 +229,7 @@ class MMOps(Workload):
     def __init__(self, machine, spec, index):
         super().__init__(machine, spec, index)
         self.segv = 0
+        self.sigbus = 0
         self.killed = 0
         self.errors: dict[str, int] = {}
         self.shared = None
@@ -240,7 +242,8 @@ class MMOps(Workload):
             yield cpu, f"cpu{cpu}", self.body
 
     def report(self) -> dict:
-        return {"kind": self.kind, "segv": self.segv, "killed": self.killed,
+        return {"kind": self.kind, "segv": self.segv, "sigbus": self.sigbus,
+                "killed": self.killed,
                 "errors": dict(sorted(self.errors.items()))}
 
     def _sub(self):
@@ -286,7 +289,7 @@ class MMOps(Workload):
     async def step(self, sub, proc, verb, args, cpu):
         from ..mm import madvise, mmap as M, mprotect, mremap
         from ..mm.fork import dup_mmap
-        from ..mm.memory import VM_FAULT_SIGSEGV
+        from ..mm.memory import VM_FAULT_SIGBUS, VM_FAULT_SIGSEGV
         eng = cpu.engine
         mm = proc.mm
         if verb == "mmap" and self.spec["shared_names"]:
@@ -366,6 +369,8 @@ class MMOps(Workload):
                             if not self._present(mm, a, write) else 0
                         if ret & VM_FAULT_SIGSEGV:
                             self.segv += 1
+                        elif ret & VM_FAULT_SIGBUS:       # a file page beyond EOF (truncate)
+                            self.sigbus += 1
                         if ret and fatal_signal_pending(mm):
                             return proc                # the step ends; the loop exits
                         eng.charge(eng.costs.l1_hit_ns)

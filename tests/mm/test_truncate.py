@@ -79,12 +79,15 @@ def test_partial_page_at_the_new_eof_stays():
 
 def test_nothing_past_eof_after_truncate():
     """After the truncate a touch of the upper half maps nothing and reads
-    nothing (filemap_fault's i_size check: the kernel's SIGBUS), and read(2)
+    nothing (filemap_fault's i_size check: VM_FAULT_SIGBUS), and read(2)
     past EOF returns 0 bytes while one straddling EOF is cut at it
     (filemap_read stops at i_size)."""
     res, sub = run([MAP, "touch f read", "truncate f 2M", "touch f read 2M"])
     s = state(res, sub)
     assert (s.nrpages, s.rss) == (512, 512)
+    # each of the 512 touches past EOF is a VM_FAULT_SIGBUS, counted as mm-ops counts SIGSEGV
+    (w,) = res.machine.workloads
+    assert w.report()["sigbus"] == 512 and w.report()["segv"] == 0
     assert s.io["read_sectors"] == 8192              # the first pass only
     assert read(sub, s.ino, 3 << 20, 4096) == 0
     assert read(sub, s.ino, (2 << 20) - 1024, 4096) == 1024
