@@ -49,7 +49,8 @@ from __future__ import annotations
 __all__ = ["MM_LOCK_ORDER", "CLASSES", "ALIASES", "READ_CLASSES", "canonical", "order_of",
            "is_ordered", "SWAP_CLASSES", "SWAP_LOCK_ORDER", "swap_lock_order",
            "RECLAIM_CLASSES", "RECLAIM_LOCK_ORDER", "THP_CLASSES", "THP_LOCK_ORDER",
-           "thp_lock_order"]
+           "thp_lock_order", "WRITEBACK_CLASSES", "WRITEBACK_LOCK_ORDER",
+           "writeback_lock_order"]
 
 # class name -> (kind, what the comments call it)
 CLASSES: dict[str, tuple[str, str]] = {
@@ -315,6 +316,29 @@ THP_LOCK_ORDER: list[tuple[str, str, str]] = [
 
 def thp_lock_order() -> tuple[dict, list]:
     return dict(THP_CLASSES), list(THP_LOCK_ORDER)
+
+
+# ---- writeback (mm/page-writeback.c, fs/fs-writeback.c, mm/backing-dev.c, 6.12) ----
+# Seeded lazily, like the THP locks, when one of WRITEBACK_CLASSES is first
+# taken, so machines without a filesystem keep their lockdep figures.
+# &wb->work_lock (spin_lock_irq) guards a wb's work_list and WB_registered:
+# wb_queue_work, get_next_work_item, wb_wakeup(_delayed), whose callers hold
+# none of the mm's locks (__mark_inode_dirty calls wb_wakeup_delayed after
+# dropping wb->list_lock and i_lock); nothing of the model nests in it (the
+# kernel's mod_delayed_work takes the workqueue pool's lock, not modelled).
+_PW = "mm/page-writeback.c"
+WRITEBACK_CLASSES: dict[str, tuple[str, str]] = {
+    "&wb->work_lock": ("spinlock", "bdi_writeback->work_lock (wb_init; irq-disabling)"),
+    "&dom->lock": ("spinlock", "wb_domain->lock (wb_domain_init)"),
+}
+WRITEBACK_LOCK_ORDER: list[tuple[str, str, str]] = [
+    ("&wb->list_lock", "&dom->lock",
+     f"{_PW}: __wb_update_bandwidth -> domain_update_dirty_limit under wb->list_lock"),
+]
+
+
+def writeback_lock_order() -> tuple[dict, list]:
+    return dict(WRITEBACK_CLASSES), list(WRITEBACK_LOCK_ORDER)
 
 
 def compaction_lock_order() -> tuple[dict, list]:

@@ -187,3 +187,24 @@ def test_thp_locks_are_seeded_when_first_taken():
     res, ld = run_lock_scenario(lock_scenario(locks, ["lock ptl", "lock q", "unlock q",
                                                       "unlock ptl"]))
     assert not ld.reports and "khugepaged_mm_lock" in {c.name for c in ld.class_list}
+
+
+def test_writeback_locks_are_seeded_when_first_taken():
+    """WRITEBACK_LOCK_ORDER (mm/page-writeback.c __wb_update_bandwidth:
+    wb_domain->lock under wb->list_lock) names known classes, keeps the
+    order partial, is seeded the first time &dom->lock or &wb->work_lock is
+    taken, and then catches the inversion: wb->list_lock under dom->lock."""
+    classes = dict(H.CLASSES, **H.WRITEBACK_CLASSES)
+    for a, b, where in H.WRITEBACK_LOCK_ORDER:
+        assert a in classes and b in classes and "__wb_update_bandwidth" in where
+        assert not any(x == b and y == a for x, y, _ in H.MM_LOCK_ORDER)
+    locks = {"dom": (SPIN, "&dom->lock"), "wb": (SPIN, "&wb->list_lock")}
+    (r,) = lockdep_reports(lock_scenario(locks, ["lock dom", "lock wb", "unlock wb",
+                                                 "unlock dom"]))
+    assert r.kind == "circular" and r.hierarchy and "__wb_update_bandwidth" in r.text
+    res, ld = run_lock_scenario(lock_scenario({"wb": (SPIN, "&wb->list_lock")},
+                                              ["lock wb", "unlock wb"]))
+    assert not ld.reports and "&dom->lock" not in {c.name for c in ld.class_list}
+    res, ld = run_lock_scenario(lock_scenario(locks, ["lock wb", "lock dom", "unlock dom",
+                                                      "unlock wb"]))
+    assert not ld.reports and "&wb->work_lock" in {c.name for c in ld.class_list}
