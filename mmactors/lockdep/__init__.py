@@ -141,6 +141,7 @@ def _swap_order(ld: Lockdep, scn) -> None:
     from . import hierarchy as H
     ld.add_lazy_hierarchy(*H.thp_lock_order())     # seeded once a THP lock is taken
     ld.add_lazy_hierarchy(*H.writeback_lock_order())   # once &wb->work_lock or &dom->lock is
+    ld.add_lazy_hierarchy(*H.hugetlb_lock_order())     # once a hugetlbfs lock is taken
 
 
 def _compaction_order(ld: Lockdep, scn) -> None:

@@ -31,6 +31,14 @@ matters):
   false cycle with the main tree's ``folio_lock -> hugetlbfs_i_mmap_rwsem_key``
   and is itself out of date (mm/hugetlb.c takes i_mmap_lock before the vma
   lock); it is left out: hugetlb is not simulated.
+* rmap.c's main tree runs ``folio_lock -> hugetlbfs_i_mmap_rwsem_key
+  (in huge_pmd_share) -> vma_start_write``: hugetlb's path, whose edges are
+  :data:`HUGETLB_LOCK_ORDER`, seeded lazily (only once a hugetlbfs lock is
+  taken: never today, hugetlb is not simulated).  Seeded eagerly they closed
+  a false cycle with every file read fault under the per-VMA lock
+  (vm_lock -> invalidate_lock -> folio_lock), which the kernel's lockdep
+  never sees: PG_locked is not a lockdep class there (below), and the
+  hugetlb edges exist only on machines that use hugetlbfs.
 * ``folio_lock`` (PG_locked) is not a lockdep class in the kernel (the
   cross-release machinery that could see it was removed in v4.15); the
   simulator gives it the synthetic class ``folio_lock``.
@@ -50,7 +58,8 @@ __all__ = ["MM_LOCK_ORDER", "CLASSES", "ALIASES", "READ_CLASSES", "canonical", "
            "is_ordered", "SWAP_CLASSES", "SWAP_LOCK_ORDER", "swap_lock_order",
            "RECLAIM_CLASSES", "RECLAIM_LOCK_ORDER", "THP_CLASSES", "THP_LOCK_ORDER",
            "thp_lock_order", "WRITEBACK_CLASSES", "WRITEBACK_LOCK_ORDER",
-           "writeback_lock_order"]
+           "writeback_lock_order", "HUGETLB_CLASSES", "HUGETLB_LOCK_ORDER",
+           "hugetlb_lock_order"]
 
 # class name -> (kind, what the comments call it)
 CLASSES: dict[str, tuple[str, str]] = {
@@ -58,7 +67,6 @@ CLASSES: dict[str, tuple[str, str]] = {
     "&mm->mmap_lock": ("rwsem", "mm->mmap_lock"),
     "mapping.invalidate_lock": ("rwsem", "mapping->invalidate_lock"),
     "folio_lock": ("folio", "folio_lock / lock_page (PG_locked; synthetic class)"),
-    "&hugetlbfs_i_mmap_rwsem_key": ("rwsem", "hugetlbfs_i_mmap_rwsem_key"),
     "vm_lock": ("rwsem", "vma_start_write (per-VMA lock)"),
     "&mapping->i_mmap_rwsem": ("rwsem", "mapping->i_mmap_rwsem"),
     "&anon_vma->rwsem": ("rwsem", "anon_vma->rwsem"),
@@ -133,8 +141,11 @@ MM_LOCK_ORDER: list[tuple[str, str, str]] = [
     ("&sb->s_type->i_mutex_key", "&mm->mmap_lock", f"{_R}: while writing or truncating"),
     ("&mm->mmap_lock", "mapping.invalidate_lock", f"{_R}: in filemap_fault"),
     ("mapping.invalidate_lock", "folio_lock", f"{_R}"),
-    ("folio_lock", "&hugetlbfs_i_mmap_rwsem_key", f"{_R}: in huge_pmd_share"),
-    ("&hugetlbfs_i_mmap_rwsem_key", "vm_lock", f"{_R}: vma_start_write"),
+    # The comment's chain folio_lock -> hugetlbfs_i_mmap_rwsem_key ->
+    # vma_start_write is hugetlb's (HUGETLB_LOCK_ORDER below, seeded only if a
+    # hugetlbfs lock is ever taken); what it implies for other files is the
+    # rmap walk of a locked folio: folio_lock -> i_mmap_rwsem.
+    ("folio_lock", "&mapping->i_mmap_rwsem", f"{_R}: rmap_walk_file under the folio lock"),
     ("vm_lock", "&mapping->i_mmap_rwsem", f"{_R}"),
     ("&mapping->i_mmap_rwsem", "&anon_vma->rwsem", f"{_R}"),
     *[("&anon_vma->rwsem", p, f"{_R}: mm->page_table_lock or pte_lock") for p in _PTL],
@@ -339,6 +350,22 @@ WRITEBACK_LOCK_ORDER: list[tuple[str, str, str]] = [
 
 def writeback_lock_order() -> tuple[dict, list]:
     return dict(WRITEBACK_CLASSES), list(WRITEBACK_LOCK_ORDER)
+
+
+# ---- hugetlbfs (mm/rmap.c's main tree, mm/hugetlb.c huge_pmd_share) ----
+# Seeded lazily, when a lock of HUGETLB_CLASSES is first taken; hugetlb is not
+# simulated, so today never (see the module docstring).
+HUGETLB_CLASSES: dict[str, tuple[str, str]] = {
+    "&hugetlbfs_i_mmap_rwsem_key": ("rwsem", "hugetlbfs_i_mmap_rwsem_key"),
+}
+HUGETLB_LOCK_ORDER: list[tuple[str, str, str]] = [
+    ("folio_lock", "&hugetlbfs_i_mmap_rwsem_key", f"{_R}: in huge_pmd_share"),
+    ("&hugetlbfs_i_mmap_rwsem_key", "vm_lock", f"{_R}: vma_start_write"),
+]
+
+
+def hugetlb_lock_order() -> tuple[dict, list]:
+    return dict(HUGETLB_CLASSES), list(HUGETLB_LOCK_ORDER)
 
 
 def compaction_lock_order() -> tuple[dict, list]:

@@ -208,3 +208,23 @@ def test_writeback_locks_are_seeded_when_first_taken():
     res, ld = run_lock_scenario(lock_scenario(locks, ["lock wb", "lock dom", "unlock dom",
                                                       "unlock wb"]))
     assert not ld.reports and "&wb->work_lock" in {c.name for c in ld.class_list}
+
+
+def test_hugetlb_chain_is_seeded_only_when_a_hugetlbfs_lock_is_taken():
+    """mm/rmap.c's main tree runs folio_lock -> hugetlbfs_i_mmap_rwsem_key
+    (huge_pmd_share) -> vma_start_write: hugetlb's edges (HUGETLB_LOCK_ORDER),
+    seeded lazily.  Without them a per-VMA-locked file fault's vm_lock ->
+    folio_lock is no cycle (it was a false positive while they were seeded
+    eagerly); once a hugetlbfs lock is taken the chain is known, and the same
+    order then closes a cycle, as rmap.c's comment implies."""
+    assert "&hugetlbfs_i_mmap_rwsem_key" not in H.CLASSES
+    assert not any("hugetlbfs" in a + b for a, b, _ in H.MM_LOCK_ORDER)
+    assert ("folio_lock", "&mapping->i_mmap_rwsem") in {(a, b) for a, b, _ in H.MM_LOCK_ORDER}
+    locks = {"vma": ("rwsem", "vm_lock"), "folio": ("rwsem", "folio_lock"),
+             "h": ("rwsem", "&hugetlbfs_i_mmap_rwsem_key")}
+    fault = ["down_read vma", "down_write folio", "up_write folio", "up_read vma"]
+    res, ld = run_lock_scenario(lock_scenario(locks, fault))
+    assert not ld.reports
+    assert "&hugetlbfs_i_mmap_rwsem_key" not in {c.name for c in ld.class_list}
+    (r,) = lockdep_reports(lock_scenario(locks, ["down_read h", "up_read h"] + fault))
+    assert r.kind == "circular" and r.hierarchy and "huge_pmd_share" in r.text

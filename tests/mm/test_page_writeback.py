@@ -357,7 +357,6 @@ seed = 1
 """
 
 
-@pytest.mark.no_lockdep        # the seeded hugetlbfs false positive (tests/mm/test_filemap_fault.py)
 def test_shared_file_mapping_dirtying_and_mkclean():
     """Writes through a MAP_SHARED disk-file mapping: do_shared_fault calls
     page_mkwrite (filemap_page_mkwrite: folio_mark_dirty, accounted) then

@@ -1,8 +1,7 @@
 """truncate(2) to a size on a mapped disk file: fs/open.py's do_truncate ->
 truncate_setsize -> truncate_pagecache (mm/truncate.c 6.12:
 unmap_mapping_range, truncate_inode_pages, unmap_mapping_range again), as
-mm-ops' ``truncate NAME SIZE`` step.  Lockdep is off as in
-test_filemap_fault.py (the seeded hugetlb chain)."""
+mm-ops' ``truncate NAME SIZE`` step."""
 from types import SimpleNamespace
 
 import pytest
@@ -16,24 +15,12 @@ from mmactors.mm.filemap_io import filemap_read
 from mmactors.mm.page_writeback import NR_FILE_DIRTY
 from mmactors.scenario import ScenarioError, parse_scenario
 
-from .test_filemap_fault import TEXT
+from .test_filemap_fault import TEXT, run
 
-pytestmark = pytest.mark.no_lockdep
 
 MAP = "mmap f 4M rw file,shared"
 # read the whole file, then dirty two pages of the upper half and one of the lower
 DIRTY = [MAP, "touch f read", "touch f write 3M 8K", "touch f write 0 4K"]
-
-
-def run(steps):
-    m = Machine(parse_scenario(TEXT.format(steps=", ".join(f'"{s}"' for s in steps)), "<t>"),
-                trace=False)
-    res = m.run()
-    assert res.error is None, res.error.report()
-    sub = addrspace_of(m)
-    sub._check()
-    m.subsystems["fs"]._check()
-    return res, sub
 
 
 def state(res, sub):
