@@ -297,6 +297,8 @@ class AddrSpace:
                 assert pfn not in cached, f"pfn {pfn:#x} cached twice"
                 cached[pfn] = f
                 assert mem.ref[pfn] >= 1 + rmap.mc[pfn], f"cached pfn {pfn:#x} under-referenced"
+            if self.swap_cache is not None:
+                f._check()                         # its swap entries and info->swapped
         self.lru._check()
         self.thp._check_deferred()                 # the deferred split queues
         if self.swap_cache is not None:            # swap_map against PTEs and the swap cache

@@ -99,6 +99,7 @@ class AddressSpace:
         self.tags: tuple = (SortedSet(), SortedSet(), SortedSet())
         self.writeback_index = 0                      # range_cyclic writeback resumes here
         self.invalidate_lock = None                   # RWSemaphore: disk files only (fs/inode.py)
+        self.shmem = None                             # the ShmemInode of a tmpfs file (shmem_aops)
         self.xa_lock = SpinLock(engine, "&xa->xa_lock")
         self.i_mmap: list = []                        # VMAs (vma_interval_tree)
         self.i_mmap_rwsem = RWSemaphore(engine, "&mapping->i_mmap_rwsem")

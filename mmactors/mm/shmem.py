@@ -1,5 +1,6 @@
 """tmpfs files (mm/shmem.c, Linux 6.12): the backing store of will-it-scale's
-temporary files (``mkstemp`` in /tmp, which LKP mounts as tmpfs).
+temporary files (``mkstemp`` in /tmp, which LKP mounts as tmpfs) and of
+MAP_SHARED|MAP_ANONYMOUS mappings (``shmem_zero_setup``).
 
 ``shmem_get_folio_gfp`` (order 0, ``huge=never``): look the index up without
 a lock (``filemap_get_entry``); on a hit lock the folio; on a miss allocate a
@@ -7,15 +8,49 @@ folio (GFP_HIGHUSER_MOVABLE), lock it, set swapbacked, add it to the page
 cache under ``xa_lock`` (``shmem_add_to_page_cache``: the cache holds one
 reference), account it under ``info->lock``, put it on the LRU (swapbacked:
 the *anon* LRU), clear it and mark it uptodate.  The folio is returned locked
-with the caller's reference.  Simplification: the superblock's
-``used_blocks`` percpu counter and quotas are not modelled.
+with the caller's reference.
+
+Swap (``shmem_writepage``, ``shmem_swapin_folio``): reclaim writes a dirty,
+unmapped tmpfs folio to swap through the page cache's ``->writepage``: a slot
+from ``folio_alloc_swap``, the folio into the swap cache, ``info->swapped``
+raised, the slot marked ``SWAP_MAP_SHMEM`` (``swap_shmem_alloc``: one owner,
+the file), and the page-cache slot replaced by the swap entry
+(``shmem_delete_from_page_cache``), all under ``shmem_swaplist_mutex``; then
+``swap_writepage``.  A lookup that finds the swap entry swaps the folio in
+(``swap_cache_get_folio`` or ``shmem_swapin_cluster``'s cluster readahead, a
+major fault), locks it, confirms the entry is still in the slot, waits for
+writeback, puts the folio back in the page cache in the entry's place,
+lowers ``info->swapped``, deletes it from the swap cache, marks it dirty and
+frees the slot (``swap_free_nr``).  A clean tmpfs folio (never written: its
+contents are zeroes) is simply dropped by ``__remove_mapping`` (no shadow:
+it is not on the file LRU), as in the kernel.
+
+Simplifications: the superblock's ``used_blocks`` percpu counter, quotas,
+``shmem_swaplist`` itself (only swapoff's ``shmem_unuse`` walks it; no
+swapoff here) and NR_SHMEM/NR_FILE_PAGES for tmpfs folios are not modelled;
+the kernel keeps swap entries in ``i_pages`` as value entries, this model in
+``swap_entries`` beside it (as ``AddressSpace.shadows``), so that every
+``i_pages`` lookup stays a pfn lookup; a swap-in counts PGMAJFAULT but the
+fault does not return VM_FAULT_MAJOR.
 """
 from __future__ import annotations
 
-from ..sync import SpinLock
-from .filemap import PG_swapbacked, PG_uptodate, AddressSpace
+from ..sync import Mutex, SpinLock
+from .filemap import PG_dirty, PG_swapbacked, PG_swapcache, PG_uptodate, \
+    PG_writeback, AddressSpace
 
-__all__ = ["ShmemInode"]
+__all__ = ["ShmemInode", "AOP_WRITEPAGE_ACTIVATE"]
+
+AOP_WRITEPAGE_ACTIVATE = 0x80000        # include/linux/fs.h
+EEXIST = 17
+
+
+def _swaplist_mutex(sub) -> Mutex:
+    """shmem_swaplist_mutex (mm/shmem.c: one for the whole system)."""
+    m = getattr(sub, "_shmem_swaplist_mutex", None)
+    if m is None:
+        m = sub._shmem_swaplist_mutex = Mutex(sub.engine, "shmem_swaplist_mutex")
+    return m
 
 
 class ShmemInode:
@@ -26,12 +61,29 @@ class ShmemInode:
         self.mm_sub = mm_sub
         self.ino = ino
         self.mapping = AddressSpace(eng, ino, f"shmem:{ino}")
+        self.mapping.shmem = self                      # a_ops = shmem_aops
         self.info_lock = SpinLock(eng, "&info->lock")
-        self.alloced = 0
+        self.alloced = 0                               # info->alloced
+        self.swapped = 0                               # info->swapped
+        self.swap_entries: dict[int, int] = {}         # index -> swap entry (xa_value in i_pages)
         self.size_pages = size_pages
 
     def __repr__(self):
-        return f"<shmem inode {self.ino}: {self.mapping.nrpages} pages>"
+        return (f"<shmem inode {self.ino}: {self.mapping.nrpages} pages, "
+                f"{self.swapped} swapped>")
+
+    async def shmem_recalc_inode(self, alloced: int, swapped: int):
+        """shmem_recalc_inode under info->lock: pages neither cached nor
+        swapped any more (reclaimed clean, or truncated) leave ``alloced``."""
+        await self.info_lock.lock("shmem_recalc_inode")
+        self.alloced += alloced
+        self.swapped += swapped
+        freed = self.alloced - self.swapped - self.mapping.nrpages
+        if swapped > 0:             # shmem_writepage raises swapped before nrpages drops
+            freed += swapped
+        if freed > 0:
+            self.alloced -= freed
+        self.info_lock.unlock("shmem_recalc_inode")
 
     async def get_folio(self, index: int, me) -> int:
         """shmem_get_folio_gfp(SGP_CACHE): a locked folio with a reference, or -1 (OOM)."""
@@ -43,12 +95,18 @@ class ShmemInode:
             pfn = mapping.i_pages.get(index)           # filemap_get_entry: RCU load
             await eng.spend(mapping.line.read(me.cpu))
             if pfn is None:
-                break
+                entry = self.swap_entries.get(index)
+                if entry is None:
+                    break
+                pfn = await self.shmem_swapin_folio(index, entry, me)
+                if pfn == -EEXIST:
+                    continue                           # the slot changed: repeat
+                return pfn
             ref[pfn] += 1                              # folio_try_get
             await sub.folio_locks.folio_lock(pfn, me)
             if mapping.i_pages.get(index) == pfn:      # folio->mapping recheck
                 return pfn
-            sub.folio_locks.folio_unlock(pfn, me)      # truncated meanwhile: retry
+            sub.folio_locks.folio_unlock(pfn, me)      # truncated or swapped meanwhile: retry
             await sub.lru.folios_put_refs([(pfn, 1)], me)
         # shmem_alloc_and_add_folio
         pfn = await sub.pa.alloc_pages(sub.GFP_HIGHUSER_MOVABLE, 0)  # shmem_alloc_folio
@@ -59,7 +117,8 @@ class ShmemInode:
         f[pfn] |= PG_swapbacked
         ref[pfn] += 1                                  # the page cache's reference
         await mapping.xa_lock.lock("shmem_add_to_page_cache")
-        if index in mapping.i_pages:                   # lost a race: another task added it
+        if index in mapping.i_pages or index in self.swap_entries:
+            # lost a race: another task added it (or it went to swap meanwhile)
             mapping.xa_lock.unlock("shmem_add_to_page_cache")
             ref[pfn] -= 1
             sub.folio_locks.folio_unlock(pfn, me)
@@ -70,16 +129,103 @@ class ShmemInode:
         sub.rmap.mapping[pfn] = (mapping, index)
         await eng.spend(mapping.line.write(me.cpu))
         mapping.xa_lock.unlock("shmem_add_to_page_cache")
-        await self.info_lock.lock("shmem_recalc_inode")
-        self.alloced += 1
-        self.info_lock.unlock("shmem_recalc_inode")
+        await self.shmem_recalc_inode(1, 0)
         await sub.lru.folio_add_lru(pfn, False, me)    # swapbacked: the anon LRU
         eng.charge(eng.costs.page_zero_ns)             # clear_highpage
         f[pfn] |= PG_uptodate
         return pfn
 
+    # ------------------------------------------------------------------ swap
+    async def writepage(self, pfn: int, me) -> int:
+        """shmem_writepage (wbc->for_reclaim): 0 when the folio went to swap
+        (swap_writepage unlocked it), AOP_WRITEPAGE_ACTIVATE (still locked,
+        redirtied) when no slot could be had."""
+        sub = self.mm_sub
+        eng = sub.engine
+        f = sub.mem_map.f
+        sc_ = sub.swap_cache
+        if sc_ is None or not sc_.swap.has_usable_swap():   # !total_swap_pages
+            f[pfn] |= PG_dirty                             # redirty
+            return AOP_WRITEPAGE_ACTIVATE
+        f[pfn] |= PG_uptodate            # a tmpfs folio is uptodate once added (no fallocate)
+        entry = await sc_.swap.folio_alloc_swap()
+        if not entry:
+            f[pfn] |= PG_dirty
+            return AOP_WRITEPAGE_ACTIVATE
+        mapping = self.mapping
+        index = sub.rmap.mapping[pfn][1]
+        mutex = _swaplist_mutex(sub)
+        await mutex.lock("shmem_writepage")
+        await sc_.add_to_swap_cache(pfn, entry, me)        # this model's never fails
+        await self.shmem_recalc_inode(0, 1)
+        await sc_.swap.swap_shmem_alloc(entry)
+        # shmem_delete_from_page_cache: the swap entry takes the folio's slot
+        await mapping.xa_lock.lock_irq("shmem_delete_from_page_cache")
+        assert mapping.i_pages.get(index) == pfn, \
+            f"shmem_writepage: {self.mapping.name}[{index}] does not hold {pfn:#x}"
+        del mapping.i_pages[index]
+        self.swap_entries[index] = entry
+        sub.rmap.mapping.pop(pfn)                          # folio->mapping = NULL
+        mapping.nrpages -= 1
+        await eng.spend(mapping.line.write(me.cpu))
+        mapping.xa_lock.unlock_irq("shmem_delete_from_page_cache")
+        sub.mem_map.ref[pfn] -= 1                          # folio_put_refs: the cache's
+        mutex.unlock("shmem_writepage")
+        assert not sub.rmap.folio_mapped(pfn), f"shmem_writepage: {pfn:#x} still mapped"
+        from .page_io import swap_writepage
+        return await swap_writepage(sub, pfn, me)
+
+    async def shmem_swapin_folio(self, index: int, entry: int, me) -> int:
+        """shmem_swapin_folio: the folio back in the page cache, locked with
+        the caller's reference; -EEXIST when the slot changed meanwhile (the
+        caller repeats its lookup), -1 when no memory is left."""
+        sub = self.mm_sub
+        eng = sub.engine
+        sc_ = sub.swap_cache
+        locks = sub.folio_locks
+        f = sub.mem_map.f
+        pfn = sc_.swap_cache_get_folio(entry, None, 0, me)
+        if pfn < 0:
+            vs = sub.vmstat                                # a major fault
+            vs.count_vm_events(me.cpu, vs.ev["pgmajfault"])
+            pfn = await sc_.swap_cluster_readahead(entry, me)   # shmem_swapin_cluster
+            if pfn < 0:
+                return -EEXIST if self.swap_entries.get(index) != entry else -1
+        await locks.folio_lock(pfn, me)
+        if not f[pfn] & PG_swapcache or sc_.folio_swap.get(pfn) != entry \
+                or self.swap_entries.get(index) != entry:  # shmem_confirm_swap
+            locks.folio_unlock(pfn, me)
+            await sub.lru.folios_put_refs([(pfn, 1)], me)
+            return -EEXIST
+        assert f[pfn] & PG_uptodate, f"shmem_swapin_folio: {pfn:#x} not uptodate (no I/O errors)"
+        if f[pfn] & PG_writeback:
+            from .page_io import folio_wait_writeback
+            await folio_wait_writeback(sub, pfn, me)
+        # shmem_add_to_page_cache(folio, mapping, index, expected=swap)
+        mapping = self.mapping
+        await mapping.xa_lock.lock_irq("shmem_add_to_page_cache")
+        if self.swap_entries.get(index) != entry:          # xas_find_conflict
+            mapping.xa_lock.unlock_irq("shmem_add_to_page_cache")
+            locks.folio_unlock(pfn, me)
+            await sub.lru.folios_put_refs([(pfn, 1)], me)
+            return -EEXIST
+        sub.mem_map.ref[pfn] += 1                          # folio_ref_add: the cache's
+        del self.swap_entries[index]
+        mapping.i_pages[index] = pfn
+        mapping.nrpages += 1
+        sub.rmap.mapping[pfn] = (mapping, index)
+        await eng.spend(mapping.line.write(me.cpu))
+        mapping.xa_lock.unlock_irq("shmem_add_to_page_cache")
+        await self.shmem_recalc_inode(0, -1)
+        await sc_.delete_from_swap_cache(pfn, me)
+        f[pfn] |= PG_dirty                                 # folio_mark_dirty
+        await sc_.swap.swap_free(entry)                    # swap_free_nr: the file's count
+        return pfn
+
+    # -------------------------------------------------------------- truncate
     async def truncate(self, me):
-        """shmem_truncate_range over the whole file: drop the cache's references."""
+        """shmem_truncate_range over the whole file: drop the cache's
+        references and free the swapped-out pages' slots (shmem_free_swap)."""
         sub = self.mm_sub
         mapping = self.mapping
         pfns = []
@@ -88,6 +234,23 @@ class ShmemInode:
             pfns.append(mapping.i_pages.pop(idx))
         mapping.nrpages = 0
         mapping.xa_lock.unlock("shmem_undo_range")
-        self.alloced = 0
+        swaps = [self.swap_entries.pop(i) for i in sorted(self.swap_entries)]
+        for entry in swaps:                                # xa_cmpxchg_irq, then
+            await sub.swap_cache.free_swap_and_cache(entry, me)   # free_swap_and_cache_nr
+        await self.shmem_recalc_inode(0, -len(swaps))
         if pfns:
             await sub.lru.release_pages(pfns, me)
+
+    def _check(self):
+        """Each swap entry's slot is SWAP_MAP_SHMEM (the file's only count);
+        swapped counts them; no index is both cached and swapped."""
+        from .swapfile import SWAP_HAS_CACHE, SWAP_MAP_SHMEM
+        assert len(self.swap_entries) == self.swapped, \
+            f"{self}: info->swapped {self.swapped} but {len(self.swap_entries)} swap entries"
+        assert not self.swap_entries.keys() & self.mapping.i_pages.keys(), \
+            f"{self}: an index both cached and swapped"
+        assert self.mapping.nrpages == len(self.mapping.i_pages)
+        sc_ = self.mm_sub.swap_cache
+        for e in self.swap_entries.values():
+            assert sc_.swap.map_of(e) & ~SWAP_HAS_CACHE == SWAP_MAP_SHMEM, \
+                f"{self}: slot {e:#x} map {sc_.swap.map_of(e):#x}, not SWAP_MAP_SHMEM"

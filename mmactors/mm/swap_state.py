@@ -503,7 +503,7 @@ class SwapCache:
         cache holds, or a swap-in pins (skip-swapcache); a free slot (map 0)
         or a slot in the slots cache is named by no PTE and cached by no
         folio; every mm's MM_SWAPENTS and every table's nr_swap match its PTEs."""
-        from .swapfile import SWAP_HAS_CACHE as HAS
+        from .swapfile import SWAP_HAS_CACHE as HAS, SWAP_MAP_SHMEM
         sub = self.sub
         swap = self.swap
         refs: dict[int, int] = {}
@@ -524,6 +524,11 @@ class SwapCache:
                 ents += n - migr
             assert ents == mm.rss[mm.MM_SWAPENTS], \
                 f"mm{mm.id}: MM_SWAPENTS {mm.rss[mm.MM_SWAPENTS]} but {ents} swap PTEs"
+        shm: set[int] = set()                         # slots tmpfs files own (SWAP_MAP_SHMEM)
+        for file in getattr(sub, "files", ()):
+            for e in file.swap_entries.values():
+                assert e not in shm and e not in refs, f"slot {e:#x} owned twice"
+                shm.add(e)
         cached = set(self.folio_swap.values())
         in_slots_cache = swap.cached_slots()
         import numpy as np
@@ -534,8 +539,13 @@ class SwapCache:
                 e = swp_entry(si.type, off)
                 c = int(m[off])
                 count = c & ~HAS
-                assert count == refs.pop(e, 0), \
-                    f"{si.name} slot {off}: swap_map count {count}, swap PTEs {refs.get(e, 0)}"
+                if count == SWAP_MAP_SHMEM:             # a tmpfs file's slot, no PTE's
+                    assert e in shm, f"{si.name} slot {off}: SWAP_MAP_SHMEM but no file owns it"
+                    shm.discard(e)
+                else:
+                    assert count == refs.pop(e, 0), \
+                        f"{si.name} slot {off}: swap_map count {count}, swap PTEs " \
+                        f"{refs.get(e, 0)}"
                 if c & HAS:
                     assert e in cached or e in in_slots_cache or e in self.pinned, \
                         f"{si.name} slot {off}: SWAP_HAS_CACHE without a cached folio"
@@ -545,6 +555,7 @@ class SwapCache:
                 else:
                     assert e not in cached, f"{si.name} slot {off}: cached without SWAP_HAS_CACHE"
         assert not refs, f"swap PTEs name free slots: {sorted(refs)[:4]}"
+        assert not shm, f"tmpfs swap entries name free slots: {sorted(shm)[:4]}"
 
 
 def swapon(sub, swap, page_cluster: int = 3) -> SwapCache:

@@ -86,6 +86,7 @@ from .swap_slots import SwapSlots
 
 __all__ = ["SwapInfo", "SwapClusterInfo", "Swap", "SwapBug", "SUBSYSTEM", "SWAP_FIELDS", "CONSTANTS",
            "SWAPFILE_CLUSTER", "SWAP_BATCH", "SWAP_HAS_CACHE", "SWAP_MAP_BAD", "SWAP_MAP_MAX",
+           "SWAP_MAP_SHMEM",
            "swp_entry", "swp_type", "swp_offset", "ALLOCATORS", "DEVICE_DEFAULTS"]
 
 # include/linux/swap.h, mm/swap.h (6.12)
@@ -95,6 +96,7 @@ SWAP_HAS_CACHE = 0x40
 COUNT_CONTINUED = 0x80
 SWAP_MAP_MAX = 0x3e
 SWAP_MAP_BAD = 0x3f
+SWAP_MAP_SHMEM = 0xbf                    # owned by shmem/tmpfs (swap_shmem_alloc)
 SWAP_NEXT_INVALID = 0
 SWAP_ADDRESS_SPACE_PAGES = 1 << 14
 SWAP_CLUSTER_COLS = max(-(-64 // 24), SWAP_ADDRESS_SPACE_PAGES // SWAPFILE_CLUSTER)   # 32
@@ -890,6 +892,19 @@ class Swap:
         si.swap_map[off] = c + 1
         await self._unlock_cluster_or_swap_info(si, ci)
 
+    async def swap_shmem_alloc(self, entry: int):
+        """swap_shmem_alloc(entry, 1) = __swap_duplicate(entry, SWAP_MAP_SHMEM):
+        shmem_writepage hands the slot to a tmpfs file's page cache, whose
+        xarray holds the entry (one owner, so the count is the marker
+        SWAP_MAP_SHMEM, not 1)."""
+        si = self._si(entry)
+        off = swp_offset(entry)
+        ci = await self._lock_cluster_or_swap_info(si, off)
+        c = int(si.swap_map[off])
+        assert c == SWAP_HAS_CACHE, f"swap_shmem_alloc: slot {entry:#x} map {c:#x}"
+        si.swap_map[off] = c + SWAP_MAP_SHMEM
+        await self._unlock_cluster_or_swap_info(si, ci)
+
     async def swapcache_prepare(self, entry: int) -> int:
         """swapcache_prepare(entry, 1) = __swap_duplicate(entry, SWAP_HAS_CACHE):
         take the slot's SWAP_HAS_CACHE (the swap-in "lock"); -EEXIST if it
@@ -932,6 +947,8 @@ class Swap:
         if usage == SWAP_HAS_CACHE:
             assert has_cache, f"{entry:#x}: no SWAP_HAS_CACHE to drop"
             has_cache = 0
+        elif count == SWAP_MAP_SHMEM:               # __swap_entry_free_locked
+            count = 0
         else:
             if not count:
                 raise self._bug(f"swap_free: swap count underflow on entry {entry:#x} "

@@ -38,7 +38,7 @@ What is modelled, in the kernel's words
   ``kswapd_try_to_sleep`` (the HZ/10 nap, ``kswapd_low_wmark_hit_quickly`` /
   ``kswapd_high_wmark_hit_quickly``, the vmstat pressure threshold while
   awake), and ``wakeup_kcompactd`` as an explicit, counted call site
-  (compaction is not modelled yet: the call only counts).
+  (mm/compaction.py's kcompactd).
 
 Counters as /proc/vmstat names them: pgscan_kswapd/direct, pgsteal_kswapd/
 direct, pgscan_anon/file, pgsteal_anon/file, pgrefill, pgactivate,
@@ -64,9 +64,10 @@ writeback ends; ``wakeup_flusher_threads(WB_REASON_VMSCAN)`` when every
 isolated folio was dirty and unqueued, and ``reclaim_throttle`` on
 VMSCAN_THROTTLE_WRITEBACK (woken by ``acct_reclaim_writeback`` after
 SWAP_CLUSTER_MAX folios per sleeper were written);
-shmem folios are kept (activated) rather than written by shmem_writepage;
+dirty tmpfs folios go to swap through pageout -> shmem_writepage
+(mm/shmem.py), clean ones (never written) are dropped;
 ``throttle_direct_reclaim`` (pfmemalloc_wait, pgscan_direct_throttle) and
-``should_continue_reclaim`` (reclaim/compaction) are not modelled;
+are not modelled; ``should_continue_reclaim`` (reclaim/compaction) is;
 ``zone_reclaimable_pages`` splits the node's LRU over its zones by managed
 size (one lruvec per node, no per-zone LRU counters).
 """
@@ -75,8 +76,8 @@ from __future__ import annotations
 import math
 
 from ..schema import Field
-from ._internal import (MAX_NR_ZONES, MAX_RECLAIM_RETRIES, PG_head, PG_workingset,
-                        SWAP_CLUSTER_MAX, ZONE_RECLAIM_ACTIVE, pageblock_order)
+from ._internal import (MAX_NR_ZONES, MAX_RECLAIM_RETRIES, PAGE_ALLOC_COSTLY_ORDER, PG_head,
+                        PG_workingset, SWAP_CLUSTER_MAX, ZONE_RECLAIM_ACTIVE, pageblock_order)
 from .filemap import (PG_active, PG_dirty, PG_reclaim, PG_referenced, PG_swapbacked, PG_swapcache,
                       PG_writeback)
 from .filemap_core import __filemap_remove_folio as _filemap_remove_folio_locked
@@ -664,10 +665,6 @@ class VmScan:
                         activate = True
                 if not activate and not await sc_.add_to_swap(pfn, me):
                     activate = True                  # activate_locked_split
-            if not activate and anon and not rmap.folio_test_anon(pfn):
-                # Simplification: shmem folios are not written to swap
-                # (shmem_writepage is not modelled): kept active.
-                activate = True
             if not activate and rmap.folio_mapped(pfn):
                 from .rmap import try_to_unmap
                 await try_to_unmap(sub, pfn, me, True)
@@ -680,7 +677,8 @@ class VmScan:
                     self.vmstat.mod_node_page_state(pgdat, _NR_VMSCAN_IMMEDIATE, 1, me)
                     f[pfn] |= PG_reclaim
                     activate = True
-                elif not sc.may_writepage:
+                elif not sc.may_writepage or (not f[pfn] & PG_swapcache
+                                              and not sc.gfp_mask & _GFP_FS):   # may_enter_fs
                     locks.folio_unlock(pfn, me)
                     ret.append(pfn)
                     continue
@@ -754,16 +752,24 @@ class VmScan:
         """pageout: a_ops->writepage (swap_writepage for swap-cache folios);
         'keep' | 'activate' | 'success' | 'clean'."""
         f = self.mem_map.f
+        shmem = None
         if not f[pfn] & PG_swapcache:
-            # A disk file's folio: like ext4 and xfs in 6.12 the filesystem
-            # has no ->writepage, so pageout returns PAGE_ACTIVATE (the
-            # flusher writes it); other folios have no writepage here.
-            return "activate" if getattr(self.sub.rmap.mapping.get(pfn, (None,))[0],
-                                         "host", None) is not None else "keep"
+            mapping = self.sub.rmap.mapping.get(pfn, (None,))[0]
+            shmem = getattr(mapping, "shmem", None)
+            if shmem is None:
+                # A disk file's folio: like ext4 and xfs in 6.12 the filesystem
+                # has no ->writepage, so pageout returns PAGE_ACTIVATE (the
+                # flusher writes it); other folios have no writepage here.
+                return "activate" if getattr(mapping, "host", None) is not None else "keep"
+            if self.mem_map.ref[pfn] != 2:            # !is_page_cache_freeable
+                return "keep"
         from .page_io import swap_writepage
         f[pfn] &= ~PG_dirty                           # folio_clear_dirty_for_io
         f[pfn] |= PG_reclaim
-        rc = await swap_writepage(self.sub, pfn, me)
+        if shmem is not None:
+            rc = await shmem.writepage(pfn, me)       # mapping->a_ops->writepage
+        else:
+            rc = await swap_writepage(self.sub, pfn, me)
         if rc:                                        # AOP_WRITEPAGE_ACTIVATE or error
             f[pfn] &= ~PG_reclaim
             return "activate"
@@ -806,6 +812,8 @@ class VmScan:
         ref = self.mem_map.ref
         m = self.sub.rmap.mapping.get(pfn)
         mapping = m[0] if m is not None else None
+        if mapping is not None and mapping.shmem is not None:
+            return await self._remove_shmem_mapping(pfn, mapping, m[1], me)
         if mapping is None or getattr(mapping, "host", None) is None \
                 or mapping.invalidate_lock is None:   # not a disk file's page cache
             return False
@@ -816,6 +824,25 @@ class VmScan:
         ref[pfn] = 0                                  # frozen
         shadow = workingset_eviction(self.sub, pfn) if folio_is_file_lru(f[pfn]) else None
         _filemap_remove_folio_locked(self.sub, mapping, pfn, shadow, me)
+        await self.engine.spend(mapping.line.write(me.cpu))
+        mapping.xa_lock.unlock_irq("__remove_mapping")
+        return True
+
+    async def _remove_shmem_mapping(self, pfn: int, mapping, index: int, me) -> bool:
+        """__remove_mapping of a clean tmpfs folio (never written: zeroes):
+        out of i_pages with no shadow (not on the file LRU); info->alloced
+        catches up at the inode's next shmem_recalc_inode."""
+        f = self.mem_map.f
+        ref = self.mem_map.ref
+        await mapping.xa_lock.lock_irq("__remove_mapping")
+        if ref[pfn] != 2 or f[pfn] & (PG_dirty | PG_writeback) \
+                or mapping.i_pages.get(index) != pfn:
+            mapping.xa_lock.unlock_irq("__remove_mapping")
+            return False
+        ref[pfn] = 0                                  # frozen
+        del mapping.i_pages[index]                    # page_cache_delete
+        mapping.nrpages -= 1
+        self.sub.rmap.mapping.pop(pfn, None)          # folio->mapping = NULL
         await self.engine.spend(mapping.line.write(me.cpu))
         mapping.xa_lock.unlock_irq("__remove_mapping")
         return True
@@ -970,10 +997,36 @@ class VmScan:
                 await self.reclaim_throttle(pgdat, VMSCAN_THROTTLE_CONGESTED, me)
             if nr_node_reclaimed:
                 pgdat.kswapd_failures = 0             # reclaimable: kswapd may run again
-            # should_continue_reclaim: only for reclaim/compaction (costly
-            # orders with compaction), which is not modelled: no second pass.
             del nr_scanned
-            return
+            if not self.should_continue_reclaim(pgdat, nr_node_reclaimed, sc):
+                return
+
+    def in_reclaim_compaction(self, sc: ScanControl) -> bool:
+        """in_reclaim_compaction: a high-order request that may compact
+        (gfp_compaction_allowed: __GFP_IO), costly or past two priorities."""
+        return bool(sc.gfp_mask & _GFP_IO and sc.order
+                    and (sc.order > PAGE_ALLOC_COSTLY_ORDER or sc.priority < DEF_PRIORITY - 2))
+
+    def should_continue_reclaim(self, pgdat, nr_reclaimed: int, sc: ScanControl) -> bool:
+        """should_continue_reclaim (mm/vmscan.c): reclaim/compaction goes
+        round shrink_node again until the allocation could succeed, or
+        compaction could go ahead, or the inactive lists hold no more than
+        compact_gap(order) pages; never after a pass that reclaimed nothing."""
+        if not self.in_reclaim_compaction(sc) or not nr_reclaimed:
+            return False
+        compaction = self.sub.compaction
+        for z in pgdat.node_zones:
+            if z.zone_idx > sc.reclaim_idx or not z.managed_pages:
+                continue
+            if self.pa.zone_watermark_ok(z, sc.order, z.min_wmark_pages(), sc.reclaim_idx, 0):
+                return False
+            if compaction.compaction_suitable(z, sc.order, sc.reclaim_idx):
+                return False
+        lruvec = self.lru.lruvecs[pgdat.node_id]
+        inactive = lruvec.lru_size(LRU_INACTIVE_FILE)
+        if self.can_reclaim_anon_pages():
+            inactive += lruvec.lru_size(LRU_INACTIVE_ANON)
+        return inactive > 2 << sc.order                # compact_gap
 
     async def shrink_zones(self, zonelist, sc: ScanControl, me):
         last = first = None
