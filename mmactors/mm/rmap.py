@@ -111,30 +111,63 @@ def anon_vma_chain_link(vma, avc, anon_vma):
 
 
 class FolioMappings:
-    """``folio->mapping`` and ``folio->index`` of every frame, as two arrays
-    indexed by pfn: ``slot`` (int32) names an entry of ``objs``, the
-    AnonVMA or AddressSpace (0: NULL, no mapping), ``index`` (int64) the
-    page offset.  A slot is shared by every frame naming the same object and
-    counted (``users``); at 0 it goes back to a free list, reused last freed
-    first, so the table stays as small as the set of objects in use.
+    """``folio->mapping`` and ``folio->index`` of every frame, as arrays
+    indexed by pfn: ``slot`` names an entry of ``objs``, the AnonVMA or
+    AddressSpace (0: NULL, no mapping), and the page offset is split in
+    ``index_lo`` (uint32) and ``index_hi`` (uint8).  A slot is shared by
+    every frame naming the same object and counted (``users``); at 0 it goes
+    back to a free list, reused last freed first, so the table stays as small
+    as the set of objects in use.
+
+    Widths (bytes per frame: the arrays are a filled machine's largest cost):
+    ``slot`` is uint16 until a 65,536th object is named at once, then widened
+    to int32 (one copy); the index has 40 bits, 5 bytes instead of
+    pgoff_t's 8 (simplification: an anonymous index is at most TASK_SIZE >>
+    PAGE_SHIFT < 2**35 with 4-level paging, and a file offset of 4 PiB is
+    beyond any simulated file; a larger one is refused with ValueError).
 
     Read and written with the spelling of the dict the callers used before
     (pfn -> (object, index)): ``get``, ``[pfn]``, ``[pfn] = (obj, index)``,
     ``pop``, ``in``."""
 
-    __slots__ = ("_slot", "_index", "slot", "index", "objs", "users", "anon", "_slot_of",
-                 "_free")
+    __slots__ = ("_slot", "_lo", "_hi", "slot", "index_lo", "index_hi", "objs", "users", "anon",
+                 "_slot_of", "_free")
+
+    INDEX_BITS = 40
+    SLOT_WIDE_AT = 1 << 16           # the first slot uint16 cannot hold
 
     def __init__(self, max_pfn: int):
-        self._slot = np.zeros(max_pfn, np.int32)
-        self._index = np.zeros(max_pfn, np.int64)
+        self._slot = np.zeros(max_pfn, np.uint16)
+        self._lo = np.zeros(max_pfn, np.uint32)
+        self._hi = np.zeros(max_pfn, np.uint8)
         self.slot = memoryview(self._slot)         # scalar access from Python
-        self.index = memoryview(self._index)
+        self.index_lo = memoryview(self._lo)
+        self.index_hi = memoryview(self._hi)
         self.objs: list = [None]                   # slot -> object (slot 0: NULL)
         self.users: list[int] = [0]                # slot -> frames naming it
         self.anon: list[bool] = [False]            # slot -> PAGE_MAPPING_ANON
         self._slot_of: dict[int, int] = {}         # id(object) -> slot (objs keeps it alive)
         self._free: list[int] = []
+
+    @property
+    def nbytes(self) -> int:
+        return self._slot.nbytes + self._lo.nbytes + self._hi.nbytes
+
+    def _widen_slots(self):
+        """More objects in use than uint16 slots: the slot array becomes int32."""
+        self._slot = self._slot.astype(np.int32)
+        self.slot = memoryview(self._slot)
+
+    def index_of(self, pfn: int) -> int:
+        """folio->index (meaningful while the frame has a mapping)."""
+        return self.index_lo[pfn] | self.index_hi[pfn] << 32
+
+    def _set_index(self, pfn: int, index: int):
+        if not 0 <= index < 1 << self.INDEX_BITS:
+            raise ValueError(f"folio->index {index:#x} of pfn {pfn:#x}: beyond the "
+                             f"{self.INDEX_BITS}-bit page offset modelled")
+        self.index_lo[pfn] = index & 0xFFFF_FFFF
+        self.index_hi[pfn] = index >> 32
 
     def _get_slot(self, obj) -> int:
         """The object's slot, one more frame counted on it."""
@@ -149,6 +182,8 @@ class FolioMappings:
                 self.anon[s] = type(obj) is AnonVMA
             else:
                 s = len(self.objs)
+                if s == self.SLOT_WIDE_AT and self._slot.dtype == np.uint16:
+                    self._widen_slots()
                 self.objs.append(obj)
                 self.users.append(0)
                 self.anon.append(type(obj) is AnonVMA)
@@ -166,10 +201,10 @@ class FolioMappings:
 
     def set(self, pfn: int, obj, index: int):
         """folio->mapping = obj, folio->index = index."""
+        self._set_index(pfn, index)               # refused before any count moves
         new = self._get_slot(obj)
         old = self.slot[pfn]
         self.slot[pfn] = new
-        self.index[pfn] = index
         if old:
             self._put_slot(old)
 
@@ -197,13 +232,13 @@ class FolioMappings:
     # -- the dict spelling ------------------------------------------------------
     def get(self, pfn: int, default=None):
         s = self.slot[pfn]
-        return (self.objs[s], self.index[pfn]) if s else default
+        return (self.objs[s], self.index_lo[pfn] | self.index_hi[pfn] << 32) if s else default
 
     def __getitem__(self, pfn: int):
         s = self.slot[pfn]
         if not s:
             raise KeyError(pfn)
-        return self.objs[s], self.index[pfn]
+        return self.objs[s], self.index_lo[pfn] | self.index_hi[pfn] << 32
 
     def __setitem__(self, pfn: int, value):
         obj, index = value
@@ -218,7 +253,7 @@ class FolioMappings:
             if default:
                 return default[0]
             raise KeyError(pfn)
-        value = self.objs[s], self.index[pfn]
+        value = self.objs[s], self.index_lo[pfn] | self.index_hi[pfn] << 32
         self.slot[pfn] = 0
         self._put_slot(s)
         return value
@@ -418,7 +453,7 @@ def rmap_walk_vmas(sub, pfn: int):
     if not s:
         return []
     obj = m.objs[s]
-    pgoff = m.index[pfn]
+    pgoff = m.index_of(pfn)
     vmas = obj.vmas() if m.anon[s] else list(obj.i_mmap)
     out = []
     for vma in vmas:

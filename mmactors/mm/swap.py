@@ -80,9 +80,10 @@ class LruLinks:
     """``folio->lru`` of every frame (the list_head in struct page/folio): two
     int32 arrays indexed by pfn, ``prev`` and ``next``, with one more entry
     per list after the last frame for the list's head (``lruvec->lists[lru]``),
-    and ``on`` (uint16 per frame): 1 + the number of the list the frame is on,
-    0 if none, so that a list knows its members without a walk (the kernel
-    reads the list from the folio's flags, ``folio_lru_list``).  As in the
+    and ``on`` (uint8 per frame, uint16 beyond 254 lists): 1 + the number of
+    the list the frame is on, 0 if none, so that a list knows its members
+    without a walk (the kernel reads the list from the folio's flags,
+    ``folio_lru_list``).  As in the
     kernel, ``head->next`` is the newest folio (``list_add``) and
     ``head->prev`` the oldest (``lru_to_folio``)."""
 
@@ -92,7 +93,8 @@ class LruLinks:
         self.max_pfn = max_pfn
         self._prev = np.zeros(max_pfn + nlists, np.int32)
         self._next = np.zeros(max_pfn + nlists, np.int32)
-        self._on = np.zeros(max_pfn, np.uint16)
+        # one byte while the lists fit (5 per node: up to 50 nodes), else two
+        self._on = np.zeros(max_pfn, np.uint8 if nlists < 255 else np.uint16)
         # memoryviews: scalar access from Python (numpy scalars cost much more)
         self.prev = memoryview(self._prev)
         self.next = memoryview(self._next)

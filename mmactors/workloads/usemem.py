@@ -36,6 +36,8 @@ hugetlb (``-g``), msync, the sync-rw barrier (``-T``) or detaching.
 """
 from __future__ import annotations
 
+from array import array
+
 from ..schema import Field, at_least, one_of
 from .base import Workload, fatal_signal_pending
 from .mm_ops import TOUCH_SYNC_NS, parse_size
@@ -129,8 +131,14 @@ class UseMem(Workload):
             task["error"] = f"mmap: errno {-addr}"
             return
         n = self._touches()
-        order = list(range(n))
+        # The touch order, without a Python int per step: a list of n ints is
+        # 40 bytes per page for as long as the pass runs (at 64 GiB, more than
+        # the simulator's whole per-page state).  Sequential: the range itself;
+        # random: a 4-byte array, shuffled by the same RNG calls as a list
+        # (random.shuffle swaps in place), so the permutation is unchanged.
+        order = range(n)
         if spec["random"]:
+            order = array("l" if n > 1 << 31 else "i", order)
             cpu.rng.shuffle(order)
         write = not spec["readonly"]
         fault = sub.memory.do_user_addr_fault

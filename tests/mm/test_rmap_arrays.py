@@ -25,7 +25,7 @@ def _objects():
 
 OPS = st.lists(st.tuples(st.sampled_from(["set", "set_obj", "clear", "pop", "setitem"]),
                          st.integers(0, MAX_PFN - 1), st.integers(0, 5),
-                         st.integers(0, (1 << 40))),
+                         st.integers(0, (1 << FolioMappings.INDEX_BITS) - 1)),
                max_size=100)
 
 
@@ -134,3 +134,46 @@ def test_rmap_helpers_keep_the_arrays_consistent():
     r.forget(5)
     assert r.mapping.get(5) is None and 5 not in r.anon_exclusive and not r.folio_test_anon(5)
     assert r.mapping.users[1:] == [0] * (len(r.mapping.users) - 1)
+
+
+def test_index_keeps_40_bits_and_refuses_more():
+    """folio->index is 40 bits (uint32 + uint8): every bit of the largest
+    anonymous index (TASK_SIZE >> PAGE_SHIFT, 4-level paging) survives; an
+    index beyond 40 bits is refused before the frame or any count changes."""
+    from mmactors.mm.mm_types import PAGE_SHIFT, TASK_SIZE
+    m = FolioMappings(4)
+    obj = AnonVMA.__new__(AnonVMA)
+    for index in (0, 1, 0xFFFF_FFFF, 1 << 32, TASK_SIZE >> PAGE_SHIFT, (1 << 40) - 1):
+        m.set(2, obj, index)
+        assert m[2] == (obj, index) and m.index_of(2) == index and m.get(2) == (obj, index)
+    with pytest.raises(ValueError, match="40-bit"):
+        m.set(2, obj, 1 << 40)
+    with pytest.raises(ValueError):
+        m[1] = (obj, -1)
+    assert m[2] == (obj, (1 << 40) - 1) and 1 not in m and m.users[1] == 1
+
+
+def test_slots_widen_past_uint16_and_keep_every_mapping():
+    """The slot array is uint16 until a 65,536th object is named at once,
+    then int32 with every frame's mapping and index kept."""
+    n = FolioMappings.SLOT_WIDE_AT + 2
+    m = FolioMappings(n)
+    assert m.slot.itemsize == 2
+    objs = [_Space() for _ in range(n)]
+    for pfn, obj in enumerate(objs):
+        m.set(pfn, obj, pfn * 3)
+    assert m.slot.itemsize == 4 and m._slot.dtype == np.int32
+    assert all(m[pfn] == (obj, pfn * 3) for pfn, obj in enumerate(objs))
+    assert m.slot[n - 1] == n and len(m) == n
+
+
+def test_per_frame_widths():
+    """The per-frame bytes of folio->mapping/index (7) and of folio->lru
+    (prev, next and the list number: 9 for up to 50 nodes): a filled
+    machine's peak memory is mostly these (tools/bench/reclaim.py --filled),
+    so a wider array is a deliberate change, made here too."""
+    from mmactors.mm.swap import LruLinks
+    assert FolioMappings(1000).nbytes == 7 * 1000
+    assert LruLinks(1000, 5 * 50).nbytes == 9 * 1000 + 2 * 4 * 5 * 50
+    assert LruLinks(1000, 5 * 51).on.itemsize == 2         # 255 lists need a second byte
+    assert Rmap(None, 1000).mc.itemsize == 4                # _mapcount

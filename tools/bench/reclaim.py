@@ -24,13 +24,15 @@ it, 4 KiB pages (transparent_hugepage/enabled = never: every page has its
 own LRU and rmap entry, the worst case), every CPU running usemem over its
 share of the whole memory and holding it, so that the machine ends full,
 kswapd and direct reclaim having swapped out what did not fit.  It prints
-each run's peak RSS, its resident pages (on the LRU lists), and the slope
+each run's peak RSS (and its RSS at the end: a peak well above it is a
+transient), its resident pages (on the LRU lists), the bytes per frame of
+the per-frame arrays, and the slope
 between the sizes: bytes of simulator per resident page, and the peak RSS
 extrapolated linearly to a filled 64 GiB machine (a filled 64 GiB run
 itself takes 16.7M simulated faults, hours of wall time here).
 ``--tracemalloc MIB`` fills a MIB machine the same way under tracemalloc
 and lists where the bytes still held at the end were allocated (file:line),
-per resident page.
+per resident page, and how far the run's peak was above them.
 """
 from __future__ import annotations
 
@@ -128,6 +130,25 @@ def _filled_state(machine):
     return on_lru, used
 
 
+def _rss_now_mib() -> float:
+    """The resident set now (VmRSS), against ru_maxrss's peak: a peak well
+    above it is a transient (issue 12's memory analysis found a list of one
+    int per page in usemem that way)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def _per_frame_bytes(machine) -> dict:
+    """Bytes per frame of the per-frame arrays, as the kernel keeps them in
+    struct page/folio: the memmap, _mapcount, folio->mapping/index, folio->lru."""
+    from mmactors.mm.physmem import physmem_of
+    sub = machine.subsystems["addrspace"]
+    mm = physmem_of(machine).pa.mem_map
+    n = mm.max_pfn
+    return {"memmap": mm.nbytes / n, "mapcount": sub.rmap.mc.nbytes / n,
+            "mapping": sub.rmap.mapping.nbytes / n, "lru": sub.lru.links.nbytes / n}
+
+
 def filled(memory_mib):
     """In this process: a machine of memory_mib filled by usemem; prints JSON."""
     from mmactors import Machine, parse_scenario
@@ -141,6 +162,7 @@ def filled(memory_mib):
     vm = res.extra["vmstat"]
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"memory_mib": memory_mib, "wall_s": wall, "rss_mib": rss_kib / 1024,
+                      "end_rss_mib": _rss_now_mib(), "per_frame": _per_frame_bytes(m),
                       "on_lru": on_lru, "used": used, "faults": vm["pgfault"],
                       "pswpout": vm["pswpout"], "end": res.end_reason,
                       "reclaimed": vm["pgsteal_kswapd"] + vm["pgsteal_direct"]}))
@@ -157,13 +179,16 @@ def traced(memory_mib, top=20):
     if res.error is not None:
         raise SystemExit(res.error.report())
     snap = tracemalloc.take_snapshot()
+    held, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     on_lru, used = _filled_state(m)
     stats = snap.statistics("lineno")
     total = sum(s.size for s in stats)
     print(f"{memory_mib} MiB filled, 64 CPUs: {on_lru:,} pages on the LRU, {used:,} in use; "
           f"Python allocations held at the end: {total / 2**20:,.1f} MiB, "
-          f"{total / on_lru:,.0f} bytes per LRU page (numpy arrays included)")
+          f"{total / on_lru:,.0f} bytes per LRU page (numpy arrays included); "
+          f"the peak of the run {peak / 2**20:,.1f} MiB, {(peak - held) / on_lru:,.0f} bytes per "
+          f"LRU page above what is held at the end (transients)")
     for s in stats[:top]:
         fr = s.traceback[0]
         name = fr.filename.split("/mmactors/")[-1] if "/mmactors/" in fr.filename \
@@ -228,10 +253,14 @@ def filled_report(sizes_gib):
             raise SystemExit(out.stderr.strip().splitlines()[-1])
         d = json.loads(out.stdout.strip().splitlines()[-1])
         rows.append(d)
-        print(f"{d['memory_mib'] / 1024:g} GiB filled, 64 CPUs: peak RSS {d['rss_mib']:,.0f} MiB, "
+        print(f"{d['memory_mib'] / 1024:g} GiB filled, 64 CPUs: peak RSS {d['rss_mib']:,.0f} MiB "
+              f"({d['end_rss_mib']:,.0f} at the end), "
               f"{d['on_lru']:,} pages on the LRU ({d['used']:,} in use), {d['faults']:,} faults, "
               f"{d['pswpout']:,} swapped out, {d['wall_s']:.0f} s wall ({d['end']}): "
               f"{d['rss_mib'] * 2**20 / d['on_lru']:,.0f} bytes of RSS per LRU page", flush=True)
+    pf = rows[-1]["per_frame"]
+    print("  per-frame arrays, bytes per frame: "
+          + ", ".join(f"{k} {v:g}" for k, v in pf.items()) + f" (total {sum(pf.values()):g})")
     for a, b in zip(rows, rows[1:]):
         per_page = (b["rss_mib"] - a["rss_mib"]) * 2**20 / (b["on_lru"] - a["on_lru"])
         print(f"  {a['memory_mib'] / 1024:g} -> {b['memory_mib'] / 1024:g} GiB: "
