@@ -3,7 +3,8 @@
 
 Usage: tools/bench/litmus.py [--shared DIR] [--model lkmm|tso|sc] [--repeat N]
                              [--rings 8,12,16,19,20] [--dep-rings 8,16,20]
-                             [--srcu-rings 8,12,16,20] [--rings-only] [--verbose]
+                             [--srcu-rings 8,12,16,20] [--lock3-seconds S]
+                             [--rings-only] [--verbose]
 
 Times, in this process (no interpreter start-up), checking:
 
@@ -15,6 +16,11 @@ Times, in this process (no interpreter start-up), checking:
 * lock:      a two-process lock hand-off with xchg_acquire() and
              smp_store_release() in the style of Manfred Spraul's ipc/sem
              tests (tests/memmodel/data/xchg-lock-handoff.litmus);
+* lock-3:    the same hand-off with a third process (P2 a copy of P1,
+             tests/memmodel/data/xchg-lock-handoff-3.litmus), which does
+             not finish (41 million candidates): the candidate executions
+             checked in --lock3-seconds (default 20), as candidates per
+             CPU second, median and best of --repeat (0 skips it);
 * ring-N:    for each N of --rings (default 8,12,16,19,20), the RCU rings
              "RCU-ring-N" of tests/memmodel/rings.py, one access each side
              of synchronize_rcu() or inside a read-side critical section,
@@ -77,6 +83,29 @@ def lock() -> list:
     return [(p.stem, p.read_text())]
 
 
+def lock3(seconds: float, repeat: int) -> None:
+    """The 3-process hand-off under a time budget: how far it gets."""
+    from mmactors.memmodel.budget import Budget, BudgetExceeded
+    p = ROOT / "tests" / "memmodel" / "data" / "xchg-lock-handoff-3.litmus"
+    test = parse_litmus(p.read_text(), path=p.name)
+    rates = []
+    for _ in range(repeat):
+        c0 = time.process_time()
+        try:
+            check(test, "lkmm", budget=Budget(seconds=seconds))
+            done = None
+        except BudgetExceeded as e:
+            done = e.done
+        cpu = time.process_time() - c0
+        if done is None:
+            print(f"lock-3     finished within {seconds:g} s ({cpu:.1f} CPU s)")
+            return
+        rates.append(done / cpu)
+    print(f"lock-3        1 test   {statistics.median(rates):7.0f} candidates per CPU second "
+          f"(best {max(rates):.0f}; {repeat} runs of {seconds:g} s; 41,115,600 to go)")
+    sys.stdout.flush()
+
+
 def ring(n: int) -> list:
     from tests.memmodel.rings import rcu_ring
     g = (n + 1) // 2        # the fewest grace periods that forbid the cycle
@@ -135,6 +164,8 @@ def main(argv: list) -> int:
                     help="processes of the dependency rings, comma-separated (default 8,16,20)")
     ap.add_argument("--srcu-rings", default="8,12,16,20",
                     help="processes of the SRCU rings, comma-separated (default 8,12,16,20)")
+    ap.add_argument("--lock3-seconds", type=float, default=20.0,
+                    help="time budget of each run of the 3-process hand-off (0: skip it)")
     ap.add_argument("--rings-only", action="store_true",
                     help="skip the shipped, kernel, generated and lock sets")
     ap.add_argument("--verbose", action="store_true",
@@ -151,6 +182,8 @@ def main(argv: list) -> int:
             print(f"kernel     (no EXPECTED.tsv under {litmus_dir(args.shared)}: skipped)")
         run_set("generated", generated(), args.model, repeat, args.verbose)
         run_set("lock", lock(), args.model, repeat, args.verbose)
+        if args.lock3_seconds > 0 and args.model == "lkmm":
+            lock3(args.lock3_seconds, repeat)
     for n in (int(x) for x in args.rings.split(",") if x):
         run_set(f"ring-{n}", ring(n), args.model, repeat, args.verbose)
     for n in (int(x) for x in args.dep_rings.split(",") if x):
