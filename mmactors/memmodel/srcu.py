@@ -115,7 +115,7 @@ struct's accesses like any others: every option is still enumerated).
 from __future__ import annotations
 
 from math import factorial
-from operator import add, itemgetter, mul
+from operator import mul
 from typing import Optional
 
 from .coherence import _fixed_option
@@ -422,11 +422,18 @@ class OrderCounter:
         return Candidate(sol, fac._options(chosen), extra)
 
     def _refine(self, fac, chosen: dict, rem: list, unions: dict, keep, holds,
-                acc: list) -> bool:
-        W = self.matrix(self._union(fac, chosen, rem, unions))
-        if not self.risky(W):
-            return True
+                acc: list, W="unknown", prune: bool = True) -> bool:
+        """Split the executions of ``chosen`` x ``rem`` while their links
+        may be risky; each execution reached is weighed.  ``W``: the walk
+        matrix of this node's union when known; ``prune`` False once a
+        split kept every part risky (the union then no longer narrows
+        down: the executions below are weighed one by one, which is exact
+        whatever the union says, and spares a link computation per node)."""
+        if W == "unknown" and (prune or not rem):
+            W = self.matrix(self._union(fac, chosen, rem, unions))
         if not rem:
+            if not self.risky(W):
+                return True
             self.leaves += 1
             if self.leaves > MAX_LEAVES:
                 return False
@@ -441,10 +448,19 @@ class OrderCounter:
                 if keep is None or keep(values):
                     acc[1 if holds(values) else 2] += bad
             return True
+        if prune and not self.risky(W):
+            return True
         c, rest = rem[0], rem[1:]
+        children = []
         for ch in fac.comps[c].choices:
             chosen[c] = ch
-            if not self._refine(fac, chosen, rest, unions, keep, holds, acc):
+            Wc = self.matrix(self._union(fac, chosen, rest, unions)) if prune and rest else "unknown"
+            children.append((ch, Wc))
+        if prune and rest and all(self.risky(Wc) for _ch, Wc in children):
+            prune = False
+        for ch, Wc in children:
+            chosen[c] = ch
+            if not self._refine(fac, chosen, rest, unions, keep, holds, acc, Wc, prune):
                 return False
         del chosen[c]
         return True
@@ -520,14 +536,6 @@ def count_good(W: tuple, k: int) -> int:
             return 0
         return ones if v >= 0 else (1 << (v + L + 1)) - 1
 
-    def decode(x: int) -> list:
-        out = []
-        for _ in range(k):
-            f = x & ones
-            out.append(f.bit_length() - L - 1 if f else NEG)
-            x >>= FW
-        return out
-
     def encode(vals) -> int:
         x = 0
         for y in range(k - 1, -1, -1):
@@ -550,16 +558,24 @@ def count_good(W: tuple, k: int) -> int:
     for mask in range(1, size):
         low = mask & -mask
         field[mask] = field[mask ^ low] | (ones << ((low.bit_length() - 1) * FW))
-    cS = [NEG] * size
+    # c_S, floored at 0 (only c_S > 0 changes E), and M_S packed.
+    pos_pair = [0] * k
+    for i in range(k):
+        for j in range(k):
+            if j != i and max(W[i][j], W[j][i]) > 0:
+                pos_pair[i] |= 1 << j
+    cS = [0] * size
     MS = [0] * size
     for mask in range(1, size):
         low = mask & -mask
         i = low.bit_length() - 1
         rest = mask ^ low
-        c = max(cS[rest], W[i][i])
-        Wi = W[i]
-        for j in _bits(rest):
-            c = max(c, Wi[j], W[j][i])
+        c = cS[rest]
+        both = rest & pos_pair[i]
+        if both:
+            Wi = W[i]
+            for j in _bits(both):
+                c = max(c, Wi[j], W[j][i])
         cS[mask] = c
         MS[mask] = MS[rest] | rows[i]
     # F[u][s][t]: the places in co of s readers at position t below u.
@@ -587,11 +603,15 @@ def count_good(W: tuple, k: int) -> int:
         return x
 
     pop = [bin(x).count("1") for x in range(size)]
+    remf = [field[full & ~x] for x in range(size)]     # the readers not in x
+    dz = [M & zero_bits for M in MS]
     levels: list = [dict() for _ in range(k + 1)]
-    levels[0][(0, 0)] = (0, pack([0] * k + [1]))
+    levels[0][0] = [0, pack([0] * k + [1])]
     for n_placed in range(k):
         Fu = [None] + [F.get((n_placed, s)) for s in range(1, k + 1)]
-        for (U, _key), (E, packed) in levels[n_placed].items():
+        below = levels[n_placed:]
+        for key0, (E, packed) in levels[n_placed].items():
+            U = key0 & full
             vec = [(packed >> (VW * t)) & vmask for t in range(k + 1)]
             # suf[t'] = sum of vec[t] for t > t'; adds[s]: a level of s
             # readers at each position t' below this state
@@ -600,30 +620,34 @@ def count_good(W: tuple, k: int) -> int:
             for t in range(k - 1, -1, -1):
                 suf[t] = acc
                 acc += vec[t]
-            adds = [0] + [pack(list(map(mul, Fu[s], suf))) if Fu[s] is not None else 0
-                          for s in range(1, k + 1)]
+            adds = [None] * (k + 1)       # packed lazily: few sizes are used
             avail = full & ~U
             sub = avail
             while sub:
                 S = sub
                 sub = (sub - 1) & avail
                 U2 = U | S
-                rem = field[full & ~U2]
-                M = MS[S]
-                if M & zero_bits & rem:
+                rem = remf[U2]
+                if dz[S] & rem:
                     continue                  # a walk >= 0 from S to a reader below
                 c = cS[S]
                 if c > 0:
                     if E & top[c] & rem:
                         continue              # E + c >= 0 for a reader below
-                    E2 = ((E & keep_low[c]) << c) | ((E & low_bits) * fill[c]) | M
+                    E2 = ((E & keep_low[c]) << c) | ((E & low_bits) * fill[c]) | MS[S]
                 else:
-                    E2 = E | M
-                key = (U2, E2 & rem)
-                lvl = levels[n_placed + pop[S]]
-                old = lvl.get(key)
+                    E2 = E | MS[S]
+                key = (E2 & rem) << k | U2
+                ns = pop[S]
+                old = below[ns].get(key)
                 if old is None:
-                    lvl[key] = (E2, adds[pop[S]])
+                    a = adds[ns]
+                    if a is None:
+                        a = adds[ns] = pack(list(map(mul, Fu[ns], suf)))
+                    below[ns][key] = [E2, a]
                 else:
-                    lvl[key] = (old[0], old[1] + adds[pop[S]])
-    return sum(packed & vmask for (_U, _key), (_E, packed) in levels[k].items())
+                    a = adds[ns]
+                    if a is None:
+                        a = adds[ns] = pack(list(map(mul, Fu[ns], suf)))
+                    old[1] += a
+    return sum(packed & vmask for _E, packed in levels[k].values())

@@ -293,3 +293,30 @@ def test_readers_outside_the_argument_keep_every_order(change):
     text = base.replace(old, new, 1)
     assert collapse(skeleton_of(text), MODELS["lkmm"], [], []) == 1
     assert text_of(text, fast=True) == text_of(text, fast=False)
+
+
+@st.composite
+def srcu_shapes(draw):
+    """Rings of 4 or 5 processes (rings.ring), each a synchronize_srcu(s)
+    or an SRCU reader, edges rf/fr/co at random; the condition the
+    diy cycle or one on a location's final value, maybe with a filter
+    (so that positive executions and the filter are weighed too)."""
+    from .rings import ring
+    n = draw(st.integers(4, 5))
+    seps = draw(st.lists(st.sampled_from(["sgp", "srscs"]), min_size=n, max_size=n))
+    assume("sgp" in seps and 2 <= seps.count("srscs") <= 3)
+    edges = draw(st.lists(st.sampled_from(["rf", "fr", "co"]), min_size=n, max_size=n))
+    text = ring(edges, seps, name="generated-srcu-ring")
+    cond = draw(st.sampled_from([None, "exists (x1=1)", "exists (x0=1 \\/ x2=1)"]))
+    if cond is not None:
+        text = text[:text.rindex("exists (")] + cond + "\n"
+    if draw(st.booleans()):
+        text = text[:text.rindex("exists (")] + "filter (x3=1)\n" + text[text.rindex("exists ("):]
+    return text
+
+
+@settings(max_examples=15, deadline=None, database=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(srcu_shapes())
+def test_counted_orders_agree_with_the_full_enumeration_on_generated_rings(source):
+    assert text_of(source, "lkmm", True) == text_of(source, "lkmm", False), source
