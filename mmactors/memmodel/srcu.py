@@ -115,7 +115,6 @@ struct's accesses like any others: every option is still enumerated).
 from __future__ import annotations
 
 from math import factorial
-from operator import mul
 from typing import Optional
 
 from .coherence import _fixed_option
@@ -602,13 +601,27 @@ def count_good(W: tuple, k: int) -> int:
             x = (x << VW) | v
         return x
 
+    # Every size's counts at once: P[u][t] holds F[(u, s)][t] at field t of
+    # block s (blocks of k + 1 fields), so sum over t of suf[t] * P[u][t]
+    # holds each size's vector in its block (each a count of options: no
+    # carries between fields).
+    BW = VW * (k + 1)
+    bmask = (1 << BW) - 1
+    P = [[0] * k for _ in range(k + 1)]
+    for u in range(k + 1):
+        for t in range(k):
+            x = 0
+            for s in range(1, k - u + 1):
+                f = F[(u, s)][t]
+                if f:
+                    x |= f << (BW * s + VW * t)
+            P[u][t] = x
     pop = [bin(x).count("1") for x in range(size)]
     remf = [field[full & ~x] for x in range(size)]     # the readers not in x
     dz = [M & zero_bits for M in MS]
     levels: list = [dict() for _ in range(k + 1)]
     levels[0][0] = [0, pack([0] * k + [1])]
     for n_placed in range(k):
-        Fu = [None] + [F.get((n_placed, s)) for s in range(1, k + 1)]
         below = levels[n_placed:]
         for key0, (E, packed) in levels[n_placed].items():
             U = key0 & full
@@ -620,7 +633,12 @@ def count_good(W: tuple, k: int) -> int:
             for t in range(k - 1, -1, -1):
                 suf[t] = acc
                 acc += vec[t]
-            adds = [None] * (k + 1)       # packed lazily: few sizes are used
+            allsizes = 0
+            Pu = P[n_placed]
+            for t in range(k):
+                if suf[t]:
+                    allsizes += suf[t] * Pu[t]
+            adds = [None] * (k + 1)       # extracted lazily: few sizes are used
             avail = full & ~U
             sub = avail
             while sub:
@@ -643,11 +661,11 @@ def count_good(W: tuple, k: int) -> int:
                 if old is None:
                     a = adds[ns]
                     if a is None:
-                        a = adds[ns] = pack(list(map(mul, Fu[ns], suf)))
+                        a = adds[ns] = (allsizes >> (BW * ns)) & bmask
                     below[ns][key] = [E2, a]
                 else:
                     a = adds[ns]
                     if a is None:
-                        a = adds[ns] = pack(list(map(mul, Fu[ns], suf)))
+                        a = adds[ns] = (allsizes >> (BW * ns)) & bmask
                     old[1] += a
     return sum(packed & vmask for _E, packed in levels[k].values())
