@@ -279,8 +279,12 @@ def check(test: Union[LitmusTest, str, Path], model: str = "lkmm", *,
         # SRCU readers: one srcu_struct option searched, each allowed
         # execution counted for all of them (srcu.py); 1 when not applicable.
         mult = collapse(skel, mod, reg_slots, loc_slots) if fast else 1
+        # (where the struct's order can close a cycle, some executions are
+        # allowed by fewer than ``mult`` orders: srcu.OrderCounter counts them)
+        counter = getattr(skel, "srcu_counter", None) if fast else None
         fac = factor(skel, locset, mod, reg_slots, loc_slots, len(needed),
                      init_values) if fast else None
+        srcu_fix = None
         if fac is not None:
             # Many processes, constant values: a product (see product.py).
             fac.meter = meter
@@ -291,6 +295,11 @@ def check(test: Union[LitmusTest, str, Path], model: str = "lkmm", *,
                 race = fac.find_race(blocks, keep)
                 if race is None:
                     fac = None            # no race found soon: the search decides
+            if fac is not None and counter is not None:
+                blocks = list(blocks)
+                srcu_fix = counter.correction(fac, blocks, keep, holds)
+                if srcu_fix is None:
+                    fac = None            # the search weighs each execution
         if fac is not None:
             for chosen, rem, cflags in blocks:
                 fac.nblocks += 1
@@ -310,6 +319,10 @@ def check(test: Union[LitmusTest, str, Path], model: str = "lkmm", *,
                         flags.add("data-race")
                     if lock_final:
                         flags.add("lock-final")
+            if srcu_fix is not None:
+                allowed_count -= srcu_fix[0]
+                pos -= srcu_fix[1]
+                neg -= srcu_fix[2]
             full_checks += fac.full_checks
             search_stats["blocks"] = search_stats.get("blocks", 0) + fac.nblocks
             search_stats["pruned"] = search_stats.get("pruned", 0) + fac.pruned
@@ -334,14 +347,15 @@ def check(test: Union[LitmusTest, str, Path], model: str = "lkmm", *,
                     continue
                 if not _location_values(sol, cand, loc_slots, values, init_values, invalid):
                     continue
-                allowed_count += mult
+                m = mult if counter is None else counter.weight(cand)
+                allowed_count += m
                 meter.extra["allowed"] = allowed_count
                 if keep is not None and not keep(values):
                     continue
                 if holds(values):
-                    pos += mult
+                    pos += m
                 else:
-                    neg += mult
+                    neg += m
                 st = tuple([values[k] for k in shown_slots])
                 if st not in states:
                     states[st] = None

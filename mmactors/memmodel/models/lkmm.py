@@ -388,6 +388,18 @@ def may_rcu_link(s: Skeleton) -> Rel:
     sol.loc_rel = _loc_relation(s, s.sloc)
     c = Candidate(sol, {})
     c._rels = (Rel(rf), Rel(co), Rel(fr))
+    return rcu_link(c)
+
+
+def rcu_link(c: Candidate) -> Rel:
+    """linux-kernel.cat's rcu-link of candidate ``c`` (its rf, co and fr
+    may be a union of several executions': every relation here is monotone
+    in them), as :func:`check` computes it: rows and columns the grace
+    periods and critical sections' ends.  No axiom is checked.  Used by
+    ``srcu`` (the links its counting of srcu_struct orders starts from)."""
+    s = c.sol.skel
+    st = static(s)
+    U = st.U
     rf, co, fr = c.rf, c.co, c.fr
     po, int_, ext = s.po, s.int, s.ext
     Marked = st.Marked
