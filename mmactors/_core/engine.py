@@ -313,9 +313,13 @@ class Engine:
     def _pick(self):
         """Pop the next heap entry, consulting a preemptive strategy."""
         heap = self._heap
+        end = self.duration_ns
+        # At most one actor in the heap (beside the end-of-run sentinel, which
+        # is there from the start whenever there is an end): no choice.
+        if len(heap) < (2 if end is None else 3):
+            return heapq.heappop(heap)
         # Candidates: actors due before the end of the run (the end-of-run
         # sentinel, the only entry without an actor, sits at the end itself).
-        end = self.duration_ns
         if end is None:
             cands = [e for e in heap if e[3] is not None]
         else:
@@ -326,8 +330,12 @@ class Engine:
             k = self._decide(cands)
             if k:
                 entry = cands[k]
-                heap.remove(entry)
-                heapq.heapify(heap)
+                # Any removal that leaves a valid heap will do: every key is unique.
+                last = heap.pop()
+                if last is not entry:
+                    i = heap.index(entry)
+                    heap[i] = last
+                    heapq.heapify(heap)
                 return entry
         return heapq.heappop(heap)
 

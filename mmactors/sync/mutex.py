@@ -33,7 +33,8 @@ class Mutex(LockBase):
         me = eng.current
         if me.debt:                # decide at the true time: pay what came before
             await eng.sync()
-        might_sleep(me, site)               # might_sleep() in mutex_lock()
+        if self.reg.on_might_sleep:         # might_sleep() in mutex_lock()
+            might_sleep(me, site)
         lat = self.line.write(me.cpu)
         if self.owner is None and not self.waiters:
             self.owner = me

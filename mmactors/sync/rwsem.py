@@ -110,8 +110,8 @@ class _RWBase(LockBase):
             self.readers[me.id] = n
         else:
             del self.readers[me.id]
-        eng.charge(self.line.write(me.cpu))
-        if not self.readers:
+        me.debt += self.line.write(me.cpu)     # eng.charge: paid at the next scheduling point
+        if not self.readers and self.waiters:
             self._wake()
 
     def _unwrite(self, site):
@@ -169,13 +169,15 @@ class RWSemaphore(_RWBase):
     async def down_read(self, site=None, subclass: int = 0):
         if site is None:
             site = call_site()
-        might_sleep(self.engine.current, site)       # might_sleep() in down_read()
+        if self.reg.on_might_sleep:                  # might_sleep() in down_read()
+            might_sleep(self.engine.current, site)
         await self._read(site, subclass)
 
     async def down_write(self, site=None, subclass: int = 0):
         if site is None:
             site = call_site()
-        might_sleep(self.engine.current, site)       # might_sleep() in down_write()
+        if self.reg.on_might_sleep:                  # might_sleep() in down_write()
+            might_sleep(self.engine.current, site)
         await self._write(site, subclass)
 
     async def down_read_nested(self, subclass: int, site=None):

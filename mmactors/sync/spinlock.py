@@ -121,7 +121,9 @@ class _Spin(LockBase):
         t0 = self._contended(me, "W", site)
         for hook in self.reg.on_contended:
             hook(me, self, "W", site, subclass)
-        await self.waiters.park(Waiter(me, "W", now + lat, t0, site, True))
+        # WaitQueue.park, inline: queue, then park with the engine
+        self.waiters._q.append(Waiter(me, "W", now + lat, t0, site, True))
+        await eng.park(self)
         self._acquired(me, "W", site, t0, False, subclass)
 
     def unlock(self, site=None) -> None:
@@ -135,7 +137,7 @@ class _Spin(LockBase):
         wq = self.waiters
         if wq:
             k = len(wq)
-            w = wq.unpark_next()
+            w = wq._q.popleft()       # WaitQueue.unpark_next, inline
             nxt = w.actor
             self.owner = nxt
             # LockBase._grant with the hand-off time given, inline
