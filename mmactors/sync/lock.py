@@ -221,7 +221,7 @@ class LockBase:
         """The trylock decision of an exclusive lock (one ``owner``), made now:
         one cmpxchg that fails on a held or contended lock (a read of the
         line) or takes it (a write).  The latency is charged as debt."""
-        if self.owner is not None or self.waiters:
+        if self.owner is not None or self.waiters._q:
             me.debt += self.line.read(me.cpu)
             return False
         lat = self.line.write(me.cpu)

@@ -112,7 +112,9 @@ class _Spin(LockBase):
         if me.debt:                # decide at the true time: pay what came before
             await eng.spend(0)
         lat = self.line.write(me.cpu)
-        if self.owner is None and not self.waiters:
+        # ``self.waiters._q`` rather than ``self.waiters``: no WaitQueue.__bool__
+        # call (a Python-level method) on every acquisition
+        if self.owner is None and not self.waiters._q:
             self.owner = me
             self._acquired(me, "W", site, None, False, subclass)
             me.debt += lat             # paid at the next scheduling point
@@ -134,10 +136,10 @@ class _Spin(LockBase):
             site = call_site()
         if not self._released(me, "W", site):
             return
-        wq = self.waiters
+        wq = self.waiters._q          # the WaitQueue's deque: no __bool__/__len__ calls
         if wq:
             k = len(wq)
-            w = wq._q.popleft()       # WaitQueue.unpark_next, inline
+            w = wq.popleft()          # WaitQueue.unpark_next, inline
             nxt = w.actor
             self.owner = nxt
             # LockBase._grant with the hand-off time given, inline
@@ -160,7 +162,7 @@ class _Spin(LockBase):
         the pair's line costs (charged as debt), lock_stat figures (one
         acquisition, a zero hold), trace span and validator calls.  A simulator
         shortcut (one call instead of two), not a kernel function."""
-        if self.owner is not None or self.waiters:
+        if self.owner is not None or self.waiters._q:
             me.debt += self.line.read(me.cpu)
             return False
         eng = self.engine
@@ -192,7 +194,9 @@ class TicketSpinLock(_Spin):
 
     def _handoff_ns(self, releaser, nxt, k) -> int:
         # k waiters re-fetch the line one at a time; the next ticket is p-th.
-        p = self.engine.random.randrange(k) + 1
+        # randrange(k) is _randbelow(k) for k >= 1 (CPython's random.py): the
+        # same draw, without randrange's argument checks on every hand-off
+        p = self.engine.random._randbelow(k) + 1
         self.line.owner = -1
         self.line.sharers = (1 << nxt.cpu) | (1 << releaser.cpu)
         return p * self.line.transfer_cost(nxt.cpu, releaser.cpu)
