@@ -162,7 +162,24 @@ class CacheLine:
         self.owner = -1
         self.transfers += 1
         self.pf_ready = 0
-        return self._serialise(self.transfer_cost(cpu, src))
+        # transfer_cost and _serialise, inlined (the hot path of every shared line)
+        costs = self.costs
+        if src < 0:
+            cost = costs.dram_ns
+        else:
+            nof = self.node_of
+            cost = (costs.line_transfer_ns if nof[cpu] == nof[src]
+                    else costs.line_transfer_remote_ns)
+        clock = self.clock
+        if clock is None:
+            return cost
+        now = clock.now
+        start = self.busy_until
+        if start < now:
+            start = now
+        self.busy_until = start + cost
+        self.queued_ns += start - now
+        return start + cost - now
 
     def prefetchw(self, cpu: int) -> None:
         """PREFETCHW: ask for the line exclusive without waiting for it.  The
@@ -200,16 +217,33 @@ class CacheLine:
 
     def write(self, cpu: int) -> int:
         """Latency of a store/RMW by ``cpu`` (line left exclusive to it)."""
-        bit = 1 << cpu
+        costs = self.costs
         if self.owner == cpu:
             if self.pf_ready:
-                return self._pf_wait() + self.costs.atomic_rmw_ns
-            return self.costs.atomic_rmw_ns
+                return self._pf_wait() + costs.atomic_rmw_ns
+            return costs.atomic_rmw_ns
+        bit = 1 << cpu
         if self.sharers == bit:           # shared only by us: upgrade in place
-            cost = self.costs.atomic_rmw_ns
+            cost = costs.atomic_rmw_ns
         else:
             src = self.owner if self.owner >= 0 else self.last
-            cost = self._serialise(self.transfer_cost(cpu, src)) + self.costs.atomic_rmw_ns
+            # transfer_cost and _serialise, inlined (the hot path of every lock word)
+            if src < 0:
+                cost = costs.dram_ns
+            else:
+                nof = self.node_of
+                cost = (costs.line_transfer_ns if nof[cpu] == nof[src]
+                        else costs.line_transfer_remote_ns)
+            clock = self.clock
+            if clock is not None:
+                now = clock.now
+                start = self.busy_until
+                if start < now:
+                    start = now
+                self.busy_until = start + cost
+                self.queued_ns += start - now
+                cost = start + cost - now
+            cost += costs.atomic_rmw_ns
             self.transfers += 1
         self.pf_ready = 0
         self.owner = cpu

@@ -71,6 +71,18 @@ _reschedule = trio.lowlevel.reschedule
 _wait_rescheduled = trio.lowlevel.wait_task_rescheduled
 
 
+class _Done:
+    """An awaitable that is already done (``await`` returns None at once)."""
+
+    __slots__ = ()
+
+    def __await__(self):
+        return iter(())
+
+
+_DONE_AWAITABLE = _Done()
+
+
 def _abort(_raise_cancel):
     # A parked actor is only ever cancelled when the run ends.
     return trio.lowlevel.Abort.SUCCEEDED
@@ -301,9 +313,13 @@ class Engine:
     def _pick(self):
         """Pop the next heap entry, consulting a preemptive strategy."""
         heap = self._heap
+        end = self.duration_ns
+        # At most one actor in the heap (beside the end-of-run sentinel, which
+        # is there from the start whenever there is an end): no choice.
+        if len(heap) < (2 if end is None else 3):
+            return heapq.heappop(heap)
         # Candidates: actors due before the end of the run (the end-of-run
         # sentinel, the only entry without an actor, sits at the end itself).
-        end = self.duration_ns
         if end is None:
             cands = [e for e in heap if e[3] is not None]
         else:
@@ -314,8 +330,12 @@ class Engine:
             k = self._decide(cands)
             if k:
                 entry = cands[k]
-                heap.remove(entry)
-                heapq.heapify(heap)
+                # Any removal that leaves a valid heap will do: every key is unique.
+                last = heap.pop()
+                if last is not entry:
+                    i = heap.index(entry)
+                    heap[i] = last
+                    heapq.heapify(heap)
                 return entry
         return heapq.heappop(heap)
 
@@ -370,6 +390,37 @@ class Engine:
                 self.now = t                  # fast path: still the earliest
                 self.events += 1
                 return
+            if not self.finished:
+                # _dispatch's non-preemptive path, inlined: the push and the
+                # pop in one heap operation.  Every key is unique (seq), so
+                # which entry comes out, and every later pop, is the same.
+                self._seq += 1
+                e = heapq.heappushpop(heap, (t, self._prio(me), self._seq, me))
+                nxt = e[3]
+                if nxt is not None and nxt is not me:
+                    t = e[0]
+                    me.state = _READY
+                    if t > self.now:
+                        self.now = t
+                    self.events += 1
+                    if self.events >= self._next_progress:
+                        self._next_progress = self.events + (1 << 16)
+                        self._progress(self.now, self.duration_ns or 0)
+                    nxt.state = _RUNNING
+                    self.current = nxt
+                    self.switches += 1
+                    if nxt.task is None:      # spawned, task not started yet
+                        nxt._go = True
+                    else:
+                        _reschedule(nxt.task, outcome.Value(None))
+                    await _wait_rescheduled(_abort)
+                    return
+                # the sentinel (or ``me``, on a prio tie lost above): the general path
+                heapq.heappush(heap, e)
+                me.state = _READY
+                if not self._dispatch(me):
+                    await _wait_rescheduled(_abort)
+                return
         elif not heap:
             self.now = t
             self.events += 1
@@ -386,13 +437,16 @@ class Engine:
         scheduling point, so time still only moves where the engine decides."""
         self.current.debt += ns
 
-    async def sync(self):
+    def sync(self):
         """Pay the current actor's debt before it touches shared state, so that
-        every shared-state decision happens at the right virtual time.  Free
-        (no scheduling point) when there is no debt; hot paths test
-        ``actor.debt`` first and skip the call: ``if me.debt: await eng.sync()``."""
+        every shared-state decision happens at the right virtual time:
+        ``await eng.sync()``.  Free (no scheduling point) when there is no
+        debt; a plain function returning the awaitable (``spend(0)``, or one
+        that is already done), so no coroutine frame of its own.  Hot paths
+        test ``actor.debt`` first: ``if me.debt: await eng.spend(0)``."""
         if self.current.debt:
-            await self.spend(0)
+            return self.spend(0)
+        return _DONE_AWAITABLE
 
     async def checkpoint(self):
         """A zero-cost scheduling point (a place a preemption may happen)."""
@@ -411,7 +465,12 @@ class Engine:
         me.debt = 0                           # buffered stores drain while it waits
         me.state = _PARKED
         me.waiting_on = waiting_on
-        self._check_cycle(me)
+        hf = getattr(waiting_on, "holders", None)
+        if hf is not None:
+            for h in hf():                    # _check_cycle's test, inline:
+                if h.state is _PARKED or h is me:
+                    self._check_cycle(me)     # a holder waits too: look for a cycle
+                    break
         if not self.finished:                 # else: cancelled when the run ends
             self._dispatch(me)
         return _wait_rescheduled(_abort)

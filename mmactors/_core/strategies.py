@@ -115,14 +115,15 @@ class PCTStrategy(Strategy):
         cur = self.engine.current
         if low is not None and cur is not None:
             self.priority[cur.id] = low
-        best, best_i = -1, 0
+        best, best_i, i = -1, 0, 0
         prio = self.priority
-        for i, e in enumerate(candidates):
+        for e in candidates:
             p = prio.get(e[3].id)
             if p is None:
                 p = self._new_actor(e[3].id)
             if p > best:
                 best, best_i = p, i
+            i += 1
         return best_i
 
     def _new_actor(self, aid):

@@ -63,7 +63,9 @@ class LockStat:
         self.waiting -= 1
 
     def hold(self, ns: int):
-        """A release after holding ``ns`` (lock_release)."""
+        """A release after holding ``ns`` (lock_release).  LockBase._released
+        has this inline (and _Spin.try_pass its zero-hold case): change them
+        together."""
         if self.acquisitions == 0 or ns < self.hold_min:
             self.hold_min = ns
         if ns > self.hold_max:

@@ -33,9 +33,10 @@ class Mutex(LockBase):
         me = eng.current
         if me.debt:                # decide at the true time: pay what came before
             await eng.sync()
-        might_sleep(me, site)               # might_sleep() in mutex_lock()
+        if self.reg.on_might_sleep:         # might_sleep() in mutex_lock()
+            might_sleep(me, site)
         lat = self.line.write(me.cpu)
-        if self.owner is None and not self.waiters:
+        if self.owner is None and not self.waiters._q:
             self.owner = me
             self._acquired(me, "W", site, subclass=subclass)
             me.debt += lat             # paid at the next scheduling point
@@ -67,7 +68,7 @@ class Mutex(LockBase):
         if not self._released(me, "W", site):
             return
         eng.charge(self.line.write(me.cpu))
-        if self.waiters:
+        if self.waiters._q:
             w = self.waiters.unpark_next()
             self.owner = w.actor
             self._grant(w)

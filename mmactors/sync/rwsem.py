@@ -40,7 +40,7 @@ class _RWBase(LockBase):
 
     # -- decisions the two kinds make differently --------------------------
     def _reader_may_enter(self, me) -> bool:
-        return self.writer is None and not self.waiters
+        return self.writer is None and not self.waiters._q
 
     def _reader_spins(self, me) -> bool:
         return True
@@ -69,7 +69,7 @@ class _RWBase(LockBase):
         if me.debt:                # decide at the true time: pay what came before
             await eng.sync()
         lat = self.line.write(me.cpu)       # cmpxchg 0 -> WRITER_LOCKED
-        if self.writer is None and not self.readers and not self.waiters:
+        if self.writer is None and not self.readers and not self.waiters._q:
             self.writer = me
             self._acquired(me, "W", site, subclass=subclass)
             me.debt += lat             # paid at the next scheduling point
@@ -84,9 +84,9 @@ class _RWBase(LockBase):
         if me.debt:                # decide at the true time: pay what came before
             await eng.sync()
         if mode == "R":
-            ok = self.writer is None and not self.waiters
+            ok = self.writer is None and not self.waiters._q
         else:
-            ok = self.writer is None and not self.readers and not self.waiters
+            ok = self.writer is None and not self.readers and not self.waiters._q
         if not ok:
             me.debt += self.line.read(me.cpu)
             return False
@@ -110,8 +110,8 @@ class _RWBase(LockBase):
             self.readers[me.id] = n
         else:
             del self.readers[me.id]
-        eng.charge(self.line.write(me.cpu))
-        if not self.readers:
+        me.debt += self.line.write(me.cpu)     # eng.charge: paid at the next scheduling point
+        if not self.readers and self.waiters._q:
             self._wake()
 
     def _unwrite(self, site):
@@ -169,13 +169,15 @@ class RWSemaphore(_RWBase):
     async def down_read(self, site=None, subclass: int = 0):
         if site is None:
             site = call_site()
-        might_sleep(self.engine.current, site)       # might_sleep() in down_read()
+        if self.reg.on_might_sleep:                  # might_sleep() in down_read()
+            might_sleep(self.engine.current, site)
         await self._read(site, subclass)
 
     async def down_write(self, site=None, subclass: int = 0):
         if site is None:
             site = call_site()
-        might_sleep(self.engine.current, site)       # might_sleep() in down_write()
+        if self.reg.on_might_sleep:                  # might_sleep() in down_write()
+            might_sleep(self.engine.current, site)
         await self._write(site, subclass)
 
     async def down_read_nested(self, subclass: int, site=None):
@@ -233,7 +235,7 @@ class RWLock(_RWBase):
         if self.writer is not None:
             return False
         # Interrupt-context readers ignore waiting writers (qrwlock).
-        return not self.waiters or me.context != "process"
+        return not self.waiters._q or me.context != "process"
 
     def _wake_readers(self):
         wq = self.waiters

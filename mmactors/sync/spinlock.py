@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from . import irq as I
 from .lock import LockBase, call_site
+from .waitqueue import Waiter
 
 __all__ = ["TicketSpinLock", "QSpinLock", "SpinLock"]
 
@@ -98,6 +99,35 @@ class _Spin(LockBase):
         self.unlock(site)
         I.local_bh_enable(self.engine.current, site)
 
+    async def lock(self, site=None, subclass: int = 0) -> None:
+        """spin_lock: one atomic on the lock word (the ticket lock's fetch_add
+        on the tail; the qspinlock's cmpxchg 0 -> LOCKED, or the xchg of the
+        tail that queues it); a waiter parks until the releaser hands over.
+        LockBase._wait is inline here: one coroutine frame fewer to suspend
+        and resume on every contended acquisition."""
+        if site is None:
+            site = call_site()
+        eng = self.engine
+        me = eng.current
+        if me.debt:                # decide at the true time: pay what came before
+            await eng.spend(0)
+        lat = self.line.write(me.cpu)
+        # ``self.waiters._q`` rather than ``self.waiters``: no WaitQueue.__bool__
+        # call (a Python-level method) on every acquisition
+        if self.owner is None and not self.waiters._q:
+            self.owner = me
+            self._acquired(me, "W", site, None, False, subclass)
+            me.debt += lat             # paid at the next scheduling point
+            return
+        now = eng.now
+        t0 = self._contended(me, "W", site)
+        for hook in self.reg.on_contended:
+            hook(me, self, "W", site, subclass)
+        # WaitQueue.park, inline: queue, then park with the engine
+        self.waiters._q.append(Waiter(me, "W", now + lat, t0, site, True))
+        await eng.park(self)
+        self._acquired(me, "W", site, t0, False, subclass)
+
     def unlock(self, site=None) -> None:
         """spin_unlock: a store; the next holder sees it after the hand-off cost."""
         eng = self.engine
@@ -106,16 +136,21 @@ class _Spin(LockBase):
             site = call_site()
         if not self._released(me, "W", site):
             return
-        wq = self.waiters
+        wq = self.waiters._q          # the WaitQueue's deque: no __bool__/__len__ calls
         if wq:
             k = len(wq)
-            w = wq.unpark_next()
-            self.owner = w.actor
-            self._grant(w, eng.now + self._handoff_ns(me, w.actor, k))
+            w = wq.popleft()          # WaitQueue.unpark_next, inline
+            nxt = w.actor
+            self.owner = nxt
+            # LockBase._grant with the hand-off time given, inline
+            at = eng.now + self._handoff_ns(me, nxt, k)
+            self._holders[nxt.id] = nxt
+            nxt.waiting_on = None
+            eng._push(nxt, at if at > w.ready_at else w.ready_at)
         else:
             self.owner = None
         # The unlocking store retires through the store buffer: a store hit.
-        eng.charge(eng.costs.l1_hit_ns)
+        me.debt += eng.costs.l1_hit_ns
 
     def _handoff_ns(self, releaser, nxt, k) -> int:
         """When ``nxt`` (the next holder, one of ``k`` waiters) sees the release."""
@@ -127,12 +162,24 @@ class _Spin(LockBase):
         the pair's line costs (charged as debt), lock_stat figures (one
         acquisition, a zero hold), trace span and validator calls.  A simulator
         shortcut (one call instead of two), not a kernel function."""
-        if self.owner is not None or self.waiters:
+        if self.owner is not None or self.waiters._q:
             me.debt += self.line.read(me.cpu)
             return False
-        me.debt += self.line.write(me.cpu) + self.engine.costs.l1_hit_ns
-        self._acquired(me, "W", site, trylock=True)
-        self._released(me, "W", site)
+        eng = self.engine
+        me.debt += self.line.write(me.cpu) + eng.costs.l1_hit_ns
+        reg = self.reg
+        if eng.trace is not None or reg.on_acquire or reg.on_release or self._hold:
+            self._acquired(me, "W", site, trylock=True)
+            self._released(me, "W", site)
+            return True
+        # Nothing watches: the pair's lock_stat figures directly (_acquired
+        # then _released with a hold of 0 ns; holding goes up and down again).
+        st = self.lclass.stat_w
+        if self.cpu != me.cpu:
+            st.acq_bounces += 1
+            self.cpu = me.cpu
+        st.hold_min = 0               # 0 is below any hold, and the first one
+        st.acquisitions += 1
         return True
 
     def trylock_now(self, me, site) -> bool:
@@ -145,25 +192,11 @@ class _Spin(LockBase):
 class TicketSpinLock(_Spin):
     """A ticket spinlock (FIFO, one shared line: collapses under contention)."""
 
-    async def lock(self, site=None, subclass: int = 0) -> None:
-        if site is None:
-            site = call_site()
-        eng = self.engine
-        me = eng.current
-        if me.debt:                # decide at the true time: pay what came before
-            await eng.sync()
-        lat = self.line.write(me.cpu)          # fetch_add on the tail: our ticket
-        if self.owner is None and not self.waiters:
-            self.owner = me
-            self._acquired(me, "W", site, subclass=subclass)
-            me.debt += lat             # paid at the next scheduling point
-            return
-        t0 = await self._wait(me, "W", site, eng.now + lat, subclass=subclass)
-        self._acquired(me, "W", site, t0, subclass=subclass)
-
     def _handoff_ns(self, releaser, nxt, k) -> int:
         # k waiters re-fetch the line one at a time; the next ticket is p-th.
-        p = self.engine.random.randrange(k) + 1
+        # randrange(k) is _randbelow(k) for k >= 1 (CPython's random.py): the
+        # same draw, without randrange's argument checks on every hand-off
+        p = self.engine.random._randbelow(k) + 1
         self.line.owner = -1
         self.line.sharers = (1 << nxt.cpu) | (1 << releaser.cpu)
         return p * self.line.transfer_cost(nxt.cpu, releaser.cpu)
@@ -171,22 +204,6 @@ class TicketSpinLock(_Spin):
 
 class QSpinLock(_Spin):
     """The queued spinlock (qspinlock): MCS queue, constant hand-off cost."""
-
-    async def lock(self, site=None, subclass: int = 0) -> None:
-        if site is None:
-            site = call_site()
-        eng = self.engine
-        me = eng.current
-        if me.debt:                # decide at the true time: pay what came before
-            await eng.sync()
-        lat = self.line.write(me.cpu)          # cmpxchg 0 -> LOCKED, or xchg of the tail
-        if self.owner is None and not self.waiters:
-            self.owner = me
-            self._acquired(me, "W", site, subclass=subclass)
-            me.debt += lat             # paid at the next scheduling point
-            return
-        t0 = await self._wait(me, "W", site, eng.now + lat, subclass=subclass)
-        self._acquired(me, "W", site, t0, subclass=subclass)
 
     def _handoff_ns(self, releaser, nxt, k) -> int:
         # The queue head re-reads the lock word, then claims it (set_locked).

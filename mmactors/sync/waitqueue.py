@@ -42,7 +42,12 @@ class Waiter:
 
 
 class WaitQueue:
-    """A FIFO of :class:`Waiter` records for one lock (``owner``)."""
+    """A FIFO of :class:`Waiter` records for one lock (``owner``).
+
+    The lock models of this package test and pop ``_q`` (the deque) directly
+    on their hot paths: ``__bool__`` and ``__len__`` are Python-level calls,
+    paid on every acquisition otherwise.  ``unpark_where`` replaces the
+    deque, so they read ``_q`` afresh each time rather than keeping it."""
 
     __slots__ = ("owner", "_q")
 
