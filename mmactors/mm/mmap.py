@@ -48,6 +48,7 @@ async def do_mmap(sub, mm: MM, length: int, prot: int, flags: int, me, *, file=N
     eng.charge(eng.costs.syscall_ns)
     if flags & MAP_ANONYMOUS and flags & MAP_SHARED and file is None:
         file = sub.new_shmem_file(length >> PAGE_SHIFT)
+        file.zero_setup = True                    # only the mappings hold it
     await mm.mmap_write_lock("vm_mmap_pgoff")
     if flags & MAP_FIXED:
         if addr % PAGE_SIZE or addr + length > TASK_SIZE:

@@ -67,6 +67,11 @@ class ShmemInode:
         self.swapped = 0                               # info->swapped
         self.swap_entries: dict[int, int] = {}         # index -> swap entry (xa_value in i_pages)
         self.size_pages = size_pages
+        # shmem_zero_setup's file (MAP_SHARED|MAP_ANONYMOUS): only its mappings
+        # hold it, so it is evicted when the last one goes (evict_if_unused);
+        # other tmpfs files here stand for files a descriptor keeps open.
+        self.zero_setup = False
+        self.evicted = False
 
     def __repr__(self):
         return (f"<shmem inode {self.ino}: {self.mapping.nrpages} pages, "
@@ -224,22 +229,51 @@ class ShmemInode:
 
     # -------------------------------------------------------------- truncate
     async def truncate(self, me):
-        """shmem_truncate_range over the whole file: drop the cache's
-        references and free the swapped-out pages' slots (shmem_free_swap)."""
+        """shmem_truncate_range(inode, 0, -1) -> shmem_undo_range over the
+        whole file: each swap entry freed (shmem_free_swap: taken out under
+        xa_lock, then free_swap_and_cache_nr), each cached folio locked,
+        rechecked and taken out of the page cache (truncate_inode_folio),
+        then info->alloced/swapped recalculated.  Repeated until nothing is
+        left: a folio reclaim was writing to swap meanwhile leaves its entry
+        for the next round.  Simplification: the whole file (no partial
+        range, no i_size change)."""
         sub = self.mm_sub
+        eng = sub.engine
         mapping = self.mapping
-        pfns = []
-        await mapping.xa_lock.lock("shmem_undo_range")
-        for idx in sorted(mapping.i_pages):
-            pfns.append(mapping.i_pages.pop(idx))
-        mapping.nrpages = 0
-        mapping.xa_lock.unlock("shmem_undo_range")
-        swaps = [self.swap_entries.pop(i) for i in sorted(self.swap_entries)]
-        for entry in swaps:                                # xa_cmpxchg_irq, then
-            await sub.swap_cache.free_swap_and_cache(entry, me)   # free_swap_and_cache_nr
-        await self.shmem_recalc_inode(0, -len(swaps))
-        if pfns:
-            await sub.lru.release_pages(pfns, me)
+        locks = sub.folio_locks
+        ref = sub.mem_map.ref
+        while mapping.i_pages or self.swap_entries:
+            await mapping.xa_lock.lock_irq("shmem_free_swap")
+            swaps = [self.swap_entries.pop(i) for i in sorted(self.swap_entries)]
+            mapping.xa_lock.unlock_irq("shmem_free_swap")
+            for entry in swaps:
+                await sub.swap_cache.free_swap_and_cache(entry, me)
+            for idx in sorted(mapping.i_pages):
+                pfn = mapping.i_pages.get(idx)
+                if pfn is None:
+                    continue
+                ref[pfn] += 1                              # find_lock_entries
+                await locks.folio_lock(pfn, me)
+                if mapping.i_pages.get(idx) == pfn:        # still this file's
+                    await mapping.xa_lock.lock_irq("filemap_remove_folio")
+                    del mapping.i_pages[idx]
+                    mapping.nrpages -= 1
+                    sub.rmap.mapping.pop(pfn, None)        # folio->mapping = NULL
+                    await eng.spend(mapping.line.write(me.cpu))
+                    mapping.xa_lock.unlock_irq("filemap_remove_folio")
+                    ref[pfn] -= 1                          # the page cache's reference
+                locks.folio_unlock(pfn, me)
+                await sub.lru.folios_put_refs([(pfn, 1)], me)
+            await self.shmem_recalc_inode(0, -len(swaps))
+
+    async def evict_if_unused(self, me):
+        """The last mapping of a shmem_zero_setup file went: its only
+        references were the VMAs' (vm_file), so __fput -> iput ->
+        shmem_evict_inode truncates it.  Simplification: done at once, under
+        the unmapper's mmap_lock; the kernel defers __fput to task_work."""
+        if self.zero_setup and not self.evicted and not self.mapping.i_mmap:
+            self.evicted = True
+            await self.truncate(me)
 
     def _check(self):
         """Each swap entry's slot is SWAP_MAP_SHMEM (the file's only count);

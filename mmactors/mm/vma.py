@@ -116,6 +116,9 @@ async def unlink_file_vma(vma):
         if vma in mapping.i_mmap:
             mapping.i_mmap.remove(vma)
         mapping.i_mmap_rwsem.up_write("unlink_file_vma")
+        shmem = getattr(mapping, "shmem", None)
+        if shmem is not None and not mapping.i_mmap:      # remove_vma's fput, the last
+            await shmem.evict_if_unused(shmem.mm_sub.engine.current)
 
 
 async def detach_range(sub, mm, start: int, end: int) -> list[VMA]:

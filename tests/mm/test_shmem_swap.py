@@ -98,26 +98,69 @@ def test_without_swap_dirty_tmpfs_pages_stay():
     b.sub._check()
 
 
-def test_munmap_of_the_last_mapping_keeps_the_swapped_file_consistent():
-    """A swapped-out tmpfs page is the file's, not the mapping's: unmapping
-    the range leaves the entry in the file (no swap PTE to free)."""
-    b, a, inode = shmem_box(2)
-    pageout(b, a, 2)
-    b.call(M.vm_munmap(b.sub, b.mm, a, 2 * PAGE, b.me()))
-    assert inode.swapped == 2
+def test_last_munmap_evicts_a_zero_setup_file_with_its_swap():
+    """MAP_SHARED|MAP_ANONYMOUS is shmem_zero_setup's file, held only by its
+    VMAs: the last munmap's fput evicts it (shmem_evict_inode ->
+    shmem_truncate_range): its cached pages are freed and its swap entries
+    (SWAP_MAP_SHMEM) released.  Before, the pages stayed allocated for ever."""
+    b, a, inode = shmem_box(4)
+    pageout(b, a, 2)                              # two in swap, two cached
+    assert inode.swapped == 2 and inode.mapping.nrpages == 2
+    entries = list(inode.swap_entries.values())
+    cached = list(inode.mapping.i_pages.values())
+    b.call(M.vm_munmap(b.sub, b.mm, a, 4 * PAGE, b.me()))
+    assert inode.evicted and inode.swapped == 0 and inode.alloced == 0
+    assert inode.mapping.nrpages == 0 and not inode.swap_entries
+    sw = b.sub.swap
+    assert all(sw.map_of(e) in (0, SWAP_HAS_CACHE) for e in entries)
+    b.call(b.sub.lru.lru_add_drain(b.me()))
+    assert all(b.sub.mem_map.ref[pfn] == 0 for pfn in cached)      # freed
     checked(b)
+
+
+def test_a_forked_mapping_keeps_the_file_until_the_last_unmap():
+    """fork shares the file (dup_mmap links the child's VMA into i_mmap):
+    the parent's munmap leaves it to the child, the child's evicts it."""
+    from mmactors.mm.fork import dup_mmap
+    b, a, inode = shmem_box(2)
+    child = b.call(dup_mmap(b.sub, b.mm, b.me()))
+    b.call(M.vm_munmap(b.sub, b.mm, a, 2 * PAGE, b.me()))
+    assert not inode.evicted and inode.mapping.nrpages == 2
+    b.call(M.vm_munmap(b.sub, child, a, 2 * PAGE, b.me()))
+    assert inode.evicted and inode.mapping.nrpages == 0
+    checked(b)
+
+
+def test_a_tmpfs_file_a_descriptor_holds_is_not_evicted():
+    """will-it-scale's and mm-ops' named tmpfs files stand for open files:
+    unmapping them keeps their pages (the page cache outlives mappings)."""
+    b = Box()
+    inode = b.sub.new_shmem_file(2)
+    a = b.call(M.do_mmap(b.sub, b.mm, 2 * PAGE, M.PROT_READ | M.PROT_WRITE, M.MAP_SHARED,
+                         b.me(), file=inode))
+    b.touch(a)
+    b.call(M.vm_munmap(b.sub, b.mm, a, 2 * PAGE, b.me()))
+    assert not inode.evicted and inode.mapping.nrpages == 1
+    b.sub._check()
 
 
 def test_truncate_frees_the_swap_entries():
     """shmem_undo_range -> shmem_free_swap: free_swap_and_cache_nr on each
-    entry (SWAP_MAP_SHMEM drops to 0), info->swapped back to 0."""
-    b, a, inode = shmem_box(3)
-    pageout(b, a, 3)
+    entry (SWAP_MAP_SHMEM drops to 0), info->swapped back to 0; the cached
+    folios leave the page cache."""
+    b = Box(swap=[{"size_mib": 16}])
+    inode = b.sub.new_shmem_file(3)
+    a = b.call(M.do_mmap(b.sub, b.mm, 3 * PAGE, M.PROT_READ | M.PROT_WRITE, M.MAP_SHARED,
+                         b.me(), file=inode))
+    for i in range(3):
+        b.touch(a + i * PAGE)
+    pageout(b, a, 2)
     entries = list(inode.swap_entries.values())
     b.call(M.vm_munmap(b.sub, b.mm, a, 3 * PAGE, b.me()))
+    assert inode.swapped == 2 and inode.mapping.nrpages == 1    # a descriptor holds it
     b.call(inode.truncate(b.me()))
     sw = b.sub.swap
-    assert inode.swapped == 0 and not inode.swap_entries
+    assert inode.swapped == 0 and not inode.swap_entries and inode.mapping.nrpages == 0
     assert all(sw.map_of(e) in (0, SWAP_HAS_CACHE) for e in entries)
     checked(b)
 
