@@ -4,6 +4,7 @@ folios go to swap, their page-cache slots take the swap entries (the slot's
 count SWAP_MAP_SHMEM), a lookup swaps them back in; clean ones are dropped."""
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -219,3 +220,44 @@ def test_tmpfs_bigger_than_memory_swaps_instead_of_failing():
     assert inode.swapped > 0 and inode.swapped + inode.mapping.nrpages == 80 * 256
     sub._check()
 
+
+
+RACE = """
+name = "tmpfs-evict-vs-reclaim"
+[machine]
+cpus = 2
+memory_mib = 64
+[[swap]]
+size_mib = 128
+device = "ssd"
+[[workload]]
+kind = "mm-ops"
+cpus = [0]
+steps = ["mmap s 40M rw anon,shared", "touch s write", "fork", "touch s read 0 8M", "exit",
+         "munmap s"]
+[[workload]]
+kind = "mm-ops"
+cpus = [1]
+steps = ["mmap p 48M rw anon,private", "touch p write", "retouch p write 2"]
+[run]
+duration_ns = 20_000_000_000
+seed = {seed}
+"""
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_eviction_racing_reclaim_loses_no_frame_and_no_slot(seed):
+    """A shared anonymous region swapped by reclaim while a forked child
+    reads it back and both processes unmap it (the last unmap evicts the
+    file, reclaim still writing some of its folios): afterwards the file is
+    empty, no slot is SWAP_MAP_SHMEM, and the frame and swap accounting
+    checks hold."""
+    m = Machine(parse_scenario(RACE.format(seed=seed), "<test>"), trace=False)
+    res = m.run()
+    assert res.error is None, res.error.report()
+    sub = addrspace_of(m)
+    inode = next(f for f in sub.files if f.zero_setup)
+    assert inode.evicted and inode.swapped == 0 and inode.mapping.nrpages == 0
+    assert res.extra["vmstat_delta"]["pswpout"] > 0
+    sub._check()
+    sub.swap._check()
