@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from mmactors import Machine, parse_scenario
 from mmactors.mm import mmap as M
 from mmactors.mm.addrspace import addrspace_of
-from mmactors.mm.madvise import sys_madvise_pageout
 from mmactors.mm.filemap import PG_dirty
+from mmactors.mm.madvise import sys_madvise_pageout
 from mmactors.mm.swapfile import SWAP_HAS_CACHE, SWAP_MAP_SHMEM
 
 from .test_swap_state import PAGE, Box, vm
