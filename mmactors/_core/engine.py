@@ -151,6 +151,7 @@ class Engine:
         self.decisions = 0            # points where a strategy could choose
         self.error: SimulationError | None = None
         self.finished = False
+        self._sigint = False                  # a Ctrl-C asked the run to stop (run())
         self.end_reason = None
         self.costs = costs if costs is not None else CostModel()
         self.node_of = node_of if node_of is not None else _AllNodeZero()
@@ -214,19 +215,49 @@ class Engine:
     # --------------------------------------------------------------- running
     def run(self):
         """Run to completion (synchronously, inside a fresh ``trio.run``).  A
-        Ctrl-C (KeyboardInterrupt) ends the run with :class:`Interrupted`,
-        the clock and counters left where the run stopped."""
+        Ctrl-C ends the run with :class:`Interrupted`, the clock and counters
+        left where the run stopped.
+
+        Why a handler of our own: trio raises KeyboardInterrupt wherever the
+        signal lands outside its protected code, which may be inside an
+        actor between handing the baton on and parking; now and then that
+        corrupted trio's own task bookkeeping (TrioInternalError and a
+        traceback instead of a clean stop).  Here the first SIGINT only sets
+        a flag, which the engine reads at its next event and ends the run
+        there, between two actor steps, as a duration would; a second one
+        raises KeyboardInterrupt at once (a stuck run can still be killed)."""
+        import signal
+        import threading
+        prev = None
+        if threading.current_thread() is threading.main_thread() \
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            prev = signal.signal(signal.SIGINT, self._on_sigint)
         try:
             trio.run(self.run_async)
         except BaseException as e:          # noqa: B036 - KeyboardInterrupt, maybe in a group
             if not _is_interrupt(e):
                 raise
+            self._sigint = True
+        finally:
+            if prev is not None:
+                signal.signal(signal.SIGINT, prev)
+        if self._sigint:
             self.finished = True
             self.end_reason = "interrupted"
             self.current = None
             raise Interrupted(f"stopped after {self.events:,} events",
                               now=self.now, token=self.replay_token()) from None
         return self
+
+    def _on_sigint(self, signum, frame):
+        if self._sigint:
+            raise KeyboardInterrupt
+        self._sigint = True
+
+    def _stop_interrupted(self):
+        """The flag _on_sigint set, read at an event: end the run here."""
+        if not self.finished:
+            self._finish("interrupted")
 
     async def run_async(self):
         if not self.actors:
@@ -341,6 +372,8 @@ class Engine:
 
     def _dispatch(self, me: Actor | None) -> bool:
         """Hand the baton to the next entry.  Returns True if ``me`` got it back."""
+        if self._sigint:
+            self._stop_interrupted()
         if self.finished:
             return False
         heap = self._heap
@@ -387,10 +420,13 @@ class Engine:
             top = heap[0]
             if t < top[0] or (t == top[0] and top[3] is not None
                               and self._prio(me) < top[1]):
+                if self._sigint:              # Ctrl-C: stop here (run())
+                    self._stop_interrupted()
+                    await _wait_rescheduled(_abort)
                 self.now = t                  # fast path: still the earliest
                 self.events += 1
                 return
-            if not self.finished:
+            if not self.finished and not self._sigint:
                 # _dispatch's non-preemptive path, inlined: the push and the
                 # pop in one heap operation.  Every key is unique (seq), so
                 # which entry comes out, and every later pop, is the same.
@@ -422,6 +458,9 @@ class Engine:
                     await _wait_rescheduled(_abort)
                 return
         elif not heap:
+            if self._sigint:
+                self._stop_interrupted()
+                await _wait_rescheduled(_abort)
             self.now = t
             self.events += 1
             return

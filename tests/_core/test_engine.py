@@ -292,3 +292,41 @@ def test_run_with_a_duration_ends_when_every_actor_has_finished():
     eng.add_actor("a0", fn)
     eng.run()
     assert eng.end_reason == "done" and eng.now == 500
+
+
+@pytest.mark.parametrize("who, alone", [("a", False), ("b", False), ("a", True)])
+def test_sigint_stops_the_run_at_the_next_event(who, alone):
+    """Regression: trio raised KeyboardInterrupt wherever SIGINT landed, now
+    and then inside an actor between handing the baton on and parking, and
+    a Ctrl-C ended about one run in ten with TrioInternalError (a task
+    exited twice) instead of a clean stop.  Engine.run's own handler only
+    sets a flag; the engine ends the run at its next event (fast path or
+    hand-off alike), raising Interrupted with the clock where it stopped.
+    The signal is real (os.kill to this process, from inside an actor)."""
+    import os
+    import signal
+
+    from mmactors._core.errors import Interrupted
+    eng = Engine(seed=1, duration_ns=10_000_000)
+    ki_in_actor = []
+
+    def body(step, name):
+        async def fn(a):
+            while True:
+                try:
+                    if name == who and eng.now >= 50_000 and not eng._sigint:
+                        os.kill(os.getpid(), signal.SIGINT)
+                    await a.spend(step)
+                except KeyboardInterrupt:
+                    ki_in_actor.append(eng.now)   # what trio's own handling did
+                    raise
+        return fn
+    eng.add_actor("a", body(1000, "a"))
+    if not alone:
+        eng.add_actor("b", body(1500, "b"))
+    with pytest.raises(Interrupted):
+        eng.run()
+    assert not ki_in_actor                            # no KeyboardInterrupt inside a step
+    assert eng.end_reason == "interrupted" and eng.finished
+    assert 50_000 <= eng.now <= 52_000                # the next event or two, not the end
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # restored
