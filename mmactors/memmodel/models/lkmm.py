@@ -229,16 +229,20 @@ def _mixed_accesses(c: Candidate, st: _Static) -> bool:
 # ---------------------------------------------------------------- the axioms
 
 
-def check(c: Candidate) -> tuple[bool, set]:
-    """Return (allowed, flags) for one candidate execution."""
-    sol = c.sol
-    s = sol.skel
-    st = static(s)
-    U, n = st.U, st.n
-    Marked, W, M = st.Marked, st.W, st.M
+class _Relations:
+    """The relations of linux-kernel.bell/.cat up to hb for one candidate:
+    computed once by :func:`_relations` for :func:`check` and
+    :func:`rcu_link`, so the two cannot drift apart."""
+
+    __slots__ = ("addr", "fence", "nonrw_fence", "strong_fence", "rfe_opt",
+                 "cumul_fence_star", "prop", "hb")
+
+
+def _relations(c: Candidate, st: "_Static") -> _Relations:
+    s = c.sol.skel
+    U, Marked, W = st.U, st.Marked, st.W
     po, int_, ext = s.po, s.int, s.ext
     rf, co, fr = c.rf, c.co, c.fr
-
     rfe, rfi = rf & ext, rf & int_
     # linux-kernel.bell: dependencies carried through plain accesses
     rfi_b = rfi.restrict(s.Wb & ~st.Srcu_unlock, s.Rb)
@@ -277,6 +281,30 @@ def check(c: Candidate) -> tuple[bool, set]:
              @ rfe.opt()).restrict(U, Marked))
 
     hb = (ppo | rfe | (prop.no_id() & int_)).restrict(Marked, Marked)
+    r = _Relations()
+    r.addr = addr
+    r.fence, r.nonrw_fence, r.strong_fence = fence, nonrw_fence, strong_fence
+    r.rfe_opt = rfe_opt
+    r.cumul_fence_star, r.prop, r.hb = cumul_fence_star, prop, hb
+    return r
+
+
+def check(c: Candidate) -> tuple[bool, set]:
+    """Return (allowed, flags) for one candidate execution."""
+    sol = c.sol
+    s = sol.skel
+    st = static(s)
+    U, n = st.U, st.n
+    Marked, W, M = st.Marked, st.W, st.M
+    po, int_, ext = s.po, s.int, s.ext
+    rf, co, fr = c.rf, c.co, c.fr
+
+    r = _relations(c, st)
+    addr = r.addr
+    fence, nonrw_fence, strong_fence = r.fence, r.nonrw_fence, r.strong_fence
+    rfe_opt, cumul_fence_star, prop = r.rfe_opt, r.cumul_fence_star, r.prop
+
+    hb = r.hb
     if not hb.acyclic():
         return False, set()                        # happens-before
     hb_star = hb.star()
@@ -359,7 +387,6 @@ def may_rcu_link(s: Skeleton) -> Rel:
     from ..executions import _loc_relation
     from ..solve import Solution
     st = static(s)
-    U = st.U
     events = s.events
     T = st.Srcu_lock | st.Srcu_unlock
     srcu_locs = {s.sloc[i] for i in _bits(T)}
@@ -399,34 +426,11 @@ def rcu_link(c: Candidate) -> Rel:
     ``srcu`` (the links its counting of srcu_struct orders starts from)."""
     s = c.sol.skel
     st = static(s)
-    U = st.U
-    rf, co, fr = c.rf, c.co, c.fr
-    po, int_, ext = s.po, s.int, s.ext
-    Marked = st.Marked
-    rfe, rfi = rf & ext, rf & int_
-    rfi_b = rfi.restrict(s.Wb & ~st.Srcu_unlock, s.Rb)
-    carry_dep = (s.data_b @ rfi_b).star()
-    addr = carry_dep @ s.addr_b
-    data = carry_dep @ s.data_b
-    ctrl = carry_dep @ s.ctrl_b
-    po_unlock_lock_po = po.restrict(U, st.UL) @ (po | rf).restrict(st.UL, st.LKR) @ po
-    mb = st.mb_static
-    if st.After_unlock_lock:
-        mb = mb | (st.po_to_ul @ co.restrict(st.UL, st.LKW) @ st.aul_fence)
-    strong_fence = mb | st.gp
-    fence = strong_fence | st.po_rel | st.acq_po | st.wmb | st.rmb
-    dep = addr | data
-    overwrite = co | fr
-    to_w = (dep | ctrl).restrict(U, st.W) | (overwrite & int_) | (
-        addr.restrict(U, st.Plain) @ st.wmb)
-    to_r = addr | (dep.restrict(U, Marked) @ rfi)
-    ppo = to_r | to_w | fence | (po_unlock_lock_po & int_)
-    rfe_opt = rfe.restrict(U, Marked).opt()
-    cumul_fence = (rfe_opt @ (strong_fence | st.po_rel) | st.wmb | po_unlock_lock_po).restrict(
-        Marked, Marked)
-    prop = ((((overwrite & ext).opt().restrict(Marked, U) @ cumul_fence.star()).restrict(U, Marked)
-             @ rfe.opt()).restrict(U, Marked))
-    hb = (ppo | rfe | (prop.no_id() & int_)).restrict(Marked, Marked)
+    U, Marked = st.U, st.Marked
+    po = s.po
+    r = _relations(c, st)
+    prop, strong_fence = r.prop, r.strong_fence
+    hb = r.hb
     hb_star = hb.star()
     pb = (prop @ strong_fence @ hb_star).restrict(U, Marked)
     srcu = static_srcu_rscs(s)
