@@ -75,13 +75,35 @@ def thp(enabled):
 THP_NEVER = thp("never")
 
 
-def run(text):
+def run(text, phases=None):
+    """Run ``text``; (wall seconds, vmstat).  With a dict ``phases``, also
+    fill it with the pressure phase's figures: from the first
+    ``wakeup_kswapd`` (free pages below the low watermark: nothing has been
+    reclaimed before it) to the end, its wall and CPU seconds and the
+    engine's events and actor switches (trio task switches) in it."""
     from mmactors import Machine, parse_scenario
+    from mmactors.mm.physmem import physmem_of
+    m = Machine(parse_scenario(text, "<bench>"), trace=False)
+    if phases is not None:
+        vmscan = physmem_of(m).pa.reclaim
+        wake = vmscan.wakeup_kswapd          # the bound method; the instance's own is a probe
+
+        def probe(*a):
+            if not phases:
+                phases.update(wall=time.perf_counter(), cpu=time.process_time(),
+                              events=m.engine.events, switches=m.engine.switches)
+            return wake(*a)
+        vmscan.wakeup_kswapd = probe
     t0 = time.perf_counter()
-    res = Machine(parse_scenario(text, "<bench>"), trace=False).run()
+    res = m.run()
     wall = time.perf_counter() - t0
     if res.error is not None:
         raise SystemExit(res.error.report())
+    if phases:
+        phases.update(wall=time.perf_counter() - phases["wall"],
+                      cpu=time.process_time() - phases["cpu"],
+                      events=m.engine.events - phases["events"],
+                      switches=m.engine.switches - phases["switches"])
     vm = res.extra["vmstat"]
     return wall, vm
 
@@ -226,14 +248,20 @@ def main():
     if a.filled:
         filled_report([float(x) for x in a.filled.split(",")])
         return
+    ph = {}
     wall, vm = run(scenario(a.cpus, a.memory_mib, a.size, a.duration,
-                            sysctl=thp(a.thp) if a.thp != "always" else ""))
+                            sysctl=thp(a.thp) if a.thp != "always" else ""), ph)
     n = vm["pgsteal_kswapd"] + vm["pgsteal_direct"]
     print(f"usemem {a.size} x {a.cpus} CPUs on {a.memory_mib} MiB, THP {a.thp}, "
           f"{a.duration / 1e6:g} ms: "
           f"{n:,} pages reclaimed (kswapd {vm['pgsteal_kswapd']:,}, direct "
           f"{vm['pgsteal_direct']:,}), {vm['pswpout']:,} swapped out, {vm['pgfault']:,} faults "
           f"in {wall:.1f} s wall: {n / wall:,.0f} pages reclaimed/s (goal >= 10,000)")
+    if ph and n:
+        print(f"  the pressure phase alone (from kswapd's first wake-up, {ph['wall']:.1f} s wall, "
+              f"{ph['cpu']:.1f} s CPU): {n / ph['wall']:,.0f} pages reclaimed/s; per page "
+              f"reclaimed {ph['events'] / n:.1f} engine events, {ph['switches'] / n:.1f} trio "
+              f"task switches, {ph['cpu'] / n * 1e6:,.0f} CPU us (10,000/s allows 100)")
     if a.big:
         out = subprocess.run([sys.executable, __file__, "--big-child", "--duration",
                               str(a.duration), "--thp", a.thp],

@@ -13,6 +13,12 @@ It patches two module globals of mmactors._core.engine (the hand-off and the
 wait) for the rest of its process: run it on its own.
 
     python tools/bench/stepped_experiment.py [--repeat 3]
+    python tools/bench/stepped_experiment.py --reclaim [--memory-mib 256 --size 6M
+                                             --duration 200000000] [--repeat 3]
+
+``--reclaim`` runs issue 12's reclaim rate run (``reclaim.py``'s scenario,
+THP never) both ways instead: the same vmstat, and each mode's pages
+reclaimed per wall second.
 """
 from __future__ import annotations
 
@@ -43,6 +49,19 @@ class _Event:
         pass
 
 
+class _Nursery:
+    """Stands in for the run's trio nursery: an actor spawned during the run
+    (kswapd, a block-softirq handler, a forked child) becomes one more
+    coroutine of the loop, first stepped when the baton reaches it."""
+
+    def __init__(self, eng, coros):
+        self.eng, self.coros = eng, coros
+
+    def start_soon(self, fn, a, name=None):
+        a.task = a.id
+        self.coros[a.id] = self.eng._body(a)
+
+
 def run_stepped(m: Machine) -> int:
     """Run ``m`` with its actors stepped by this loop; return the acquisitions."""
     eng = m.engine
@@ -53,6 +72,7 @@ def run_stepped(m: Machine) -> int:
         coros = {a.id: eng._body(a) for a in eng.actors}
         for a in eng.actors:
             a.task = a.id
+        eng._nursery = _Nursery(eng, coros)
         eng._done = _Event()
         eng._initial = eng._live = len(eng.actors)
         heapq.heappush(eng._heap, (eng.duration_ns, -1, -1, None))
@@ -63,15 +83,63 @@ def run_stepped(m: Machine) -> int:
                 coros[eng.current.id].send(None)
             except StopIteration:
                 pass
+        for c in coros.values():          # the parked ones, as the nursery's cancel would
+            c.close()
+        eng._nursery = None
     finally:
         E._reschedule, E._wait_rescheduled = saved
     return sum(a.ops for a in eng.actors)
 
 
+def reclaim_stepped(text: str):
+    """reclaim.py's rate run, stepped: (wall seconds, vmstat)."""
+    m = Machine(parse_scenario(text, "<bench>"), trace=False)
+    eng = m.engine
+    eng.run = lambda: (run_stepped(m), eng)[1]     # Machine.run collects as usual
+    t = time.perf_counter()
+    res = m.run()
+    wall = time.perf_counter() - t
+    if res.error is not None:
+        raise SystemExit(res.error.report())
+    return wall, res.extra["vmstat"]
+
+
+def reclaim_main(a) -> int:
+    """Issue 12's rate run (reclaim.py's scenario, THP never), default mode
+    and stepped alternately: the same vmstat, and each mode's rate."""
+    import reclaim
+    text = reclaim.scenario(64, a.memory_mib, a.size, a.duration, sysctl=reclaim.THP_NEVER)
+    rates = {"trio tasks": [], "engine-stepped": []}
+    vms = []
+    for _ in range(a.repeat):
+        for mode, fn in (("trio tasks", reclaim.run), ("engine-stepped", reclaim_stepped)):
+            wall, vm = fn(text)
+            n = vm["pgsteal_kswapd"] + vm["pgsteal_direct"]
+            rates[mode].append(n / wall)
+            vms.append(vm)
+    same = all(v == vms[0] for v in vms)
+    print(f"usemem {a.size} x 64 CPUs on {a.memory_mib} MiB, THP never, {a.duration / 1e6:g} ms "
+          f"({n:,} pages reclaimed, {vms[0]['pgfault']:,} faults; vmstat identical in every "
+          f"run: {'yes' if same else 'NO'}):")
+    for mode, r in rates.items():
+        print(f"  {mode:>14}: median {statistics.median(r):,.0f} pages reclaimed/s, "
+              f"best {max(r):,.0f}")
+    print(f"  ratio stepped / trio tasks: "
+          f"{statistics.median(rates['engine-stepped']) / statistics.median(rates['trio tasks']):.2f}")
+    return 0 if same else 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--reclaim", action="store_true",
+                    help="issue 12's reclaim rate run instead of lock-loop")
+    ap.add_argument("--memory-mib", type=int, default=256)
+    ap.add_argument("--size", default="6M")
+    ap.add_argument("--duration", type=int, default=200_000_000)
     a = ap.parse_args()
+    if a.reclaim:
+        return reclaim_main(a)
     simpy_lock = simpy_model()
     for lock in ("ticket", "qspinlock"):
         trio_r, stepped, sp = [], [], []
