@@ -146,6 +146,7 @@ class Machine:
     def add_kthread(self, name: str, body, cpu: int = 0):
         """A kernel thread (kswapd, kcompactd, ...) pinned to ``cpu``."""
         a = self.engine.add_actor(name, body, cpu=cpu, node=self.node_of[cpu])
+        a.data["PF_KTHREAD"] = True       # current->flags & PF_KTHREAD (mm/vmscan.py reads it)
         if self.engine.trace is not None:
             self.engine.trace.threads[a.id] = name
         return a

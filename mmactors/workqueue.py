@@ -71,6 +71,7 @@ class Workqueues:
             w.idle = False
             w.actor = eng.spawn(f"kworker/{cpu}", w.body, cpu=cpu,
                                 node=self.machine.node_of[cpu])
+            w.actor.data["PF_KTHREAD"] = True
             return work
         w.queue.append(work)
         if w.idle and w.actor.state is ActorState.PARKED:

@@ -166,6 +166,7 @@ class Flusher:
             await self._timer(a)
         node = eng.node_of[self.cpu] if eng.node_of else 0
         self.actor = eng.spawn(f"kworker/u:{self.name}", body, cpu=self.cpu, node=node)
+        self.actor.data["PF_KTHREAD"] = True
         self.timer = eng.spawn(f"timer/{self.name}", timer, cpu=self.cpu, node=node)
         self.timer_parked = False
 

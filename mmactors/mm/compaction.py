@@ -1280,6 +1280,7 @@ class Compaction:
                     f"kcompactd{kn.nid}", body, cpu=cpu, node=kn.nid)
         else:
             kn.actor = self.engine.spawn(f"kcompactd{kn.nid}", body, cpu=cpu, node=kn.nid)
+        kn.actor.data["PF_KTHREAD"] = True
 
     def _workloads_done(self) -> bool:
         return self.sub.vmscan._workloads_done()

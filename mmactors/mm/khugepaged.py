@@ -152,6 +152,7 @@ class Khugepaged:
             async def body(a):
                 await self.khugepaged(a)
             self.actor = self.engine.spawn("khugepaged", body, cpu=cpu, node=0)
+            self.actor.data["PF_KTHREAD"] = True
         elif was_empty:
             self.sub.vmscan.wake_up(self.wait)
 

@@ -104,6 +104,7 @@ class OomKiller:
                                  reverse=True)[:8],
         })
         mm.oom_victim = True                          # mark_oom_victim + SIGKILL
+        self.sub.vmscan.wake_killed(mm)               # the SIGKILL ends killable sleeps
         self.queue_oom_reaper(mm)
 
     def queue_oom_reaper(self, mm):
@@ -112,6 +113,7 @@ class OomKiller:
             async def body(a):
                 await self.oom_reaper(a)
             self.reaper = self.engine.spawn("oom_reaper", body, cpu=0)
+            self.reaper.data["PF_KTHREAD"] = True
         elif self.reaper.state.value == "parked":
             self.engine.wake(self.reaper)
 

@@ -632,6 +632,7 @@ class PageWriteback:
                     elif dw.due > eng.now:    # queued again while it ran
                         await eng.spend(dw.due - eng.now)
             dw.actor = eng.spawn(f"kworker/u:bw-{wb.bdi.name}", bw_dwork, at_ns=dw.due)
+            dw.actor.data["PF_KTHREAD"] = True
         elif dw.actor.state is ActorState.PARKED:
             eng.wake(dw.actor, dw.due)
         # else: it is running the work; it sleeps to the new expiry after it

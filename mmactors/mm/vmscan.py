@@ -66,8 +66,14 @@ VMSCAN_THROTTLE_WRITEBACK (woken by ``acct_reclaim_writeback`` after
 SWAP_CLUSTER_MAX folios per sleeper were written);
 dirty tmpfs folios go to swap through pageout -> shmem_writepage
 (mm/shmem.py), clean ones (never written) are dropped;
-``throttle_direct_reclaim`` (pfmemalloc_wait, pgscan_direct_throttle) and
-are not modelled; ``should_continue_reclaim`` (reclaim/compaction) is;
+``throttle_direct_reclaim``: a direct reclaimer (not a kernel thread, not
+killed) whose first usable node has at most half its pfmemalloc reserve
+free (``allow_direct_reclaim``: the min watermarks of the zones up to
+ZONE_NORMAL that have reclaimable pages) counts pgscan_direct_throttle and
+sleeps on ``pgdat->pfmemalloc_wait`` (killable; a second at most without
+__GFP_FS), waking kswapd; kswapd wakes the sleepers once the reserve is
+back (after each ``kswapd_shrink_node``) and before it sleeps.
+``should_continue_reclaim`` (reclaim/compaction) is modelled too;
 ``zone_reclaimable_pages`` splits the node's LRU over its zones by managed
 size (one lruvec per node, no per-zone LRU counters).
 """
@@ -77,7 +83,8 @@ import math
 
 from ..schema import Field
 from ._internal import (MAX_NR_ZONES, MAX_RECLAIM_RETRIES, PAGE_ALLOC_COSTLY_ORDER, PG_head,
-                        PG_workingset, SWAP_CLUSTER_MAX, ZONE_RECLAIM_ACTIVE, pageblock_order)
+                        PG_workingset, SWAP_CLUSTER_MAX, ZONE_NORMAL, ZONE_RECLAIM_ACTIVE,
+                        pageblock_order)
 from .filemap import (PG_active, PG_dirty, PG_reclaim, PG_referenced, PG_swapbacked, PG_swapcache,
                       PG_writeback)
 from .filemap_core import __filemap_remove_folio as _filemap_remove_folio_locked
@@ -232,6 +239,7 @@ class KswapdNode:
         self.kswapd_order = 0
         self.kswapd_highest_zoneidx = MAX_NR_ZONES      # "none requested"
         self.kswapd_wait = _WaitList(f"pgdat{nid}->kswapd_wait")
+        self.pfmemalloc_wait = _WaitList(f"pgdat{nid}->pfmemalloc_wait")
         self.reclaim_wait = [_WaitList(f"pgdat{nid}->reclaim_wait[{n}]") for n in THROTTLE_NAMES]
         self.state = "not started"      # not started | running | napping | sleeping | stopped
         self.flags = set()              # PGDAT_WRITEBACK, PGDAT_DIRTY, LRUVEC_NODE_CONGESTED
@@ -242,6 +250,8 @@ class KswapdNode:
         self.nr_reclaimed = 0
         self.throttled = [0] * 4        # reclaim_throttle calls per reason
         self.throttled_ns = [0] * 4     # time slept in reclaim_throttle per reason
+        self.pfmemalloc_throttled = 0       # throttle_direct_reclaim sleeps
+        self.pfmemalloc_throttled_ns = 0    # and their time
         self.nr_writeback_throttled = 0     # pgdat->nr_writeback_throttled
         self.nr_reclaim_start = 0           # pgdat->nr_reclaim_start
         self.first_nap_ns = None        # the first nap after reclaiming something (warm-up)
@@ -1086,7 +1096,8 @@ class VmScan:
         sc = ScanControl(gfp, order, nr_to_reclaim=SWAP_CLUSTER_MAX,
                          reclaim_idx=gfp_zone(gfp, self.pa.zone_dma), nodemask=nodemask,
                          may_writepage=True, may_unmap=True, may_swap=True)
-        # throttle_direct_reclaim (pfmemalloc_wait): not modelled.
+        if await self.throttle_direct_reclaim(gfp, zonelist, nodemask, me):
+            return 1          # killed while throttled: no reclaim, and no OOM kill for it
         self.direct_reclaims += 1
         self.last_direct_ns = self.engine.now
         if self.first_direct_ns is None:
@@ -1122,6 +1133,93 @@ class VmScan:
             break
         self.direct_reclaimed += sc.nr_reclaimed
         return sc.nr_reclaimed
+
+    def allow_direct_reclaim(self, pgdat) -> bool:
+        """allow_direct_reclaim: more than half the pfmemalloc reserve (the
+        min watermarks of the zones up to ZONE_NORMAL that have reclaimable
+        pages) is free, or kswapd has given up on the node.  When it is not,
+        a sleeping kswapd is woken (for zones up to ZONE_NORMAL)."""
+        if pgdat.kswapd_failures >= MAX_RECLAIM_RETRIES:
+            return True
+        reserve = free = 0
+        snapshot = self.vmstat.zone_page_state_snapshot
+        for z in pgdat.node_zones[:ZONE_NORMAL + 1]:
+            if not z.managed_pages or not self.zone_reclaimable_pages(z):
+                continue
+            reserve += z.min_wmark_pages()
+            free += snapshot(z, NR_FREE_PAGES)
+        if not reserve:
+            return True                               # no reserves: do not throttle
+        ok = free > reserve // 2
+        kn = self.nodes[pgdat.node_id]
+        if not ok and kn.actor is not None and kn.kswapd_wait.waiters:
+            if kn.kswapd_highest_zoneidx > ZONE_NORMAL:   # MAX_NR_ZONES ("none") included
+                kn.kswapd_highest_zoneidx = ZONE_NORMAL
+            self.wake_up(kn.kswapd_wait)              # wake_up_interruptible
+        return ok
+
+    async def throttle_direct_reclaim(self, gfp: int, zonelist, nodemask, me) -> bool:
+        """throttle_direct_reclaim: True if a fatal signal came while throttled
+        (the caller then reports progress without reclaiming)."""
+        if me.data.get("PF_KTHREAD") or self.current_is_oom_victim(me):
+            return False           # kernel threads may be cleaning pages; the killed exit
+        highest = gfp_zone(gfp, self.pa.zone_dma)
+        pgdat = None
+        for z in zonelist:                            # for_each_zone_zonelist_nodemask
+            if z.zone_idx > highest or (nodemask is not None and z.node not in nodemask):
+                continue
+            if z.zone_idx > ZONE_NORMAL:
+                continue
+            pgdat = z.zone_pgdat                      # throttle on the first usable node
+            if self.allow_direct_reclaim(pgdat):
+                return False
+            break
+        if pgdat is None:
+            return False
+        self.count(me.cpu, "pgscan_direct_throttle")
+        kn = self.nodes[pgdat.node_id]
+        kn.pfmemalloc_throttled += 1
+        t0 = self.engine.now
+        if not gfp & _GFP_FS:
+            # it may hold an FS lock kswapd waits for: a second at most
+            await self._wait_event(kn.pfmemalloc_wait, lambda: self.allow_direct_reclaim(pgdat),
+                                   me, HZ * JIFFY_NS)
+        else:
+            await self._wait_event(kn.pfmemalloc_wait, lambda: self.allow_direct_reclaim(pgdat),
+                                   me)                # wait_event_killable: until kswapd wakes it
+        kn.pfmemalloc_throttled_ns += self.engine.now - t0
+        return self.current_is_oom_victim(me)
+
+    async def _wait_event(self, wl: _WaitList, cond, me, timeout_ns: int | None = None):
+        """wait_event_killable(wl, cond()) or, with ``timeout_ns``,
+        wait_event_interruptible_timeout: ``cond`` is tested after each
+        wake-up (and once more when the time is up); a killed task (the OOM
+        killer's SIGKILL, see ``wake_killed``) stops waiting."""
+        left = timeout_ns
+        while not cond():
+            if self.current_is_oom_victim(me):
+                return
+            if left is None:
+                wl.waiters.append([me, False])
+                await self.engine.park(wl)
+                continue
+            left = await self.schedule_timeout(wl, left, me)
+            if not left:
+                cond()                                # ___wait_cond_timeout's last test
+                return
+
+    def wake_killed(self, mm):
+        """A SIGKILL wakes the killed mm's tasks from killable sleeps: here the
+        pfmemalloc_wait sleepers on its CPUs (mm_cpumask)."""
+        for kn in self.nodes:
+            wl = kn.pfmemalloc_wait
+            mine = [t for t in wl.waiters if mm.cpumask & (1 << t[0].cpu)]
+            for token in mine:
+                a = token[0]
+                wl.waiters.remove(token)
+                token[1] = True
+                if a.state.value == "parked":
+                    self.engine.wake(a, self.engine.now + self.engine.costs.wakeup_ns)
 
     # ------------------------------------------------------------------ kswapd
     def wakeup_kswapd(self, zone, gfp: int, order: int, highest_zoneidx: int):
@@ -1167,6 +1265,7 @@ class VmScan:
         async def body(a):
             await self.kswapd(kn, a)
         kn.actor = self.engine.spawn(f"kswapd{kn.nid}", body, cpu=cpu, node=kn.nid)
+        kn.actor.data["PF_KTHREAD"] = True
 
     async def kswapd(self, kn: KswapdNode, me):
         """kswapd(): the per-node reclaim thread (PF_MEMALLOC | PF_KSWAPD)."""
@@ -1201,6 +1300,8 @@ class VmScan:
         return prev if cur == MAX_NR_ZONES else cur
 
     def prepare_kswapd_sleep(self, kn, pgdat, order: int, highest: int) -> bool:
+        if kn.pfmemalloc_wait.waiters:                # no one sleeps there while kswapd does
+            self.wake_up(kn.pfmemalloc_wait)
         if pgdat.kswapd_failures >= MAX_RECLAIM_RETRIES:
             return True
         if self.pgdat_balanced(pgdat, order, highest):
@@ -1286,6 +1387,8 @@ class VmScan:
                 sc.nr_scanned = 0
                 if await self.kswapd_shrink_node(pgdat, sc, me):
                     raise_priority = False
+                if kn.pfmemalloc_wait.waiters and self.allow_direct_reclaim(pgdat):
+                    self.wake_up(kn.pfmemalloc_wait)  # the reserve is back: the throttled go on
                 self.maybe_sample()
                 got = sc.nr_reclaimed - nr_reclaimed
                 nr_boost_reclaim -= min(nr_boost_reclaim, got)

@@ -1,0 +1,122 @@
+"""throttle_direct_reclaim (mm/vmscan.c, Linux 6.12): direct reclaimers wait
+on ``pgdat->pfmemalloc_wait`` while the node's pfmemalloc reserve is more
+than half used (``allow_direct_reclaim``: free pages against half the min
+watermarks of the zones up to ZONE_NORMAL), counted as
+pgscan_direct_throttle; kswapd wakes them when the reserve is back (in
+balance_pgdat after each kswapd_shrink_node) and before it sleeps
+(prepare_kswapd_sleep).  Kernel threads and killed tasks are never
+throttled."""
+from __future__ import annotations
+
+import pytest
+
+from helpers import thp_sysfs
+from mmactors import Machine, parse_scenario
+from mmactors.mm.addrspace import addrspace_of
+from mmactors.mm.gfp import GFP_HIGHUSER_MOVABLE
+from mmactors.mm.physmem import physmem_of
+
+
+def _scenario(atomic_iterations: int, *, buf: str = "16M") -> str:
+    """Three CPUs touching 16 MiB each of a 64 MiB machine while a fourth
+    allocates GFP_ATOMIC pages and holds them: __GFP_HIGH and the
+    non-blocking allowance let those go down to 3/8 of the min watermark
+    (__zone_watermark_ok), below the half that allow_direct_reclaim wants."""
+    atomic = f"""
+[[workload]]
+kind = "page-alloc"
+cpus = [3]
+gfp = "GFP_ATOMIC"
+think_ns = 500
+lifetime_ns = 4000000000
+iterations = {atomic_iterations}""" if atomic_iterations else ""
+    return f"""
+name = "pfmemalloc-throttle"
+[machine]
+cpus = 4
+memory_mib = 64
+[[swap]]
+size_mib = 256
+device = "ssd"
+{thp_sysfs("never")}
+[[workload]]
+kind = "mm-ops"
+cpus = [0, 1, 2]
+steps = ["mmap buf {buf} rw anon,private", "touch buf write", "touch buf write"]
+{atomic}
+[run]
+duration_ns = 5_000_000_000
+seed = 1
+"""
+
+
+def _run(text):
+    m = Machine(parse_scenario(text, "<test>"), trace=False)
+    res = m.run()
+    assert res.error is None, res.error.report()
+    return m, res
+
+
+def test_direct_reclaimers_throttled_while_atomic_allocations_eat_the_reserve():
+    """The known behaviour: with GFP_ATOMIC allocations holding most of
+    memory, user faults entering direct reclaim find less than half the
+    reserve free and sleep on pfmemalloc_wait (pgscan_direct_throttle > 0)
+    until kswapd has reclaimed it back; every sleeper is woken again (none
+    left waiting), the faults all complete and no frame is lost."""
+    m, res = _run(_scenario(13000))
+    ev = res.to_json()["reclaim"]["vmstat"]
+    assert ev["pgscan_direct_throttle"] > 0
+    vs = addrspace_of(m).vmscan
+    kn = vs.nodes[0]
+    assert kn.pfmemalloc_throttled == ev["pgscan_direct_throttle"]
+    assert kn.pfmemalloc_throttled_ns > 0
+    assert not kn.pfmemalloc_wait.waiters
+    assert res.to_json()["workloads"]["per_cpu_ops"][:3] == [1, 1, 1]
+    physmem_of(m)._check()
+    addrspace_of(m)._check()
+
+
+def test_no_throttle_without_the_atomic_drain():
+    """The same faults without the GFP_ATOMIC allocator: direct reclaim
+    (allocstall) alone never takes free pages below half the min watermark,
+    so nobody is throttled."""
+    m, res = _run(_scenario(0, buf="24M"))
+    ev = res.to_json()["reclaim"]["vmstat"]
+    assert ev["allocstall"] > 0
+    assert ev["pgscan_direct_throttle"] == 0
+
+
+def _drive(coro):
+    """Run a coroutine that must finish without waiting."""
+    with pytest.raises(StopIteration) as stop:
+        coro.send(None)
+    return stop.value.value
+
+
+class _Task:
+    def __init__(self, cpu, kthread=False):
+        self.cpu = cpu
+        self.data = {"PF_KTHREAD": True} if kthread else {}
+
+
+@pytest.mark.parametrize("who", ["kthread", "oom victim", "reserve ok"])
+def test_not_throttled(who):
+    """throttle_direct_reclaim returns at once, counting nothing, for a
+    kernel thread (PF_KTHREAD: it may be the one cleaning pages), a task
+    with a fatal signal pending (it should exit and free its memory), and
+    while allow_direct_reclaim holds."""
+    m = Machine(parse_scenario(_scenario(0), "<test>"), trace=False)
+    vs = addrspace_of(m).vmscan
+    pa = physmem_of(m).pa
+    vs.allow_direct_reclaim = lambda pgdat: who == "reserve ok"
+    task = _Task(0, kthread=(who == "kthread"))
+    if who == "oom victim":
+        mm = addrspace_of(m).new_mm()
+        mm.oom_victim = True
+        mm.cpumask |= 1
+        vs.oom.kills.append({"mm": mm.id})
+    zonelist = pa.nodes[0].node_zonelists
+    killed = _drive(vs.throttle_direct_reclaim(GFP_HIGHUSER_MOVABLE, zonelist, None, task))
+    assert killed is False
+    assert pa.vmstat.event("pgscan_direct_throttle") == 0
+    assert not vs.nodes[0].pfmemalloc_wait.waiters
