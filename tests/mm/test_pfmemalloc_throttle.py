@@ -9,8 +9,8 @@ throttled."""
 from __future__ import annotations
 
 import pytest
-
 from helpers import thp_sysfs
+
 from mmactors import Machine, parse_scenario
 from mmactors.mm.addrspace import addrspace_of
 from mmactors.mm.gfp import GFP_HIGHUSER_MOVABLE
@@ -80,7 +80,7 @@ def test_no_throttle_without_the_atomic_drain():
     """The same faults without the GFP_ATOMIC allocator: direct reclaim
     (allocstall) alone never takes free pages below half the min watermark,
     so nobody is throttled."""
-    m, res = _run(_scenario(0, buf="24M"))
+    _, res = _run(_scenario(0, buf="24M"))
     ev = res.to_json()["reclaim"]["vmstat"]
     assert ev["allocstall"] > 0
     assert ev["pgscan_direct_throttle"] == 0
