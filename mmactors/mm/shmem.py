@@ -17,8 +17,10 @@ raised, the slot marked ``SWAP_MAP_SHMEM`` (``swap_shmem_alloc``: one owner,
 the file), and the page-cache slot replaced by the swap entry
 (``shmem_delete_from_page_cache``: NR_FILE_PAGES and NR_SHMEM down), all
 under ``shmem_swaplist_mutex``; then ``swap_writepage``.  A lookup that
-finds the swap entry swaps the folio in (``swap_cache_get_folio`` or
-``shmem_swapin_cluster``'s cluster readahead, a major fault), locks it,
+finds the swap entry swaps the folio in (``swap_cache_get_folio``, or on a
+miss ``shmem_swapin_cluster``'s cluster readahead: a major fault, so a fault
+(shmem_fault's ``fault_type``) gets VM_FAULT_MAJOR and PGMAJFAULT is counted
+here, once; mm/memory.c's mm_account_fault counts only PGFAULT), locks it,
 confirms the entry is still in the slot, waits for writeback, puts the
 folio back in the page cache in the entry's place (NR_FILE_PAGES and
 NR_SHMEM up), lowers ``info->swapped``, deletes it from the swap cache,
@@ -40,8 +42,7 @@ beside it (as ``AddressSpace.shadows``), so that every ``i_pages`` lookup
 stays a pfn lookup; the kernel counts swap-cache folios in NR_FILE_PAGES
 (``__add_to_swap_cache``), this model does not (mm/swap_state.py), so a
 tmpfs folio on its way to or from swap is, while in the swap cache, in
-neither NR_FILE_PAGES nor NR_SHMEM here (in the kernel: NR_FILE_PAGES only);
-a swap-in counts PGMAJFAULT but the fault does not return VM_FAULT_MAJOR.
+neither NR_FILE_PAGES nor NR_SHMEM here (in the kernel: NR_FILE_PAGES only).
 """
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ from .filemap import PG_dirty, PG_swapbacked, PG_swapcache, PG_uptodate, \
     PG_writeback, AddressSpace
 from .filemap_core import NR_FILE_PAGES, NR_SHMEM, lruvec_stat_mod_folio
 from .filemap_core import __filemap_remove_folio as _filemap_remove_folio_locked
+from .memory import VM_FAULT_MAJOR
 
 __all__ = ["ShmemInode", "AOP_WRITEPAGE_ACTIVATE"]
 
@@ -110,8 +112,10 @@ class ShmemInode:
             self.alloced -= freed
         self.info_lock.unlock("shmem_recalc_inode")
 
-    async def get_folio(self, index: int, me) -> int:
-        """shmem_get_folio_gfp(SGP_CACHE): a locked folio with a reference, or -1 (OOM)."""
+    async def get_folio(self, index: int, me, vmf=None) -> int:
+        """shmem_get_folio_gfp(SGP_CACHE): a locked folio with a reference, or
+        -1 (OOM).  ``vmf`` is shmem_fault's (its ``fault_type`` the kernel's
+        ``*fault_type``): a swap-in from the device ORs in VM_FAULT_MAJOR."""
         sub = self.mm_sub
         eng = sub.engine
         mapping = self.mapping
@@ -123,7 +127,7 @@ class ShmemInode:
                 entry = self.swap_entries.get(index)
                 if entry is None:
                     break
-                pfn = await self.shmem_swapin_folio(index, entry, me)
+                pfn = await self.shmem_swapin_folio(index, entry, me, vmf)
                 if pfn == -EEXIST:
                     continue                           # the slot changed: repeat
                 return pfn
@@ -148,7 +152,7 @@ class ShmemInode:
             ref[pfn] -= 1
             sub.folio_locks.folio_unlock(pfn, me)
             await sub.lru.folios_put_refs([(pfn, 1)], me)
-            return await self.get_folio(index, me)
+            return await self.get_folio(index, me, vmf)
         mapping.i_pages[index] = pfn
         mapping.nrpages += 1
         sub.rmap.mapping[pfn] = (mapping, index)
@@ -202,10 +206,13 @@ class ShmemInode:
         from .page_io import swap_writepage
         return await swap_writepage(sub, pfn, me)
 
-    async def shmem_swapin_folio(self, index: int, entry: int, me) -> int:
+    async def shmem_swapin_folio(self, index: int, entry: int, me, vmf=None) -> int:
         """shmem_swapin_folio: the folio back in the page cache, locked with
         the caller's reference; -EEXIST when the slot changed meanwhile (the
-        caller repeats its lookup), -1 when no memory is left."""
+        caller repeats its lookup), -1 when no memory is left.  A swap-cache
+        miss is a major fault when a fault asked (``vmf``, shmem_fault's
+        ``fault_type``): VM_FAULT_MAJOR and PGMAJFAULT, counted here, before
+        the read, as the kernel does (so also when the read then fails)."""
         sub = self.mm_sub
         eng = sub.engine
         sc_ = sub.swap_cache
@@ -213,8 +220,10 @@ class ShmemInode:
         f = sub.mem_map.f
         pfn = sc_.swap_cache_get_folio(entry, None, 0, me)
         if pfn < 0:
-            vs = sub.vmstat                                # a major fault
-            vs.count_vm_events(me.cpu, vs.ev["pgmajfault"])
+            if vmf is not None:                            # if (fault_type)
+                vmf.fault_type |= VM_FAULT_MAJOR
+                vs = sub.vmstat                            # count_vm_event(PGMAJFAULT)
+                vs.count_vm_events(me.cpu, vs.ev["pgmajfault"])
             pfn = await sc_.swap_cluster_readahead(entry, me)   # shmem_swapin_cluster
             if pfn < 0:
                 return -EEXIST if self.swap_entries.get(index) != entry else -1

@@ -3,7 +3,9 @@ shmem_add_to_page_cache counts a folio in NR_FILE_PAGES and NR_SHMEM,
 shmem_delete_from_page_cache (shmem_writepage: the swap entry takes the
 slot) takes it out of both, mm/filemap.c filemap_unaccount_folio does the
 same for truncation and for __remove_mapping of a clean tmpfs folio (a
-swap-backed folio: NR_SHMEM too).
+swap-backed folio: NR_SHMEM too); shmem_swapin_folio ORs VM_FAULT_MAJOR into
+shmem_fault's return and counts PGMAJFAULT when the folio was not in the swap
+cache (the read from the device), and only then.
 
 The kernel also counts swap-cache folios in NR_FILE_PAGES (mm/swap_state.c
 __add_to_swap_cache); this model keeps the swap cache out of it (see
@@ -17,6 +19,7 @@ from hypothesis import strategies as st
 from mmactors import Machine, parse_scenario
 from mmactors.mm import mmap as M
 from mmactors.mm.addrspace import addrspace_of
+from mmactors.mm.memory import VM_FAULT_MAJOR
 
 from .test_shmem_swap import SHARED, checked, pageout, shmem_box
 from .test_swap_state import PAGE, Box, vm
@@ -96,6 +99,47 @@ def test_truncate_of_an_open_file_uncounts_its_pages():
     assert stat(b, "nr_shmem") == 3
     b.call(inode.truncate(b.me()))
     assert stat(b, "nr_shmem") == 0 and stat(b, "nr_file_pages") == 0
+    checked(b)
+
+
+def test_a_swap_in_from_the_device_is_a_major_fault_a_swap_cache_hit_is_not():
+    """shmem_swapin_folio: swap_cache_get_folio misses -> *fault_type |=
+    VM_FAULT_MAJOR and count_vm_event(PGMAJFAULT), once (mm_account_fault
+    counts only PGFAULT and the task's maj_flt); the cluster readahead
+    brings the neighbour into the swap cache, so its fault is a hit: no
+    VM_FAULT_MAJOR, no PGMAJFAULT."""
+    b, a, inode = shmem_box(2)
+    pageout(b, a, 2)
+    assert b.sub.swap_cache.nr_swapcached == 0        # written and reclaimed: only on swap
+    ret = b.touch(a, write=False)
+    assert ret & VM_FAULT_MAJOR
+    assert vm(b, "pgmajfault") == 1 and vm(b, "pswpin") >= 1
+    assert b.sub.swap_cache.nr_swapcached == 1        # the neighbour, read ahead
+    ret = b.touch(a + PAGE, write=False)
+    assert not ret & VM_FAULT_MAJOR
+    assert vm(b, "pgmajfault") == 1
+    checked(b)
+
+
+def test_major_from_every_file_fault_handler():
+    """__do_fault's VM_FAULT_MAJOR reaches do_user_addr_fault from
+    do_read_fault, do_shared_fault and do_cow_fault alike; a hole (a fresh
+    zeroed page) is a minor fault."""
+    b = Box(swap=[{"size_mib": 16}])
+    b.sub.swap_cache.page_cluster = 0                 # no readahead: each a device read
+    inode = b.sub.new_shmem_file(4)
+    a = b.call(M.do_mmap(b.sub, b.mm, 4 * PAGE, RW, M.MAP_SHARED, b.me(), file=inode))
+    for i in range(3):
+        assert not b.touch(a + i * PAGE) & VM_FAULT_MAJOR
+    pageout(b, a, 3)
+    assert inode.swapped == 3
+    assert b.touch(a, write=False) & VM_FAULT_MAJOR                 # do_read_fault
+    assert b.touch(a + PAGE, write=True) & VM_FAULT_MAJOR           # do_shared_fault
+    p = b.call(M.do_mmap(b.sub, b.mm, 4 * PAGE, RW, M.MAP_PRIVATE, b.me(), file=inode))
+    assert b.touch(p + 2 * PAGE, write=True) & VM_FAULT_MAJOR       # do_cow_fault
+    assert not b.touch(p + 3 * PAGE, write=True) & VM_FAULT_MAJOR   # a hole
+    assert vm(b, "pgmajfault") == 3
+    assert stat(b, "nr_shmem") == 4
     checked(b)
 
 
