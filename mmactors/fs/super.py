@@ -151,7 +151,8 @@ def build(machine) -> "FileSystems | None":
 
 def _check_filesystems(fss: "FileSystems") -> None:
     """The page cache of every disk file against the memmap, the rmap, the
-    LRU and NR_FILE_PAGES: no frame lost (every cached folio referenced, on
+    LRU and NR_FILE_PAGES (with the tmpfs pages, which mm/addrspace.py checks
+    against NR_SHMEM): no frame lost (every cached folio referenced, on
     the file LRU or in a CPU's lru_add batch, or isolated by a reclaimer)
     and none owned twice (one (mapping, index) per frame, never swap-backed
     or in the swap cache); shadows only in empty slots; marks only on
@@ -187,4 +188,7 @@ def _check_filesystems(fss: "FileSystems") -> None:
     nodes = sub.pa.nodes
     counted = sum(pg.vm_stat[NR_FILE_PAGES] + sum(d[NR_FILE_PAGES] for d in pg.vm_node_stat_diff)
                   for pg in nodes)
-    assert counted == total, f"nr_file_pages {counted} but {total} pages cached"
+    shmem = sum(f.mapping.nrpages for f in sub.files      # tmpfs folios count too (NR_SHMEM)
+                if f.mapping.shmem is not None)
+    assert counted == total + shmem, \
+        f"nr_file_pages {counted} but {total} disk-file and {shmem} tmpfs pages cached"

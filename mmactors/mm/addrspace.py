@@ -299,6 +299,19 @@ class AddrSpace:
                 assert mem.ref[pfn] >= 1 + rmap.mc[pfn], f"cached pfn {pfn:#x} under-referenced"
             if self.swap_cache is not None:
                 f._check()                         # its swap entries and info->swapped
+        # NR_SHMEM counts exactly the tmpfs folios in page caches (mm/shmem.c
+        # shmem_add_to_page_cache / shmem_delete_from_page_cache, mm/filemap.c
+        # filemap_unaccount_folio); NR_FILE_PAGES counts them too, beside the
+        # disk files' (fs/super.py checks those, when there are filesystems).
+        from .filemap_core import NR_FILE_PAGES, NR_SHMEM
+        vs = self.vmstat
+        nr_shmem, nr_file = (vs.vm_node_stat[i] + sum(d[i] for p in vs.nodes
+                                                      for d in p.vm_node_stat_diff)
+                             for i in (NR_SHMEM, NR_FILE_PAGES))
+        shmem = sum(f.mapping.nrpages for f in self.files if f.mapping.shmem is not None)
+        assert nr_shmem == shmem, f"nr_shmem {nr_shmem} but {shmem} tmpfs pages cached"
+        if getattr(self.machine, "subsystems", {}).get("fs") is None:
+            assert nr_file == nr_shmem, f"nr_file_pages {nr_file} but nr_shmem {nr_shmem}, no files"
         self.lru._check()
         self.thp._check_deferred()                 # the deferred split queues
         if self.swap_cache is not None:            # swap_map against PTEs and the swap cache

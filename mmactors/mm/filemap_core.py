@@ -14,7 +14,9 @@ filemap.py's flags: one kernel file, three modules, no import cycle.
   *file* LRU.
 * :func:`__filemap_remove_folio` (caller holds ``xa_lock``): the slot takes
   the shadow (or is erased), tags cleared, ``nrpages`` and NR_FILE_PAGES
-  down, ``folio->mapping`` cleared.
+  down (``filemap_unaccount_folio``: NR_SHMEM too for a swap-backed, i.e.
+  tmpfs, folio), ``folio->mapping`` cleared.  tmpfs folios enter the cache
+  through mm/shmem.py's ``shmem_add_to_page_cache``, which counts both.
 * :func:`folio_wait_locked` (``folio_wait_bit(PG_locked)``), where readers
   wait for read I/O to end.  Simplification: the kernel's shared (non
   exclusive) wait is modelled as a lock hand-off followed at once by an
@@ -30,12 +32,14 @@ from .workingset import workingset_refault
 
 __all__ = ["filemap_add_folio", "filemap_alloc_folio", "__filemap_remove_folio",
            "filemap_remove_folio", "folio_wait_locked", "readahead_gfp_mask",
-           "mapping_gfp_mask", "EEXIST", "ENOMEM", "EIO", "NR_FILE_PAGES"]
+           "mapping_gfp_mask", "lruvec_stat_mod_folio", "filemap_unaccount_folio", "EEXIST",
+           "ENOMEM", "EIO", "NR_FILE_PAGES", "NR_SHMEM"]
 
 EEXIST = 17
 ENOMEM = 12
 EIO = 5
 NR_FILE_PAGES = NODE_STAT_ITEMS.index("nr_file_pages")
+NR_SHMEM = NODE_STAT_ITEMS.index("nr_shmem")
 
 
 def mapping_gfp_mask(mapping) -> int:
@@ -53,8 +57,17 @@ async def filemap_alloc_folio(sub, gfp: int) -> int:
     return await sub.pa.alloc_pages(gfp, 0)
 
 
-def _node_stat(sub, pfn: int, item: int, delta: int, me):
+def lruvec_stat_mod_folio(sub, pfn: int, item: int, delta: int, me):
+    """__lruvec_stat_mod_folio: the folio's node counter (no memcg here)."""
     sub.vmstat.mod_node_page_state(sub.pa.nodes[sub.pa.pfn_node(pfn)], item, delta, me)
+
+
+def filemap_unaccount_folio(sub, pfn: int, me) -> None:
+    """filemap_unaccount_folio's counters (order 0): NR_FILE_PAGES, and
+    NR_SHMEM for a swap-backed (tmpfs) folio."""
+    lruvec_stat_mod_folio(sub, pfn, NR_FILE_PAGES, -1, me)
+    if sub.mem_map.f[pfn] & PG_swapbacked:
+        lruvec_stat_mod_folio(sub, pfn, NR_SHMEM, -1, me)
 
 
 async def filemap_add_folio(sub, mapping, pfn: int, index: int, gfp: int, me) -> int:
@@ -76,7 +89,7 @@ async def filemap_add_folio(sub, mapping, pfn: int, index: int, gfp: int, me) ->
     mapping.i_pages[index] = pfn
     mapping.nrpages += 1
     sub.rmap.mapping[pfn] = (mapping, index)          # folio->mapping, folio->index
-    _node_stat(sub, pfn, NR_FILE_PAGES, 1, me)        # __lruvec_stat_mod_folio
+    lruvec_stat_mod_folio(sub, pfn, NR_FILE_PAGES, 1, me)
     await sub.engine.spend(mapping.line.write(me.cpu))
     xa.unlock_irq("__filemap_add_folio")
     if shadow is not None and not gfp & __GFP_WRITE:
@@ -96,7 +109,7 @@ def __filemap_remove_folio(sub, mapping, pfn: int, shadow, me) -> None:
         tag.discard(index)
     mapping.nrpages -= 1
     sub.rmap.mapping.pop(pfn, None)                   # folio->mapping = NULL
-    _node_stat(sub, pfn, NR_FILE_PAGES, -1, me)
+    filemap_unaccount_folio(sub, pfn, me)
 
 
 async def filemap_remove_folio(sub, mapping, pfn: int, me) -> None:

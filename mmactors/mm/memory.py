@@ -187,7 +187,7 @@ def populated_ptes(mm, start: int, end: int):
 class Fault:
     """struct vm_fault: the state of one fault."""
 
-    __slots__ = ("vma", "address", "write", "vma_locked", "pt", "idx", "orig_pte")
+    __slots__ = ("vma", "address", "write", "vma_locked", "pt", "idx", "orig_pte", "fault_type")
 
     def __init__(self, vma, address: int, write: bool, vma_locked: bool):
         self.vma = vma
@@ -197,7 +197,7 @@ class Fault:
         self.pt = None
         self.idx = (address >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)
         self.orig_pte = 0
-
+        self.fault_type = 0         # shmem_fault's ret, which shmem_swapin_folio ORs into
 
 class Memory:
     """The fault, zap, copy and TLB paths; one per machine (owned by MMSub)."""
@@ -657,10 +657,15 @@ class Memory:
         return await self.do_shared_fault(vmf, me)
 
     async def _shmem_fault(self, vmf: Fault, me) -> int:
-        """vma->vm_ops->fault = shmem_fault: a locked page-cache folio with a reference."""
+        """vma->vm_ops->fault (__do_fault): a locked page-cache folio with a
+        reference.  shmem_fault also leaves VM_FAULT_MAJOR in
+        ``vmf.fault_type`` when it read the folio from swap; the do_*_fault
+        callers return it, as the kernel's return __do_fault's ret."""
         inode = vmf.vma.vm_file
         index = vmf.vma.linear_page_index(vmf.address)
-        return await inode.get_folio(index, me)
+        if inode.mapping.shmem is not None:            # shmem_fault
+            return await inode.get_folio(index, me, vmf)
+        return await inode.get_folio(index, me)        # filemap_fault
 
     async def do_read_fault(self, vmf: Fault, me) -> int:
         sub = self.sub
@@ -673,7 +678,7 @@ class Memory:
             return _fault_error(pfn)
         await self.finish_fault(vmf, pfn, False, me)
         sub.folio_locks.folio_unlock(pfn, me)
-        return 0
+        return vmf.fault_type
 
     async def do_fault_around(self, vmf: Fault, me) -> bool:
         """filemap_map_pages over the fault-around window: map cached, uptodate,
@@ -727,7 +732,7 @@ class Memory:
         await self.finish_fault(vmf, new, True, me)
         sub.folio_locks.folio_unlock(old, me)
         await sub.lru.folios_put_refs([(old, 1)], me)
-        return 0
+        return vmf.fault_type
 
     @staticmethod
     def _page_mkwrite(vma) -> bool:
@@ -783,10 +788,10 @@ class Memory:
         if not ok:
             sub.folio_locks.folio_unlock(pfn, me)
             await sub.lru.folios_put_refs([(pfn, 1)], me)
-            return 0
+            return vmf.fault_type
         sub.mem_map.f[pfn] |= PG_dirty                 # fault_dirty_shared_page
         sub.folio_locks.folio_unlock(pfn, me)
-        return 0
+        return vmf.fault_type
 
     async def finish_fault(self, vmf: Fault, pfn: int, is_cow: bool, me) -> bool:
         """Map pfn at vmf.address; the caller's reference becomes the PTE's."""

@@ -6,43 +6,65 @@ MAP_SHARED|MAP_ANONYMOUS mappings (``shmem_zero_setup``).
 a lock (``filemap_get_entry``); on a hit lock the folio; on a miss allocate a
 folio (GFP_HIGHUSER_MOVABLE), lock it, set swapbacked, add it to the page
 cache under ``xa_lock`` (``shmem_add_to_page_cache``: the cache holds one
-reference), account it under ``info->lock``, put it on the LRU (swapbacked:
-the *anon* LRU), clear it and mark it uptodate.  The folio is returned locked
-with the caller's reference.
+reference, NR_FILE_PAGES and NR_SHMEM count it), account it under
+``info->lock``, put it on the LRU (swapbacked: the *anon* LRU), clear it and
+mark it uptodate.  The folio is returned locked with the caller's reference.
 
 Swap (``shmem_writepage``, ``shmem_swapin_folio``): reclaim writes a dirty,
 unmapped tmpfs folio to swap through the page cache's ``->writepage``: a slot
 from ``folio_alloc_swap``, the folio into the swap cache, ``info->swapped``
 raised, the slot marked ``SWAP_MAP_SHMEM`` (``swap_shmem_alloc``: one owner,
 the file), and the page-cache slot replaced by the swap entry
-(``shmem_delete_from_page_cache``), all under ``shmem_swaplist_mutex``; then
-``swap_writepage``.  A lookup that finds the swap entry swaps the folio in
-(``swap_cache_get_folio`` or ``shmem_swapin_cluster``'s cluster readahead, a
-major fault), locks it, confirms the entry is still in the slot, waits for
-writeback, puts the folio back in the page cache in the entry's place,
-lowers ``info->swapped``, deletes it from the swap cache, marks it dirty and
-frees the slot (``swap_free_nr``).  A clean tmpfs folio (never written: its
-contents are zeroes) is simply dropped by ``__remove_mapping`` (no shadow:
-it is not on the file LRU), as in the kernel.
+(``shmem_delete_from_page_cache``: NR_FILE_PAGES and NR_SHMEM down), all
+under ``shmem_swaplist_mutex``; then ``swap_writepage``.  A lookup that
+finds the swap entry swaps the folio in (``swap_cache_get_folio``, or on a
+miss ``shmem_swapin_cluster``'s cluster readahead: a major fault, so a fault
+(shmem_fault's ``fault_type``) gets VM_FAULT_MAJOR and PGMAJFAULT is counted
+here, once; mm/memory.c's mm_account_fault counts only PGFAULT), locks it,
+confirms the entry is still in the slot, waits for writeback, puts the
+folio back in the page cache in the entry's place (NR_FILE_PAGES and
+NR_SHMEM up), lowers ``info->swapped``, deletes it from the swap cache,
+marks it dirty and frees the slot (``swap_free_nr``).  A clean tmpfs folio
+(never written: its contents are zeroes) is simply dropped by
+``__remove_mapping`` (no shadow: it is not on the file LRU), as in the
+kernel; it and truncation leave the counters through mm/filemap.c's
+``filemap_unaccount_folio`` (swap-backed: NR_SHMEM too).  Migration moves
+no counter: the only migration here is compaction's, within a zone, and
+``__folio_migrate_mapping`` moves NR_FILE_PAGES/NR_SHMEM only when the zone
+changes.
 
 Simplifications: the superblock's ``used_blocks`` percpu counter, quotas,
 ``shmem_swaplist`` itself (only swapoff's ``shmem_unuse`` walks it; no
-swapoff here) and NR_SHMEM/NR_FILE_PAGES for tmpfs folios are not modelled;
-the kernel keeps swap entries in ``i_pages`` as value entries, this model in
-``swap_entries`` beside it (as ``AddressSpace.shadows``), so that every
-``i_pages`` lookup stays a pfn lookup; a swap-in counts PGMAJFAULT but the
-fault does not return VM_FAULT_MAJOR.
+swapoff here) are not modelled; no huge tmpfs folios (huge=never), so
+NR_SHMEM_THPS (``nr_shmem_hugepages``) stays 0; the kernel keeps swap
+entries in ``i_pages`` as value entries, this model in ``swap_entries``
+beside it (as ``AddressSpace.shadows``), so that every ``i_pages`` lookup
+stays a pfn lookup; the kernel counts swap-cache folios in NR_FILE_PAGES
+(``__add_to_swap_cache``), this model does not (mm/swap_state.py), so a
+tmpfs folio on its way to or from swap is, while in the swap cache, in
+neither NR_FILE_PAGES nor NR_SHMEM here (in the kernel: NR_FILE_PAGES only).
 """
 from __future__ import annotations
 
 from ..sync import Mutex, SpinLock
 from .filemap import PG_dirty, PG_swapbacked, PG_swapcache, PG_uptodate, \
     PG_writeback, AddressSpace
+from .filemap_core import NR_FILE_PAGES, NR_SHMEM, lruvec_stat_mod_folio
+from .filemap_core import __filemap_remove_folio as _filemap_remove_folio_locked
+from .memory import VM_FAULT_MAJOR
 
 __all__ = ["ShmemInode", "AOP_WRITEPAGE_ACTIVATE"]
 
 AOP_WRITEPAGE_ACTIVATE = 0x80000        # include/linux/fs.h
 EEXIST = 17
+
+
+def _account_shmem_folio(sub, pfn: int, nr: int, me) -> None:
+    """The page-cache counters of shmem_add_to_page_cache (nr = 1) and
+    shmem_delete_from_page_cache (nr = -1), under xa_lock: NR_FILE_PAGES and
+    NR_SHMEM.  Order 0 only (huge=never), so never NR_SHMEM_THPS."""
+    lruvec_stat_mod_folio(sub, pfn, NR_FILE_PAGES, nr, me)
+    lruvec_stat_mod_folio(sub, pfn, NR_SHMEM, nr, me)
 
 
 def _swaplist_mutex(sub) -> Mutex:
@@ -90,8 +112,10 @@ class ShmemInode:
             self.alloced -= freed
         self.info_lock.unlock("shmem_recalc_inode")
 
-    async def get_folio(self, index: int, me) -> int:
-        """shmem_get_folio_gfp(SGP_CACHE): a locked folio with a reference, or -1 (OOM)."""
+    async def get_folio(self, index: int, me, vmf=None) -> int:
+        """shmem_get_folio_gfp(SGP_CACHE): a locked folio with a reference, or
+        -1 (OOM).  ``vmf`` is shmem_fault's (its ``fault_type`` the kernel's
+        ``*fault_type``): a swap-in from the device ORs in VM_FAULT_MAJOR."""
         sub = self.mm_sub
         eng = sub.engine
         mapping = self.mapping
@@ -103,7 +127,7 @@ class ShmemInode:
                 entry = self.swap_entries.get(index)
                 if entry is None:
                     break
-                pfn = await self.shmem_swapin_folio(index, entry, me)
+                pfn = await self.shmem_swapin_folio(index, entry, me, vmf)
                 if pfn == -EEXIST:
                     continue                           # the slot changed: repeat
                 return pfn
@@ -128,10 +152,11 @@ class ShmemInode:
             ref[pfn] -= 1
             sub.folio_locks.folio_unlock(pfn, me)
             await sub.lru.folios_put_refs([(pfn, 1)], me)
-            return await self.get_folio(index, me)
+            return await self.get_folio(index, me, vmf)
         mapping.i_pages[index] = pfn
         mapping.nrpages += 1
         sub.rmap.mapping[pfn] = (mapping, index)
+        _account_shmem_folio(sub, pfn, 1, me)
         await eng.spend(mapping.line.write(me.cpu))
         mapping.xa_lock.unlock("shmem_add_to_page_cache")
         await self.shmem_recalc_inode(1, 0)
@@ -172,6 +197,7 @@ class ShmemInode:
         self.swap_entries[index] = entry
         sub.rmap.mapping.pop(pfn)                          # folio->mapping = NULL
         mapping.nrpages -= 1
+        _account_shmem_folio(sub, pfn, -1, me)
         await eng.spend(mapping.line.write(me.cpu))
         mapping.xa_lock.unlock_irq("shmem_delete_from_page_cache")
         sub.mem_map.ref[pfn] -= 1                          # folio_put_refs: the cache's
@@ -180,10 +206,13 @@ class ShmemInode:
         from .page_io import swap_writepage
         return await swap_writepage(sub, pfn, me)
 
-    async def shmem_swapin_folio(self, index: int, entry: int, me) -> int:
+    async def shmem_swapin_folio(self, index: int, entry: int, me, vmf=None) -> int:
         """shmem_swapin_folio: the folio back in the page cache, locked with
         the caller's reference; -EEXIST when the slot changed meanwhile (the
-        caller repeats its lookup), -1 when no memory is left."""
+        caller repeats its lookup), -1 when no memory is left.  A swap-cache
+        miss is a major fault when a fault asked (``vmf``, shmem_fault's
+        ``fault_type``): VM_FAULT_MAJOR and PGMAJFAULT, counted here, before
+        the read, as the kernel does (so also when the read then fails)."""
         sub = self.mm_sub
         eng = sub.engine
         sc_ = sub.swap_cache
@@ -191,8 +220,10 @@ class ShmemInode:
         f = sub.mem_map.f
         pfn = sc_.swap_cache_get_folio(entry, None, 0, me)
         if pfn < 0:
-            vs = sub.vmstat                                # a major fault
-            vs.count_vm_events(me.cpu, vs.ev["pgmajfault"])
+            if vmf is not None:                            # if (fault_type)
+                vmf.fault_type |= VM_FAULT_MAJOR
+                vs = sub.vmstat                            # count_vm_event(PGMAJFAULT)
+                vs.count_vm_events(me.cpu, vs.ev["pgmajfault"])
             pfn = await sc_.swap_cluster_readahead(entry, me)   # shmem_swapin_cluster
             if pfn < 0:
                 return -EEXIST if self.swap_entries.get(index) != entry else -1
@@ -219,6 +250,7 @@ class ShmemInode:
         mapping.i_pages[index] = pfn
         mapping.nrpages += 1
         sub.rmap.mapping[pfn] = (mapping, index)
+        _account_shmem_folio(sub, pfn, 1, me)
         await eng.spend(mapping.line.write(me.cpu))
         mapping.xa_lock.unlock_irq("shmem_add_to_page_cache")
         await self.shmem_recalc_inode(0, -1)
@@ -256,9 +288,8 @@ class ShmemInode:
                 await locks.folio_lock(pfn, me)
                 if mapping.i_pages.get(idx) == pfn:        # still this file's
                     await mapping.xa_lock.lock_irq("filemap_remove_folio")
-                    del mapping.i_pages[idx]
-                    mapping.nrpages -= 1
-                    sub.rmap.mapping.pop(pfn, None)        # folio->mapping = NULL
+                    # page_cache_delete + filemap_unaccount_folio (NR_SHMEM too)
+                    _filemap_remove_folio_locked(sub, mapping, pfn, None, me)
                     await eng.spend(mapping.line.write(me.cpu))
                     mapping.xa_lock.unlock_irq("filemap_remove_folio")
                     ref[pfn] -= 1                          # the page cache's reference

@@ -850,9 +850,7 @@ class VmScan:
             mapping.xa_lock.unlock_irq("__remove_mapping")
             return False
         ref[pfn] = 0                                  # frozen
-        del mapping.i_pages[index]                    # page_cache_delete
-        mapping.nrpages -= 1
-        self.sub.rmap.mapping.pop(pfn, None)          # folio->mapping = NULL
+        _filemap_remove_folio_locked(self.sub, mapping, pfn, None, me)   # NR_SHMEM down
         await self.engine.spend(mapping.line.write(me.cpu))
         mapping.xa_lock.unlock_irq("__remove_mapping")
         return True

@@ -8,8 +8,8 @@ copies a hit when the first lookup found it uptodate).
 
 ``Cached`` is NR_FILE_PAGES in kB (the kernel's ``si_meminfo`` subtracts the
 swap cache and buffers; neither is in NR_FILE_PAGES here), read exactly
-(the per-CPU diffs folded in).  Simplification: tmpfs pages (mm/shmem.py)
-are not counted in NR_FILE_PAGES in this simulator, so not in Cached.
+(the per-CPU diffs folded in).  tmpfs pages (mm/shmem.py) are in
+NR_FILE_PAGES, so in Cached, as in the kernel (meminfo's Shmem is not shown).
 """
 from __future__ import annotations
 
