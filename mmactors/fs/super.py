@@ -132,6 +132,8 @@ class FileSystems:
         from ..mm.swap import LRU_ACTIVE_FILE, LRU_INACTIVE_FILE
         cached = sum(pg.vm_stat[NR_FILE_PAGES] + sum(d[NR_FILE_PAGES] for d in pg.vm_node_stat_diff)
                      for pg in sub.pa.nodes)
+        if sub.swap_cache is not None:         # si_meminfo: minus total_swapcache_pages()
+            cached -= sub.swap_cache.nr_swapcached
         lv = sub.lru.lruvecs
         extra["pagecache"] = {
             "meminfo": {"Cached": cached * 4,
@@ -190,5 +192,7 @@ def _check_filesystems(fss: "FileSystems") -> None:
                   for pg in nodes)
     shmem = sum(f.mapping.nrpages for f in sub.files      # tmpfs folios count too (NR_SHMEM)
                 if f.mapping.shmem is not None)
-    assert counted == total + shmem, \
-        f"nr_file_pages {counted} but {total} disk-file and {shmem} tmpfs pages cached"
+    swapcache = sub.swap_cache.nr_swapcached if sub.swap_cache is not None else 0
+    assert counted == total + shmem + swapcache, \
+        f"nr_file_pages {counted} but {total} disk-file, {shmem} tmpfs and {swapcache} " \
+        f"swap-cache pages cached"

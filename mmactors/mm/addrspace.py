@@ -302,16 +302,19 @@ class AddrSpace:
         # NR_SHMEM counts exactly the tmpfs folios in page caches (mm/shmem.c
         # shmem_add_to_page_cache / shmem_delete_from_page_cache, mm/filemap.c
         # filemap_unaccount_folio); NR_FILE_PAGES counts them too, beside the
-        # disk files' (fs/super.py checks those, when there are filesystems).
+        # disk files' (fs/super.py checks those, when there are filesystems)
+        # and the swap cache's (mm/swap_state.c add_to_swap_cache).
         from .filemap_core import NR_FILE_PAGES, NR_SHMEM
+        from .swap_state import NR_SWAPCACHE
         vs = self.vmstat
-        nr_shmem, nr_file = (vs.vm_node_stat[i] + sum(d[i] for p in vs.nodes
-                                                      for d in p.vm_node_stat_diff)
-                             for i in (NR_SHMEM, NR_FILE_PAGES))
+        nr_shmem, nr_file, nr_swapcache = (vs.vm_node_stat[i] + sum(d[i] for p in vs.nodes
+                                                                    for d in p.vm_node_stat_diff)
+                                           for i in (NR_SHMEM, NR_FILE_PAGES, NR_SWAPCACHE))
         shmem = sum(f.mapping.nrpages for f in self.files if f.mapping.shmem is not None)
         assert nr_shmem == shmem, f"nr_shmem {nr_shmem} but {shmem} tmpfs pages cached"
         if getattr(self.machine, "subsystems", {}).get("fs") is None:
-            assert nr_file == nr_shmem, f"nr_file_pages {nr_file} but nr_shmem {nr_shmem}, no files"
+            assert nr_file == nr_shmem + nr_swapcache, \
+                f"nr_file_pages {nr_file} but nr_shmem {nr_shmem}, nr_swapcached {nr_swapcache}, no files"
         self.lru._check()
         self.thp._check_deferred()                 # the deferred split queues
         if self.swap_cache is not None:            # swap_map against PTEs and the swap cache

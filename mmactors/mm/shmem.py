@@ -39,10 +39,9 @@ swapoff here) are not modelled; no huge tmpfs folios (huge=never), so
 NR_SHMEM_THPS (``nr_shmem_hugepages``) stays 0; the kernel keeps swap
 entries in ``i_pages`` as value entries, this model in ``swap_entries``
 beside it (as ``AddressSpace.shadows``), so that every ``i_pages`` lookup
-stays a pfn lookup; the kernel counts swap-cache folios in NR_FILE_PAGES
-(``__add_to_swap_cache``), this model does not (mm/swap_state.py), so a
-tmpfs folio on its way to or from swap is, while in the swap cache, in
-neither NR_FILE_PAGES nor NR_SHMEM here (in the kernel: NR_FILE_PAGES only).
+stays a pfn lookup.  A tmpfs folio on its way to or from swap is, while in
+the swap cache, in NR_FILE_PAGES (the swap cache's, ``add_to_swap_cache``
+in mm/swap_state.py) and not in NR_SHMEM, as in the kernel.
 """
 from __future__ import annotations
 

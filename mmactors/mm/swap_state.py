@@ -42,6 +42,7 @@ from .swapops import is_migration_pte, is_swap_pte, pte_to_swp_entry
 from .vmstat import NODE_STAT_ITEMS
 
 NR_SWAPCACHE = NODE_STAT_ITEMS.index("nr_swapcached")
+NR_FILE_PAGES = NODE_STAT_ITEMS.index("nr_file_pages")
 
 __all__ = ["SwapCache", "SwapAddressSpace", "SWAP_ADDRESS_SPACE_SHIFT", "PG_readahead",
            "swapon", "swapon_standalone", "swapin_nr_pages_calc", "SWAP_RA_ORDER_CEILING"]
@@ -140,11 +141,15 @@ class SwapCache:
         return self.swap_address_space(entry).i_pages.get(swp_offset(entry), -1)
 
     def _mod_swapcache(self, pfn: int, delta: int, me):
-        """__lruvec_stat_mod_folio(folio, NR_SWAPCACHE, nr): the node's nr_swapcached."""
+        """add_to_swap_cache / __delete_from_swap_cache's counters: the folio
+        is a page-cache page of the swap address space, so NR_FILE_PAGES
+        (__node_stat_mod_folio) as well as NR_SWAPCACHE (nr_swapcached)."""
         self.nr_swapcached += delta
         vs = self.sub.vmstat
         pa = self.sub.pa
-        vs.mod_node_page_state(pa.nodes[pa.pfn_node(pfn)], NR_SWAPCACHE, delta, me)
+        pgdat = pa.nodes[pa.pfn_node(pfn)]
+        vs.mod_node_page_state(pgdat, NR_FILE_PAGES, delta, me)
+        vs.mod_node_page_state(pgdat, NR_SWAPCACHE, delta, me)
 
     def _count(self, cpu: int, name: str, n: int = 1):
         self.sub.vmstat.count_event(cpu, name, n)

@@ -6,9 +6,9 @@ filesystems' ``report`` (fs/super.py) emits; the hit rate is what
 cachestat-style tools estimate (mm/filemap_io.py counts a page a read
 copies a hit when the first lookup found it uptodate).
 
-``Cached`` is NR_FILE_PAGES in kB (the kernel's ``si_meminfo`` subtracts the
-swap cache and buffers; neither is in NR_FILE_PAGES here), read exactly
-(the per-CPU diffs folded in).  tmpfs pages (mm/shmem.py) are in
+``Cached`` is NR_FILE_PAGES less the swap cache's pages in kB, as
+``si_meminfo`` computes it (no buffer heads here), read exactly (the per-CPU
+diffs folded in).  tmpfs pages (mm/shmem.py) are in
 NR_FILE_PAGES, so in Cached, as in the kernel (meminfo's Shmem is not shown).
 """
 from __future__ import annotations

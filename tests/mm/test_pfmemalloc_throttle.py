@@ -120,3 +120,36 @@ def test_not_throttled(who):
     assert killed is False
     assert pa.vmstat.event("pgscan_direct_throttle") == 0
     assert not vs.nodes[0].pfmemalloc_wait.waiters
+
+
+def test_oom_kill_ends_a_throttled_sleep():
+    """wait_event_killable: a task throttled on pfmemalloc_wait that gets the
+    OOM killer's SIGKILL wakes at once (not when kswapd next wakes the
+    queue), and throttle_direct_reclaim reports the fatal signal, so that
+    try_to_free_pages returns 1 without reclaiming (no OOM kill for it)."""
+    m = Machine(parse_scenario(_scenario(13000), "<test>"), trace=False)
+    sub = addrspace_of(m)
+    vs, eng = sub.vmscan, m.engine
+    seen = {}
+    orig = vs.throttle_direct_reclaim
+
+    async def throttle(gfp, zonelist, nodemask, me):
+        if not seen:
+            async def killer(a):
+                await eng.spend(1000)
+                if seen or not any(t[0] is me for t in vs.nodes[0].pfmemalloc_wait.waiters):
+                    return                          # that call was not throttled
+                mm = next(x for x in sub.mms if x.cpumask & (1 << me.cpu) and not x.exited)
+                seen.update(me=me, killed=eng.now)
+                vs.oom.oom_kill_process(mm, gfp, 0, a)
+            eng.spawn("killer", killer, cpu=3)
+        r = await orig(gfp, zonelist, nodemask, me)
+        if seen.get("me") is me and "ret" not in seen:
+            seen.update(ret=r, back=eng.now)
+        return r
+    vs.throttle_direct_reclaim = throttle
+    res = m.run()
+    assert res.error is None, res.error.report()
+    assert seen and seen["ret"] is True
+    assert seen["back"] - seen["killed"] <= eng.costs.wakeup_ns + 10_000
+    assert res.to_json()["reclaim"]["vmstat"]["oom_kill"] == 1

@@ -7,10 +7,10 @@ swap-backed folio: NR_SHMEM too); shmem_swapin_folio ORs VM_FAULT_MAJOR into
 shmem_fault's return and counts PGMAJFAULT when the folio was not in the swap
 cache (the read from the device), and only then.
 
-The kernel also counts swap-cache folios in NR_FILE_PAGES (mm/swap_state.c
-__add_to_swap_cache); this model keeps the swap cache out of it (see
-report/pagecache.py), so here NR_FILE_PAGES equals NR_SHMEM on a machine
-without disk files, and a tmpfs folio in the swap cache is in neither."""
+Swap-cache folios are page-cache pages too: mm/swap_state.c
+add_to_swap_cache counts them in NR_FILE_PAGES (and NR_SWAPCACHE), so on a
+machine without disk files NR_FILE_PAGES is NR_SHMEM plus nr_swapcached, and
+a tmpfs folio in the swap cache is in NR_FILE_PAGES but not NR_SHMEM."""
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
@@ -37,11 +37,16 @@ def shmem_pages(b):
     return sum(len(f.mapping.i_pages) for f in b.sub.files)
 
 
+def file_pages(b):
+    """NR_FILE_PAGES less the swap cache's (add_to_swap_cache counts those)."""
+    return stat(b, "nr_file_pages") - stat(b, "nr_swapcached")
+
+
 def test_written_tmpfs_pages_count_in_nr_shmem_and_nr_file_pages():
     """shmem_add_to_page_cache: each of the N pages written through a
     MAP_SHARED|MAP_ANONYMOUS mapping is one NR_SHMEM and one NR_FILE_PAGES."""
     b, a, inode = shmem_box(5)
-    assert stat(b, "nr_shmem") == 5 and stat(b, "nr_file_pages") == 5
+    assert stat(b, "nr_shmem") == 5 and file_pages(b) == 5
     assert stat(b, "nr_shmem_hugepages") == 0          # huge=never: order-0 folios only
     checked(b)
 
@@ -53,12 +58,12 @@ def test_swap_out_takes_them_out_and_swap_in_puts_them_back():
     b, a, inode = shmem_box(4)
     pageout(b, a, 3)
     assert inode.swapped == 3
-    assert stat(b, "nr_shmem") == 1 and stat(b, "nr_file_pages") == 1
+    assert stat(b, "nr_shmem") == 1 and file_pages(b) == 1
     checked(b)
     for i in range(3):
         b.touch(a + i * PAGE, write=False)
     assert inode.swapped == 0
-    assert stat(b, "nr_shmem") == 4 and stat(b, "nr_file_pages") == 4
+    assert stat(b, "nr_shmem") == 4 and file_pages(b) == 4
     checked(b)
 
 
@@ -70,7 +75,7 @@ def test_a_clean_tmpfs_page_reclaimed_leaves_nr_shmem():
     assert stat(b, "nr_shmem") == 3
     pageout(b, a, 3)
     assert inode.mapping.nrpages == 0 and vm(b, "pswpout") == 0
-    assert stat(b, "nr_shmem") == 0 and stat(b, "nr_file_pages") == 0
+    assert stat(b, "nr_shmem") == 0 and file_pages(b) == 0
     checked(b)
 
 
@@ -83,7 +88,7 @@ def test_the_last_munmap_evicts_and_uncounts():
     assert stat(b, "nr_shmem") == 2
     b.call(M.vm_munmap(b.sub, b.mm, a, 4 * PAGE, b.me()))
     assert inode.evicted
-    assert stat(b, "nr_shmem") == 0 and stat(b, "nr_file_pages") == 0
+    assert stat(b, "nr_shmem") == 0 and file_pages(b) == 0
     checked(b)
 
 
@@ -98,7 +103,7 @@ def test_truncate_of_an_open_file_uncounts_its_pages():
     b.call(M.vm_munmap(b.sub, b.mm, a, 3 * PAGE, b.me()))
     assert stat(b, "nr_shmem") == 3
     b.call(inode.truncate(b.me()))
-    assert stat(b, "nr_shmem") == 0 and stat(b, "nr_file_pages") == 0
+    assert stat(b, "nr_shmem") == 0 and file_pages(b) == 0
     checked(b)
 
 
@@ -169,7 +174,7 @@ def test_nr_shmem_is_the_tmpfs_pages_cached_under_any_sequence(ops):
         else:
             for i in range(start, start + n):
                 b.touch(a + i * PAGE, write=op == "write")
-        assert stat(b, "nr_shmem") == shmem_pages(b) == stat(b, "nr_file_pages")
+        assert stat(b, "nr_shmem") == shmem_pages(b) == file_pages(b)
         checked(b)
 
 
@@ -218,3 +223,23 @@ def test_shared_anonymous_mapping_counts_once_per_page_across_fork():
     b.call(M.vm_munmap(b.sub, child, a, 3 * PAGE, b.me()))
     assert stat(b, "nr_shmem") == 0
     b.sub._check()
+
+
+def test_swap_cache_folios_count_in_nr_file_pages():
+    """mm/swap_state.c add_to_swap_cache: ``__node_stat_mod_folio(folio,
+    NR_FILE_PAGES, nr)`` beside NR_SWAPCACHE, and __delete_from_swap_cache
+    the reverse.  Anonymous memory swapped out to an SSD under pressure
+    leaves folios in the swap cache at the end of the run (under writeback,
+    or written and not yet reclaimed), and /proc/vmstat's nr_file_pages
+    counts exactly those, with no file anywhere."""
+    text = SCN.replace('steps = ["mmap s 8M rw anon,shared", "touch s write", "mmap t 4M rw anon,shared",\n'
+                       '         "touch t read", "munmap t"]',
+                       'steps = ["mmap a 80M rw anon,private", "touch a write"]') \
+        .replace("memory_mib = 64", 'memory_mib = 64\n[[swap]]\nsize_mib = 256\ndevice = "ssd"')
+    m = Machine(parse_scenario(text, "<test>"), trace=False)
+    res = m.run()
+    assert res.error is None, res.error.report()
+    vs = res.extra["vmstat"]
+    assert vs["pswpout"] > 0 and vs["nr_swapcached"] > 0
+    assert vs["nr_file_pages"] == vs["nr_swapcached"] and vs["nr_shmem"] == 0
+    addrspace_of(m)._check()
