@@ -84,6 +84,8 @@ from .filemap_core import __filemap_remove_folio as _filemap_remove_folio_locked
 from .gfp import GFP, GFP_KERNEL, gfp_zone
 from .mm_types import VM_EXEC, VM_LOCKED
 from .oom_kill import OomKiller
+from .sched_mm import (PF_KSWAPD, PF_MEMALLOC, fs_reclaim_map_acquire, fs_reclaim_map_release,
+                       memalloc_flags_save)
 from .shrinker import shrink_slab
 from .swap import (LRU_ACTIVE, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_FILE, LRU_INACTIVE_ANON,
                    LRU_INACTIVE_FILE, folio_is_file_lru)
@@ -1170,6 +1172,7 @@ class VmScan:
 
     async def kswapd(self, kn: KswapdNode, me):
         """kswapd(): the per-node reclaim thread (PF_MEMALLOC | PF_KSWAPD)."""
+        memalloc_flags_save(me, PF_MEMALLOC | PF_KSWAPD)
         pgdat = self.pa.nodes[kn.nid]
         self.set_pgdat_percpu_threshold(pgdat, True)
         highest = MAX_NR_ZONES - 1
@@ -1190,7 +1193,12 @@ class VmScan:
                 kn.kswapd_highest_zoneidx = MAX_NR_ZONES
                 kn.state = "running"
                 kn.runs += 1
+                # balance_pgdat holds fs_reclaim from its start to its end
+                # (__fs_reclaim_acquire/release, mm/vmscan.c; dropped only
+                # around kthread_freezable_should_stop): taken here around it.
+                fs_reclaim_map_acquire(me, "balance_pgdat (mm/vmscan.c)")
                 reclaim_order = await self.balance_pgdat(pgdat, alloc_order, highest, me)
+                fs_reclaim_map_release(me, "balance_pgdat (mm/vmscan.c)")
                 if reclaim_order < alloc_order:
                     continue
                 break
