@@ -173,10 +173,23 @@ def fs_reclaim_release(actor, gfp: int, site) -> None:
 
 def might_alloc(actor, gfp: int, site) -> None:
     """might_alloc(gfp_mask): take and drop fs_reclaim as an allocation that
-    enters reclaim would, then ``might_sleep_if(gfpflags_allow_blocking())``."""
-    reg = lock_registry(actor.engine)
-    if reg.on_map_acquire:
-        fs_reclaim_acquire(actor, gfp, site)
-        fs_reclaim_release(actor, gfp, site)
-    if reg.on_might_sleep and gfp & __GFP_DIRECT_RECLAIM:
+    enters reclaim would, then ``might_sleep_if(gfpflags_allow_blocking())``.
+    (fs_reclaim_acquire + fs_reclaim_release with their tests made once:
+    this runs for every allocation while lockdep watches.)"""
+    eng = actor.engine
+    reg = lock_registry(eng)
+    if not gfp & __GFP_DIRECT_RECLAIM:
+        return                        # neither reclaim nor a sleep
+    acq = reg.on_map_acquire
+    if acq:
+        pf = actor.data.get(_PF, 0)
+        if not pf & PF_MEMALLOC:
+            g = current_gfp_context(actor, gfp) if pf else gfp
+            if g & __GFP_FS:
+                m = eng.runvars.get(_FsReclaim) or fs_reclaim_map(eng)
+                for hook in acq:
+                    hook(actor, m, "W", site, False, 0)
+                for hook in reg.on_map_release:
+                    hook(actor, m, "W", site)
+    if reg.on_might_sleep:
         might_sleep(actor, site)
