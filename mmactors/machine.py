@@ -26,6 +26,7 @@ from ._core.strategies import Strategy, make_strategy
 from .scenario import SUBSYSTEMS, Scenario
 from .sync import LOCK_TYPES, lock_registry
 from .workloads import KINDS
+from .mm.sched_mm import set_kthread
 from .workqueue import Workqueues
 
 __all__ = ["Machine", "RunResult"]
@@ -146,7 +147,7 @@ class Machine:
     def add_kthread(self, name: str, body, cpu: int = 0):
         """A kernel thread (kswapd, kcompactd, ...) pinned to ``cpu``."""
         a = self.engine.add_actor(name, body, cpu=cpu, node=self.node_of[cpu])
-        a.data["PF_KTHREAD"] = True       # current->flags & PF_KTHREAD (mm/vmscan.py reads it)
+        set_kthread(a)                    # current->flags |= PF_KTHREAD
         if self.engine.trace is not None:
             self.engine.trace.threads[a.id] = name
         return a

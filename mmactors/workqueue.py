@@ -71,7 +71,8 @@ class Workqueues:
             w.idle = False
             w.actor = eng.spawn(f"kworker/{cpu}", w.body, cpu=cpu,
                                 node=self.machine.node_of[cpu])
-            w.actor.data["PF_KTHREAD"] = True
+            from .mm.sched_mm import set_kthread     # here: mm imports this module
+            set_kthread(w.actor)
             return work
         w.queue.append(work)
         if w.idle and w.actor.state is ActorState.PARKED:

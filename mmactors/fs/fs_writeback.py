@@ -52,6 +52,7 @@ from ..mm.page_writeback import (I_DIRTY, I_DIRTY_ALL, I_DIRTY_INODE, I_DIRTY_PA
                                  WB_SYNC_ALL, WB_SYNC_NONE,
                                  WritebackControl, do_writepages, filemap_fdatawait_range,
                                  filemap_write_and_wait_range, writeback_of)
+from ..mm.sched_mm import set_kthread
 from ..mm.vmscan import HZ
 
 __all__ = ["FsWriteback", "Flusher", "WbWritebackWork", "bdi_register", "vfs_fsync_range",
@@ -166,7 +167,7 @@ class Flusher:
             await self._timer(a)
         node = eng.node_of[self.cpu] if eng.node_of else 0
         self.actor = eng.spawn(f"kworker/u:{self.name}", body, cpu=self.cpu, node=node)
-        self.actor.data["PF_KTHREAD"] = True
+        set_kthread(self.actor)
         self.timer = eng.spawn(f"timer/{self.name}", timer, cpu=self.cpu, node=node)
         self.timer_parked = False
 

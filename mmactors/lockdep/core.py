@@ -167,7 +167,10 @@ class LockdepClass:
         self.seeded = False
 
     def wait_types(self) -> tuple[int, int]:
-        # LD_WAIT_CONFIG (spinlock_t, rwlock_t with PROVE_RAW_LOCK_NESTING) / LD_WAIT_SLEEP.
+        # LD_WAIT_CONFIG (spinlock_t, rwlock_t with PROVE_RAW_LOCK_NESTING) / LD_WAIT_SLEEP;
+        # a bare lockdep_map (STATIC_LOCKDEP_MAP_INIT, fs_reclaim) has LD_WAIT_INV.
+        if self.kind == "map":
+            return (0, 0)
         return (4, 4) if self.sleeping else (3, 3)
 
     def usage_chars(self) -> str:
@@ -468,6 +471,11 @@ class Lockdep(Validator):
             self._lock_release(t, lock, mode, site)
         except _Stop:
             pass
+
+    # lock_map_acquire/lock_map_release (mmactors.sync.lockdep_map): a bare
+    # lockdep_map is acquired and released exactly as a lock is.
+    map_acquire = acquire
+    map_release = release
 
     def bad_unlock(self, actor, lock, mode, site):
         if not self.debug_locks:

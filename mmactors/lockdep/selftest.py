@@ -14,9 +14,14 @@ Lock objects follow the file: per lock kind, ``A``..``D`` are four classes,
 with ``force_read_lock_recursive = 1`` (rwlock readers recursive); the
 queued-rwlock cases after it with the x86 rule (``rwlock_read = "queued"``).
 
+The fs_reclaim tests run the ``fs_reclaim`` lockdep map of
+:mod:`mmactors.mm.sched_mm` (``fs_reclaim_acquire``, ``might_alloc``,
+``memalloc_nofs_save``), as the lock-sequence verbs of the same names; the
+kernel prints their one cell (``dotest(..., 0)``) in the first column.
+
 Not ported (the simulator has no such locks): ww_mutex tests, local_lock
 tests, rtmutex column, wait-context tests (CONFIG_PROVE_RAW_LOCK_NESTING),
-fs_reclaim tests, the lockdep_set_subclass() name test.
+the lockdep_set_subclass() name test.
 
 The cases are data; :func:`mmactors.testing.run_selftest_case` runs one on a
 machine, and ``python tools/locking_selftest.py`` prints the kernel-style table.
@@ -98,6 +103,13 @@ class Body:
     def HARDIRQ_ENABLE(self): return self._s("irq_enable")
     def SOFTIRQ_DISABLE(self): return self._s("bh_disable")
     def SOFTIRQ_ENABLE(self): return self._s("bh_enable")
+
+    # allocation context (include/linux/sched/mm.h): gfp masks as the kernel spells them
+    def fs_reclaim_acquire(self, gfp): return self._s(f"fs_reclaim_acquire {gfp}")
+    def fs_reclaim_release(self, gfp): return self._s(f"fs_reclaim_release {gfp}")
+    def might_alloc(self, gfp): return self._s(f"might_alloc {gfp}")
+    def memalloc_nofs_save(self): return self._s("memalloc_nofs_save")
+    def memalloc_nofs_restore(self): return self._s("memalloc_nofs_restore")
 
     # locking-selftest-{hardirq,softirq}.h
     def IRQ_ENTER(self):
@@ -364,6 +376,31 @@ def _queued_rwlock():
                 FAILURE, b, "irq", rwlock_read="queued")
 
 
+def _fs_reclaim():
+    """fs_reclaim_tests(): lockdep must see an allocation that may enter
+    reclaim (might_alloc) inside reclaim (fs_reclaim held) as recursion on
+    the fs_reclaim map, unless the allocation cannot call into the
+    filesystem (GFP_NOFS, or a memalloc_nofs_save() scope)."""
+    def correct(b):
+        b.fs_reclaim_acquire("GFP_KERNEL").might_alloc("GFP_NOFS").fs_reclaim_release("GFP_KERNEL")
+
+    def wrong(b):
+        b.fs_reclaim_acquire("GFP_KERNEL").might_alloc("GFP_KERNEL").fs_reclaim_release("GFP_KERNEL")
+
+    def protected(b):
+        (b.fs_reclaim_acquire("GFP_KERNEL").memalloc_nofs_save().might_alloc("GFP_KERNEL")
+         .memalloc_nofs_restore().fs_reclaim_release("GFP_KERNEL"))
+
+    for group, name, exp, fn, det in [
+        ("correct nesting", "fs_reclaim_correct_nesting", SUCCESS, correct, ""),
+        ("wrong nesting", "fs_reclaim_wrong_nesting", FAILURE, wrong, "recursive"),
+        ("protected nesting", "fs_reclaim_protected_nesting", SUCCESS, protected, ""),
+    ]:
+        b = Body(None)
+        fn(b)
+        yield _case(name, group, "spin", exp, b, det)
+
+
 def _special():
     """hardirq_deadlock_softirq_not_deadlock (LOCKTYPE_SPECIAL)."""
     b = Body(None)
@@ -381,4 +418,4 @@ def _special():
 def cases() -> list[Case]:
     """Every ported test case, in the kernel's print order."""
     return list(itertools.chain(_main_table(), _rw_rows(), _rlock_perms(), _irq_families(),
-                                _queued_rwlock(), _special()))
+                                _queued_rwlock(), _fs_reclaim(), _special()))

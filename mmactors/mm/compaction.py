@@ -91,6 +91,7 @@ from .filemap import PG_dirty, PG_locked, PG_swapcache, PG_writeback
 from .gfp import GFP, GFP_KERNEL, gfp_migratetype
 from .migrate import (ENOMEM, MIGRATE_ASYNC, MIGRATE_SYNC, MIGRATE_SYNC_LIGHT, MR_COMPACTION,
                       Migrate)
+from .sched_mm import set_kthread
 from .vmstat import NR_FREE_PAGES
 
 __all__ = ["Compaction", "CompactControl", "SYSCTL", "CONSTANTS", "COMPACT_CLUSTER_MAX",
@@ -1280,7 +1281,7 @@ class Compaction:
                     f"kcompactd{kn.nid}", body, cpu=cpu, node=kn.nid)
         else:
             kn.actor = self.engine.spawn(f"kcompactd{kn.nid}", body, cpu=cpu, node=kn.nid)
-        kn.actor.data["PF_KTHREAD"] = True
+        set_kthread(kn.actor)
 
     def _workloads_done(self) -> bool:
         return self.sub.vmscan._workloads_done()

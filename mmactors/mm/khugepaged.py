@@ -54,6 +54,7 @@ from ._internal import HPAGE_PMD_ORDER, PG_lru
 from .filemap import PG_swapcache
 from .gfp import GFP_TRANSHUGE, GFP_TRANSHUGE_LIGHT
 from .mm_types import PAGE_SHIFT, PAGE_SIZE, PMD_SHIFT, PMD_SIZE, VM_WRITE, vma_start_write
+from .sched_mm import set_kthread
 
 __all__ = ["SYSFS", "Khugepaged"]
 
@@ -152,7 +153,7 @@ class Khugepaged:
             async def body(a):
                 await self.khugepaged(a)
             self.actor = self.engine.spawn("khugepaged", body, cpu=cpu, node=0)
-            self.actor.data["PF_KTHREAD"] = True
+            set_kthread(self.actor)
         elif was_empty:
             self.sub.vmscan.wake_up(self.wait)
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from ..sync import Mutex
 from .mm_types import VM_SHARED
+from .sched_mm import set_kthread
 
 __all__ = ["OomKiller", "oom_badness", "MAX_OOM_REAP_RETRIES"]
 
@@ -113,7 +114,7 @@ class OomKiller:
             async def body(a):
                 await self.oom_reaper(a)
             self.reaper = self.engine.spawn("oom_reaper", body, cpu=0)
-            self.reaper.data["PF_KTHREAD"] = True
+            set_kthread(self.reaper)
         elif self.reaper.state.value == "parked":
             self.engine.wake(self.reaper)
 

@@ -83,12 +83,14 @@ to ``free_frozen_pages``; this follows 6.12.
 """
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict, deque
 
 import numpy as np
 
 from .._core.errors import SimulationError
-from ..sync import Mutex, SpinLock
+from ..sync import Mutex, SpinLock, lock_registry
+from ..sync.irq import in_interrupt
 from ._internal import (ALLOC_CPUSET, ALLOC_HIGHATOMIC, ALLOC_KSWAPD, ALLOC_MIN_RESERVE,
                         ALLOC_NOFRAGMENT, ALLOC_NO_WATERMARKS, ALLOC_NON_BLOCK, ALLOC_OOM,
                         ALLOC_RESERVES, ALLOC_WMARK_HIGH, ALLOC_WMARK_LOW, ALLOC_WMARK_MASK,
@@ -106,6 +108,9 @@ from ._internal import (ALLOC_CPUSET, ALLOC_HIGHATOMIC, ALLOC_KSWAPD, ALLOC_MIN_
                         migratetype_is_mergeable, pageblock_nr_pages, pageblock_order,
                         zone_names)
 from .gfp import GFP, format_gfp, gfp_migratetype, gfp_zone
+from .sched_mm import (PF_MEMALLOC, current_flags, current_gfp_context, fs_reclaim_acquire,
+                       fs_reclaim_release, memalloc_noreclaim_restore, memalloc_noreclaim_save,
+                       might_alloc)
 # enum compact_priority / compact_result (include/linux/compaction.h; mm/compaction.py)
 COMPACT_PRIO_SYNC_FULL, COMPACT_PRIO_SYNC_LIGHT, COMPACT_PRIO_ASYNC = 0, 1, 2
 MIN_COMPACT_PRIORITY = COMPACT_PRIO_SYNC_FULL
@@ -357,6 +362,15 @@ class PgData:
 
 
 # ----------------------------------------------------------------- allocator
+def _alloc_site():
+    """The allocation's call site for lockdep: the first frame outside this
+    file (``__alloc_pages``'s caller), as a ``call_site()`` pair."""
+    f = sys._getframe(2)
+    while f is not None and f.f_code.co_filename == __file__:
+        f = f.f_back
+    return (f.f_code, f.f_lineno) if f is not None else "__alloc_pages"
+
+
 class PageAllocator:
     """Zones, the buddy allocator and the pcp lists of one machine."""
 
@@ -408,6 +422,9 @@ class PageAllocator:
         self.folio_part_put = None
         self.fallbacks = 0                       # __rmqueue_fallback successes (mm_page_alloc_extfrag)
         self.pcpu_drain_mutex = Mutex(engine, "pcpu_drain_mutex")
+        # The run's validators: might_alloc (the fs_reclaim map) only when one
+        # watches lockdep maps (``_reg.on_map_acquire`` is then non-empty).
+        self._reg = lock_registry(engine)
         self._ac_cache: dict = {}
         # Blocks between two places (freed but not yet on a list, or taken from
         # the buddy and not yet prepared) while their actor waits: _check counts
@@ -1243,6 +1260,12 @@ class PageAllocator:
         waiting: what the full path does in that case, synchronously.  The pfn,
         or None (nothing done) when the full path must run."""
         me = self.engine.current
+        if self._reg.on_map_acquire or self._reg.on_might_sleep:
+            # prepare_alloc_pages' might_alloc(gfp_mask), for every allocation
+            # (the full path below enters here first; a caller that retries
+            # with alloc_pages after None repeats it, which lockdep's chain
+            # cache absorbs)
+            might_alloc(me, gfp, _alloc_site())
         if order > PAGE_ALLOC_COSTLY_ORDER and not (self.thp and order == HPAGE_PMD_ORDER):
             return None
         cpu = me.cpu
@@ -1292,6 +1315,11 @@ class PageAllocator:
         if order > MAX_PAGE_ORDER:
             self._warn(me, gfp, order, "order > MAX_PAGE_ORDER")
             return -1
+        # The task's memalloc_no{fs,io}_save scope (current_gfp_context, which
+        # __alloc_pages applies first): applied here, on the full path only,
+        # because the scope's bits (__GFP_FS, __GFP_IO) change nothing the
+        # pcp fast path above decides (no task here is PF_MEMALLOC_PIN).
+        gfp = current_gfp_context(me, gfp)
         if nid < 0:
             nid = self.node_of[me.cpu]
         ac, alloc_flags = self.prepare_alloc_pages(gfp, order, nid, nodemask)
@@ -1365,13 +1393,19 @@ class PageAllocator:
         while True:                                                    # retry:
             if alloc_flags & ALLOC_KSWAPD:
                 self.wake_all_kswapds(order, gfp, ac)
-            if not (gfp & _GFP_NOMEMALLOC) and gfp & _GFP_MEMALLOC:
+            if not (gfp & _GFP_NOMEMALLOC) and (gfp & _GFP_MEMALLOC or (
+                    current_flags(me) & PF_MEMALLOC and not in_interrupt(me))):
+                # __gfp_pfmemalloc_flags: __GFP_MEMALLOC, or a PF_MEMALLOC task
+                # (reclaim, kswapd) in process context (the in_serving_softirq
+                # case: no softirq allocates here)
                 alloc_flags = ALLOC_NO_WATERMARKS | (alloc_flags & ALLOC_KSWAPD)
             pfn = await self.get_page_from_freelist(gfp, order, alloc_flags, ac, me)
             if pfn >= 0:
                 return pfn
             if not can_direct_reclaim:
                 break
+            if current_flags(me) & PF_MEMALLOC:
+                break                          # avoid recursion of direct reclaim
             if self.reclaim is not None and not (gfp & _GFP_NOMEMALLOC) \
                     and self.reclaim.current_is_oom_victim(me):
                 # __gfp_pfmemalloc_flags: an OOM victim may dip into the
@@ -1451,8 +1485,18 @@ class PageAllocator:
     async def alloc_pages_direct_reclaim(self, gfp, order, alloc_flags, ac, me):
         """__alloc_pages_direct_reclaim: __perform_reclaim (try_to_free_pages),
         then the freelists, once more after unreserving highatomic blocks and
-        drain_all_pages if that fails.  Returns (pfn or -1, pages reclaimed)."""
+        drain_all_pages if that fails.  Returns (pfn or -1, pages reclaimed).
+        __perform_reclaim holds the fs_reclaim lockdep map (mm/sched_mm.py)
+        around try_to_free_pages and runs it with PF_MEMALLOC
+        (memalloc_noreclaim_save), so allocations inside reclaim do not take
+        fs_reclaim again, nor enter direct reclaim themselves, and may use
+        the reserves (alloc_pages_slowpath's PF_MEMALLOC rules)."""
+        site = "__perform_reclaim (mm/page_alloc.c)"
+        fs_reclaim_acquire(me, gfp, site)
+        noreclaim_flag = memalloc_noreclaim_save(me)
         progress = await self.reclaim.try_to_free_pages(ac.zonelist, order, gfp, ac.nodemask, me)
+        memalloc_noreclaim_restore(me, noreclaim_flag)
+        fs_reclaim_release(me, gfp, site)
         if not progress:
             return -1, 0
         drained = False
@@ -1472,7 +1516,9 @@ class PageAllocator:
             return -1, COMPACT_SKIPPED
         comp = self.compaction
         t0 = self.engine.now
+        noreclaim_flag = memalloc_noreclaim_save(me)
         result = await comp.try_to_compact_pages(gfp, order, alloc_flags, ac, prio, me)
+        memalloc_noreclaim_restore(me, noreclaim_flag)
         comp.stall_ns += self.engine.now - t0
         if result == COMPACT_SKIPPED:
             return -1, result

@@ -76,6 +76,7 @@ from .backing_dev import (BDI_CAP_WRITEBACK, BDI_CAP_WRITEBACK_ACCT, WB_DIRTIED,
 from .filemap import (PAGECACHE_TAG_DIRTY, PAGECACHE_TAG_TOWRITE, PAGECACHE_TAG_WRITEBACK, PG_dirty,
                       PG_locked, PG_reclaim, PG_swapcache, PG_writeback)
 from .page_io import _WritebackWait   # one PG_writeback wait type for swap and file folios
+from .sched_mm import set_kthread
 from .swap import LRU_ACTIVE_FILE, LRU_INACTIVE_FILE
 from .vmscan import HZ, JIFFY_NS
 from .vmstat import NODE_STAT_ITEMS, NR_FREE_PAGES, VM_STAT_ITEMS, ZONE_STAT_ITEMS
@@ -632,7 +633,7 @@ class PageWriteback:
                     elif dw.due > eng.now:    # queued again while it ran
                         await eng.spend(dw.due - eng.now)
             dw.actor = eng.spawn(f"kworker/u:bw-{wb.bdi.name}", bw_dwork, at_ns=dw.due)
-            dw.actor.data["PF_KTHREAD"] = True
+            set_kthread(dw.actor)
         elif dw.actor.state is ActorState.PARKED:
             eng.wake(dw.actor, dw.due)
         # else: it is running the work; it sleeps to the new expiry after it

@@ -54,10 +54,11 @@ from collections import OrderedDict
 
 from .._core.errors import SimulationError
 from ..costs import CacheLine
-from ..sync import SpinLock
+from ..sync import SpinLock, call_site, lock_registry
 from ._internal import (MAX_PAGE_ORDER, PAGE_ALLOC_COSTLY_ORDER, PAGE_SHIFT, PAGE_SIZE,
                         PGTY_slab, CacheStats)
 from .gfp import GFP, gfp_zone
+from .sched_mm import might_alloc
 from .vmstat import NR_SLAB_RECLAIMABLE_B, NR_SLAB_UNRECLAIMABLE_B
 
 __all__ = ["Slub", "KmemCache", "KmemCacheCpu", "KmemCacheNode", "Slab", "STAT_ITEMS",
@@ -329,6 +330,7 @@ class Slub:
             self.kmalloc_cache(KMALLOC_NORMAL, idx)
         self._xfer_local = self.costs.line_transfer_ns
         self._xfer_remote = self.costs.line_transfer_remote_ns
+        self._reg = lock_registry(self.engine)        # the validators (might_alloc)
 
     def line(self, name):
         return CacheLine(self.costs, self.node_of, name, clock=self.engine)
@@ -413,6 +415,11 @@ class Slub:
         return await self.slab_alloc_node(s, gfp, node, s.object_size)
 
     async def slab_alloc_node(self, s: KmemCache, gfp: int, node: int, orig_size: int) -> int:
+        reg = self._reg
+        if reg.on_map_acquire or reg.on_might_sleep:
+            # slab_pre_alloc_hook's might_alloc(flags): fs_reclaim for
+            # lockdep, whether or not the cpu slab serves the object
+            might_alloc(self.engine.current, gfp, call_site(1))
         addr = self.slab_alloc_fast(s, gfp, node)
         if addr is not None:
             return addr

@@ -91,6 +91,8 @@ from .filemap_core import __filemap_remove_folio as _filemap_remove_folio_locked
 from .gfp import GFP, GFP_KERNEL, gfp_zone
 from .mm_types import VM_EXEC, VM_LOCKED
 from .oom_kill import OomKiller
+from .sched_mm import (PF_KSWAPD, PF_KTHREAD, PF_MEMALLOC, current_flags, fs_reclaim_map_acquire,
+                       fs_reclaim_map_release, memalloc_flags_save, set_kthread)
 from .shrinker import shrink_slab
 from .swap import (LRU_ACTIVE, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_FILE, LRU_INACTIVE_ANON,
                    LRU_INACTIVE_FILE, folio_is_file_lru)
@@ -404,9 +406,12 @@ class VmScan:
         """reclaim_throttle: sleep on pgdat->reclaim_wait[reason] for 6.12's
         timeout (or until woken); kthreads other than kswapd only yield."""
         kn = self.nodes[pgdat.node_id]
-        # Simplification: the "kthreads other than kswapd and workqueues only
-        # cond_resched" rule needs PF_KTHREAD; every reclaimer here is either
-        # kswapd or a workload task, so everyone sleeps.
+        fl = current_flags(me)
+        if fl & PF_KTHREAD and not fl & PF_KSWAPD:
+            # kthreads other than kswapd (khugepaged, kworkers) may be what
+            # reclaim needs to progress: they do not sleep here
+            await self.engine.spend(self.engine.costs.context_switch_ns)   # cond_resched
+            return
         if reason == VMSCAN_THROTTLE_WRITEBACK:
             timeout = HZ // 10
         elif reason in (VMSCAN_THROTTLE_CONGESTED, VMSCAN_THROTTLE_NOPROGRESS):
@@ -1159,7 +1164,7 @@ class VmScan:
     async def throttle_direct_reclaim(self, gfp: int, zonelist, nodemask, me) -> bool:
         """throttle_direct_reclaim: True if a fatal signal came while throttled
         (the caller then reports progress without reclaiming)."""
-        if me.data.get("PF_KTHREAD") or self.current_is_oom_victim(me):
+        if current_flags(me) & PF_KTHREAD or self.current_is_oom_victim(me):
             return False           # kernel threads may be cleaning pages; the killed exit
         highest = gfp_zone(gfp, self.pa.zone_dma)
         pgdat = None
@@ -1263,10 +1268,11 @@ class VmScan:
         async def body(a):
             await self.kswapd(kn, a)
         kn.actor = self.engine.spawn(f"kswapd{kn.nid}", body, cpu=cpu, node=kn.nid)
-        kn.actor.data["PF_KTHREAD"] = True
+        set_kthread(kn.actor)
 
     async def kswapd(self, kn: KswapdNode, me):
         """kswapd(): the per-node reclaim thread (PF_MEMALLOC | PF_KSWAPD)."""
+        memalloc_flags_save(me, PF_MEMALLOC | PF_KSWAPD)
         pgdat = self.pa.nodes[kn.nid]
         self.set_pgdat_percpu_threshold(pgdat, True)
         highest = MAX_NR_ZONES - 1
@@ -1287,7 +1293,12 @@ class VmScan:
                 kn.kswapd_highest_zoneidx = MAX_NR_ZONES
                 kn.state = "running"
                 kn.runs += 1
+                # balance_pgdat holds fs_reclaim from its start to its end
+                # (__fs_reclaim_acquire/release, mm/vmscan.c; dropped only
+                # around kthread_freezable_should_stop): taken here around it.
+                fs_reclaim_map_acquire(me, "balance_pgdat (mm/vmscan.c)")
                 reclaim_order = await self.balance_pgdat(pgdat, alloc_order, highest, me)
+                fs_reclaim_map_release(me, "balance_pgdat (mm/vmscan.c)")
                 if reclaim_order < alloc_order:
                     continue
                 break

@@ -7,6 +7,7 @@ in :mod:`.irq`.
 """
 from .completion import Completion
 from .lock import LockBase, LockError, call_site, might_sleep, site_name
+from .lockdep_map import LockdepMap, lock_map_acquire, lock_map_release
 from .lockstat import (LockClass, LockRegistry, LockStatistics, Validator, add_validator,
                        lock_registry, remove_validator)
 from .mutex import Mutex
@@ -23,4 +24,5 @@ LOCK_TYPES = {"ticket": TicketSpinLock, "qspinlock": QSpinLock, "spinlock": QSpi
 __all__ = ["LOCK_TYPES", "Completion", "LockBase", "LockError", "WaitQueue", "Waiter",
            "site_name", "call_site", "might_sleep", "LockClass", "LockRegistry", "LockStatistics", "Validator",
            "add_validator", "remove_validator", "lock_registry", "Mutex", "RWLock",
-           "RWSemaphore", "SeqCount", "SeqLock", "QSpinLock", "SpinLock", "TicketSpinLock"]
+           "RWSemaphore", "SeqCount", "SeqLock", "QSpinLock", "SpinLock", "TicketSpinLock",
+           "LockdepMap", "lock_map_acquire", "lock_map_release"]

@@ -172,9 +172,16 @@ class Validator:
         "irq_enable", "bh_disable", "bh_enable", "hardirq_enter",
         "hardirq_exit", "softirq_enter", "softirq_exit"."""
 
+    def map_acquire(self, actor, lock, mode, site, trylock, subclass=0):
+        """The actor acquired a lockdep-only map (:mod:`.lockdep_map`:
+        ``lock_map_acquire``, e.g. ``fs_reclaim``); nothing waited."""
+
+    def map_release(self, actor, lock, mode, site):
+        """The actor released a lockdep-only map (``lock_map_release``)."""
+
 
 HOOKS = ("contended", "acquire", "release", "bad_unlock", "downgrade", "lock_freed",
-         "might_sleep", "irq")
+         "might_sleep", "irq", "map_acquire", "map_release")
 
 
 class LockRegistry:

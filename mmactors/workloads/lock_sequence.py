@@ -40,6 +40,16 @@ Verbs (X a declared lock, N an integer):
 * ``might_sleep``: a might_sleep() annotation; ``msleep NS``: block NS ns
   (might_sleep() and then the time).
 * ``delay NS``: spend NS ns.
+* Allocation context (include/linux/sched/mm.h, mm/sched_mm.py), G a gfp
+  mask written without spaces (``GFP_KERNEL``, ``GFP_NOFS|__GFP_ZERO``):
+  ``might_alloc G`` (an allocation site: takes and drops the ``fs_reclaim``
+  lockdep map if G may enter reclaim, then might_sleep if G may block),
+  ``fs_reclaim_acquire G`` / ``fs_reclaim_release G`` (what direct reclaim
+  holds), and the task scopes ``memalloc_nofs_save`` /
+  ``memalloc_nofs_restore``, ``memalloc_noio_save`` /
+  ``memalloc_noio_restore``, ``memalloc_noreclaim_save`` /
+  ``memalloc_noreclaim_restore`` (PF_MEMALLOC_NOFS, PF_MEMALLOC_NOIO,
+  PF_MEMALLOC), as lib/locking-selftest.c's fs_reclaim tests use them.
 * The kernel's own names, checked against the lock's kind, so a sequence can
   be pasted from the source: ``spin_lock``/``spin_unlock``/``spin_trylock``,
   ``write_lock``/``write_unlock``/``write_trylock`` (rwlocks; ``read_lock``
@@ -66,6 +76,8 @@ import functools
 import os
 import re
 
+from ..mm import sched_mm
+from ..mm.gfp import GfpError, parse_gfp
 from ..schema import Field, Section, at_least, check_table, nanoseconds, one_of
 from ..sync import irq as I
 from ..sync import LOCK_TYPES, might_sleep
@@ -80,8 +92,11 @@ _LOCK_ARG = {"lock", "unlock", "read_lock", "read_unlock", "trylock", "read_tryl
              "read_unlock_bh", "init", "free", "downgrade"}
 _NESTED = {"lock_nested", "read_lock_nested"}
 _NS_ARG = {"delay", "msleep"}
+_SCOPES = {"memalloc_nofs_save", "memalloc_nofs_restore", "memalloc_noio_save",
+           "memalloc_noio_restore", "memalloc_noreclaim_save", "memalloc_noreclaim_restore"}
 _NO_ARG = {"irq_disable", "irq_enable", "bh_disable", "bh_enable", "hardirq_enter",
-           "hardirq_exit", "softirq_enter", "softirq_exit", "might_sleep"}
+           "hardirq_exit", "softirq_enter", "softirq_exit", "might_sleep"} | _SCOPES
+_GFP_ARG = {"might_alloc", "fs_reclaim_acquire", "fs_reclaim_release"}
 # The kernel's own function names, so that a locking sequence can be pasted
 # from the source: name -> (the verb it is, the lock kinds it applies to).
 _SPIN, _RWLOCK, _MUTEX, _RWSEM = {"spinlock"}, {"rwlock"}, {"mutex"}, {"rwsem"}
@@ -106,7 +121,7 @@ KERNEL_VERBS = {
     "down_read_nested": ("read_lock_nested", _RWSEM),
     "down_write_nested": ("lock_nested", _RWSEM), "downgrade_write": ("downgrade", _RWSEM),
 }
-VERBS = tuple(sorted(_LOCK_ARG | _NESTED | _NS_ARG | _NO_ARG))
+VERBS = tuple(sorted(_LOCK_ARG | _NESTED | _NS_ARG | _NO_ARG | _GFP_ARG))
 _READ_VERBS = {"read_lock", "read_unlock", "read_trylock", "read_lock_nested",
                "read_lock_irq", "read_unlock_irq", "read_lock_bh", "read_unlock_bh"}
 _IRQ_VARIANTS = {"lock_irq", "unlock_irq", "lock_irqsave", "unlock_irqrestore", "lock_bh",
@@ -189,6 +204,8 @@ def parse_step(s: str):
         if len(args) == 1 and args[0].replace("_", "").isdigit():
             return verb, int(args[0].replace("_", "")), None
         return None
+    if verb in _GFP_ARG:
+        return (verb, args[0], None) if len(args) == 1 else None
     return None
 
 
@@ -217,6 +234,11 @@ def _check_step(ctx, tpath, j, s, st, locks, depth, word=None):
         if verb in _NESTED and not 0 <= extra < 8:
             raise ctx.error(tpath, "steps", f"{where}: subclass must be 0..7 "
                             "(MAX_LOCKDEP_SUBCLASSES)")
+    if verb in _GFP_ARG:
+        try:
+            parse_gfp(arg)
+        except GfpError as e:
+            raise ctx.error(tpath, "steps", f"{where}: {e}") from None
     if verb in ("hardirq_enter", "softirq_enter"):
         depth[verb[:4]] += 1
     elif verb in ("hardirq_exit", "softirq_exit"):
@@ -319,6 +341,8 @@ class LockSequence(Workload):
         """(code, lock, arg, site, else-op): code picks the branch in body()."""
         verb, arg, extra = st
         lk = self.locks.get(arg) if isinstance(arg, str) else None
+        if verb in _GFP_ARG:
+            arg = parse_gfp(arg)
         alt = self._compile(extra, site) if isinstance(extra, tuple) else None
         return (verb, lk, arg, extra if not isinstance(extra, tuple) else None, site, alt)
 
@@ -433,6 +457,16 @@ class LockSequence(Workload):
             might_sleep(cpu, site)
             if verb == "msleep":
                 await cpu.engine.spend(arg)
+        elif verb in _GFP_ARG:                        # might_alloc, fs_reclaim_acquire/release
+            getattr(sched_mm, verb)(cpu, arg, site)
+        elif verb in _SCOPES:                         # memalloc_nofs_save, ..._restore
+            stack = flags.setdefault(verb.rpartition("_")[0], [])
+            if verb.endswith("_save"):
+                stack.append(getattr(sched_mm, verb)(cpu))
+            else:
+                # restore with what the matching save returned (0 if none:
+                # a restore without a save clears nothing, as in the kernel)
+                getattr(sched_mm, verb)(cpu, stack.pop() if stack else 0)
         else:  # pragma: no cover - validate() rejects unknown verbs
             raise ValueError(f"unknown verb {verb!r}")
 

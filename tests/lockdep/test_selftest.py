@@ -56,13 +56,14 @@ def test_matrix_shape():
               "hard-irqs-on + irq-safe-A", "soft-irqs-on + irq-safe-A", "sirq-safe-A => hirqs-on",
               "hard-safe-A + irqs-on", "hard-safe-A + unsafe-B #1", "soft-safe-A + unsafe-B #2",
               "hard-irq lock-inversion", "soft-irq read-recursion #3",
-              "hardirq read-lock/lock-read", "hardirq_unsafe_softirq_safe"):
+              "hardirq read-lock/lock-read", "correct nesting", "wrong nesting",
+              "protected nesting", "hardirq_unsafe_softirq_safe"):
         assert g in groups, g
     main = [c for c in CASES if c.group == "A-B-B-A deadlock"]
     assert {c.column: c.expected for c in main} == {
         "spin": T.FAILURE, "wlock": T.FAILURE, "rlock": T.SUCCESS, "mutex": T.FAILURE,
         "wsem": T.FAILURE, "rsem": T.FAILURE}
-    assert len(CASES) == 307
+    assert len(CASES) == 310
 
 
 def test_irq_report_depends_on_last_event():
@@ -86,5 +87,5 @@ def test_irq_report_depends_on_last_event():
 def test_selftest_main_prints_the_table(capsys):
     assert selftest_tool.main() == 0
     out = capsys.readouterr().out
-    assert "Good, all 307 testcases passed!" in out
+    assert "Good, all 310 testcases passed!" in out
     assert "A-B-B-A deadlock:  ok  |  ok  |  ok  |  ok  |  ok  |  ok  |" in out

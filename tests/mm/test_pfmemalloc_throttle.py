@@ -153,3 +153,24 @@ def test_oom_kill_ends_a_throttled_sleep():
     assert seen and seen["ret"] is True
     assert seen["back"] - seen["killed"] <= eng.costs.wakeup_ns + 10_000
     assert res.to_json()["reclaim"]["vmstat"]["oom_kill"] == 1
+
+
+def test_reclaim_throttle_does_not_put_kthreads_to_sleep():
+    """mm/vmscan.c reclaim_throttle: "Do not throttle user workers, kthreads
+    other than kswapd": a PF_KTHREAD task (khugepaged, a kworker) only
+    cond_resched()s; kswapd and user tasks sleep on reclaim_wait."""
+    from mmactors.mm.sched_mm import PF_KSWAPD, memalloc_flags_save, set_kthread
+    from mmactors.mm.vmscan import VMSCAN_THROTTLE_ISOLATED
+
+    from .test_swap_state import Box
+    b = Box(swap=[{"size_mib": 16}])
+    vs = b.sub.vmscan
+    pgdat = b.pm.pa.nodes[0]
+    me = b.me()
+    set_kthread(me)
+    b.call(vs.reclaim_throttle(pgdat, VMSCAN_THROTTLE_ISOLATED, me))     # returns at once
+    assert vs.nodes[0].throttled[VMSCAN_THROTTLE_ISOLATED] == 0
+    memalloc_flags_save(me, PF_KSWAPD)                 # kswapd is a kthread that sleeps
+    with pytest.raises(RuntimeError, match="blocked"):
+        b.call(vs.reclaim_throttle(pgdat, VMSCAN_THROTTLE_ISOLATED, me))
+    assert vs.nodes[0].throttled[VMSCAN_THROTTLE_ISOLATED] == 1
