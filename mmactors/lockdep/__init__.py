@@ -142,6 +142,7 @@ def _swap_order(ld: Lockdep, scn) -> None:
     ld.add_lazy_hierarchy(*H.thp_lock_order())     # seeded once a THP lock is taken
     ld.add_lazy_hierarchy(*H.writeback_lock_order())   # once &wb->work_lock or &dom->lock is
     ld.add_lazy_hierarchy(*H.hugetlb_lock_order())     # once a hugetlbfs lock is taken
+    ld.add_lazy_hierarchy(*H.fs_reclaim_lock_order())  # once an allocation takes fs_reclaim
 
 
 def _compaction_order(ld: Lockdep, scn) -> None:

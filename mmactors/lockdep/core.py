@@ -398,7 +398,7 @@ class Lockdep(Validator):
     def _seed(self, table, seed_edges):
         from . import hierarchy as H
         for name, (kind, _) in table.items():
-            c = self._new_class(name, 0, kind, kind in ("rwsem", "mutex", "folio"))
+            c = self._new_class(name, 0, kind, kind in ("rwsem", "mutex", "folio", "map"))
             c.seeded = True
         for outer, inner, where in seed_edges:
             p, n = self.classes[(outer, 0)], self.classes[(inner, 0)]

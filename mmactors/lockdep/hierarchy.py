@@ -59,7 +59,8 @@ __all__ = ["MM_LOCK_ORDER", "CLASSES", "ALIASES", "READ_CLASSES", "canonical", "
            "RECLAIM_CLASSES", "RECLAIM_LOCK_ORDER", "THP_CLASSES", "THP_LOCK_ORDER",
            "thp_lock_order", "WRITEBACK_CLASSES", "WRITEBACK_LOCK_ORDER",
            "writeback_lock_order", "HUGETLB_CLASSES", "HUGETLB_LOCK_ORDER",
-           "hugetlb_lock_order"]
+           "hugetlb_lock_order", "FS_RECLAIM_CLASSES", "FS_RECLAIM_LOCK_ORDER",
+           "fs_reclaim_lock_order"]
 
 # class name -> (kind, what the comments call it)
 CLASSES: dict[str, tuple[str, str]] = {
@@ -366,6 +367,33 @@ HUGETLB_LOCK_ORDER: list[tuple[str, str, str]] = [
 
 def hugetlb_lock_order() -> tuple[dict, list]:
     return dict(HUGETLB_CLASSES), list(HUGETLB_LOCK_ORDER)
+
+
+# ---- fs_reclaim (mm/page_alloc.c __fs_reclaim_map, mm/vmscan.c) ----
+# Seeded lazily, when the fs_reclaim map is first taken (any allocation that
+# may enter reclaim, while lockdep watches).  Reclaim takes the rmap locks
+# under it: shrink_folio_list -> try_to_unmap -> rmap_walk takes
+# anon_vma_lock_read / i_mmap_lock_read (blocking when the trylock fails;
+# the kernel's lockdep records the edge the first time that happens, on a
+# machine under pressure sooner or later), so an allocation that may enter
+# reclaim under either lock is reported on first sight.  The locks reclaim
+# takes inside those (PTL, i_pages, lru_lock) follow through the table.
+_PA = "mm/page_alloc.c"
+FS_RECLAIM_CLASSES: dict[str, tuple[str, str]] = {
+    "fs_reclaim": ("map", "__fs_reclaim_map (lockdep only: held by direct reclaim and kswapd)"),
+}
+FS_RECLAIM_LOCK_ORDER: list[tuple[str, str, str]] = [
+    ("fs_reclaim", "&anon_vma->rwsem",
+     f"{_V}: shrink_folio_list -> try_to_unmap -> rmap_walk_anon (anon_vma_lock_read) "
+     f"under fs_reclaim ({_PA} __perform_reclaim, {_V} balance_pgdat)"),
+    ("fs_reclaim", "&mapping->i_mmap_rwsem",
+     f"{_V}: shrink_folio_list -> try_to_unmap -> rmap_walk_file (i_mmap_lock_read) "
+     f"under fs_reclaim ({_PA} __perform_reclaim, {_V} balance_pgdat)"),
+]
+
+
+def fs_reclaim_lock_order() -> tuple[dict, list]:
+    return dict(FS_RECLAIM_CLASSES), list(FS_RECLAIM_LOCK_ORDER)
 
 
 def compaction_lock_order() -> tuple[dict, list]:

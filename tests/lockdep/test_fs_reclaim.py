@@ -331,3 +331,52 @@ def test_without_lockdep_the_same_program_deadlocks_and_pays_nothing(monkeypatch
     assert lockdep_of(m) is None
     assert isinstance(res.error, Deadlock), res.error
     assert "&test->reclaim_sem" in str(res.error)
+
+
+@pytest.mark.parametrize("cls", ["&anon_vma->rwsem", "&mapping->i_mmap_rwsem"])
+def test_the_mm_order_knows_reclaim_takes_the_rmap_locks(cls):
+    """hierarchy.FS_RECLAIM_LOCK_ORDER (mm/vmscan.c try_to_unmap's rmap walk
+    under fs_reclaim): GFP_KERNEL under an rmap lock is reported on first
+    sight, with no reclaim in the run; without the table it is not."""
+    def run(hierarchy):
+        text = f"""
+name = "rmap-alloc"
+[machine]
+cpus = 1
+[[lock]]
+name = "L"
+kind = "rwsem"
+class = "{cls}"
+[[workload]]
+kind = "lock-sequence"
+cpus = [0]
+steps = ["lock L", "might_alloc GFP_NOWAIT", "might_alloc GFP_KERNEL", "unlock L"]
+[lockdep]
+enabled = true
+hierarchy = {str(hierarchy).lower()}
+[run]
+duration_ns = 1_000_000
+"""
+        m = Machine(parse_scenario(text, "<rmap-alloc>"), trace=False)
+        m.run()
+        return lockdep_of(m).reports
+    (r,) = run(True)
+    assert r.kind == "circular" and r.hierarchy and set(r.classes) == {"fs_reclaim", cls}
+    assert "might_alloc GFP_KERNEL" in r.text
+    assert run(False) == []
+
+
+def test_fs_reclaim_order_extends_the_table_without_a_cycle():
+    from mmactors.lockdep import hierarchy as H
+    edges = H.MM_LOCK_ORDER + H.RECLAIM_LOCK_ORDER + H.FS_RECLAIM_LOCK_ORDER
+    succ: dict = {}
+    for a, b, _ in edges:
+        succ.setdefault(a, []).append(b)
+    seen, stack = set(), list(succ["fs_reclaim"])
+    while stack:
+        c = stack.pop()
+        if c not in seen:
+            seen.add(c)
+            stack.extend(succ.get(c, ()))
+    assert "fs_reclaim" not in seen
+    assert {"&anon_vma->rwsem", "&mapping->i_mmap_rwsem", "&xa->xa_lock"} <= seen
