@@ -93,7 +93,7 @@ class Machine:
         self.constants = sec.get("constants", {})  # [constants]
         self.sysfs = sec.get("sysfs", {})        # [sysfs] (paths below /sys)
         self.locks: dict[str, Any] = {}
-        self.workqueues = Workqueues(self)
+        self.workqueues = Workqueues(self, on_new_worker=set_kthread)
         self.subsystems: dict[str, Any] = {}
         for sub in SUBSYSTEMS:
             obj = sub.build(self)

@@ -56,9 +56,12 @@ class _Worker:
 class Workqueues:
     """The machine's per-CPU kworkers."""
 
-    def __init__(self, machine):
+    def __init__(self, machine, on_new_worker=None):
         self.machine = machine
         self.workers: dict[int, _Worker] = {}
+        # called with each new kworker's actor (the machine marks it a
+        # kernel thread: PF_KTHREAD is the models layer's, mm/sched_mm.py)
+        self.on_new_worker = on_new_worker
 
     def queue_work_on(self, cpu: int, fn, name: str = "work") -> Work:
         """Queue ``async fn(kworker_actor)`` on ``cpu``'s kworker; returns the Work."""
@@ -71,8 +74,8 @@ class Workqueues:
             w.idle = False
             w.actor = eng.spawn(f"kworker/{cpu}", w.body, cpu=cpu,
                                 node=self.machine.node_of[cpu])
-            from .mm.sched_mm import set_kthread     # here: mm imports this module
-            set_kthread(w.actor)
+            if self.on_new_worker is not None:
+                self.on_new_worker(w.actor)
             return work
         w.queue.append(work)
         if w.idle and w.actor.state is ActorState.PARKED:

@@ -15,6 +15,7 @@ from mmactors import Machine, parse_scenario
 from mmactors.mm.addrspace import addrspace_of
 from mmactors.mm.gfp import GFP_HIGHUSER_MOVABLE
 from mmactors.mm.physmem import physmem_of
+from mmactors.mm.sched_mm import set_kthread
 
 
 def _scenario(atomic_iterations: int, *, buf: str = "16M") -> str:
@@ -96,7 +97,9 @@ def _drive(coro):
 class _Task:
     def __init__(self, cpu, kthread=False):
         self.cpu = cpu
-        self.data = {"PF_KTHREAD": True} if kthread else {}
+        self.data = {}
+        if kthread:
+            set_kthread(self)
 
 
 @pytest.mark.parametrize("who", ["kthread", "oom victim", "reserve ok"])
